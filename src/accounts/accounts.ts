@@ -1,0 +1,38 @@
+import type { Db } from '../db/knex';
+import { hashSecret, newApiKey, newId } from '../ids';
+
+export interface CreatedAccount {
+  accountId: string;
+  /** Shown once; only its hash is stored. */
+  apiKey: string;
+}
+
+export async function createAccount(db: Db, name: string, timezone = 'UTC'): Promise<CreatedAccount> {
+  const accountId = newId('acct');
+  const apiKey = newApiKey();
+  await db.transaction(async (tx) => {
+    await tx('accounts').insert({ id: accountId, name, timezone });
+    await tx('api_keys').insert({
+      id: newId('key'),
+      account_id: accountId,
+      key_hash: hashSecret(apiKey),
+      key_prefix: apiKey.slice(0, 8),
+    });
+  });
+  return { accountId, apiKey };
+}
+
+export interface AuthenticatedAccount {
+  id: string;
+  name: string;
+  timezone: string;
+}
+
+export async function findAccountByApiKey(db: Db, apiKey: string): Promise<AuthenticatedAccount | undefined> {
+  const row = await db('api_keys as k')
+    .join('accounts as a', 'a.id', 'k.account_id')
+    .where('k.key_hash', hashSecret(apiKey))
+    .whereNull('k.revoked_at')
+    .first('a.id', 'a.name', 'a.timezone');
+  return row;
+}

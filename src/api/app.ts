@@ -1,0 +1,55 @@
+import type { Client } from '@temporalio/client';
+import express, { type Express } from 'express';
+import { type Db, isDatabaseReachable } from '../db/knex';
+import type { LinkService } from '../links/link-service';
+import type { LinkStore } from '../links/link-store';
+import type { Logger } from '../logger';
+import { isTemporalReachable } from '../temporal/connection';
+import { requireApiKey } from './auth';
+import { ApiError, errorHandler } from './errors';
+import { paymentLinkRoutes } from './routes/payment-links';
+
+export interface AppDeps {
+  db: Db;
+  temporal: Client;
+  links: LinkStore;
+  linkService: LinkService;
+  publicBaseUrl: string;
+  logger: Logger;
+}
+
+export const JSON_BODY_LIMIT = '64kb';
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const [postgres, temporal] = await Promise.all([
+      isDatabaseReachable(deps.db),
+      isTemporalReachable(deps.temporal),
+    ]);
+    const ready = postgres && temporal;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'unavailable',
+      checks: { postgres: postgres ? 'ok' : 'unreachable', temporal: temporal ? 'ok' : 'unreachable' },
+    });
+  });
+
+  const v1 = express.Router();
+  v1.use(requireApiKey(deps.db)); // before parsing: an unauthenticated body is never read
+  v1.use(express.json({ limit: JSON_BODY_LIMIT }));
+  v1.use('/payment_links', paymentLinkRoutes(deps));
+  app.use('/v1', v1);
+
+  app.use((req, _res, next) => {
+    next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,95 @@
+import type { ErrorRequestHandler } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../logger';
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'rate_limit_error'
+  | 'service_unavailable_error'
+  | 'api_error';
+
+/** The one error every API response carries: `{ "error": { type, code, message, param? } }`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    readonly code: string,
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toJSON() {
+    return {
+      error: {
+        type: this.type,
+        code: this.code,
+        message: this.message,
+        ...(this.param ? { param: this.param } : {}),
+      },
+    };
+  }
+
+  static invalid(message: string, param?: string, code = 'parameter_invalid') {
+    return new ApiError(400, 'invalid_request_error', code, message, param);
+  }
+
+  static notFound(what: string, id: string) {
+    return new ApiError(404, 'not_found_error', 'resource_missing', `No such ${what}: '${id}'`);
+  }
+
+  static conflict(message: string, code: string, param?: string) {
+    return new ApiError(409, 'conflict_error', code, message, param);
+  }
+
+  static unprocessable(message: string, code: string) {
+    return new ApiError(422, 'invalid_request_error', code, message);
+  }
+
+  static unavailable(message: string) {
+    return new ApiError(503, 'service_unavailable_error', 'service_unavailable', message);
+  }
+}
+
+/** The first zod issue, phrased for a client, with the field path as `param` (snake_case, dotted). */
+export function fromZodError(error: z.ZodError): ApiError {
+  const issue = error.issues[0];
+  if (!issue) return ApiError.invalid('invalid request');
+  const param = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = [param, issue.keys[0]].filter(Boolean).join('.');
+    return ApiError.invalid(`Received unknown parameter: ${key}`, key, 'parameter_unknown');
+  }
+  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  if (missing) return ApiError.invalid(`Missing required param: ${param}`, param, 'parameter_missing');
+  return ApiError.invalid(param ? `Invalid ${param}: ${issue.message}` : issue.message, param || undefined);
+}
+
+/** Body-parser failures carry a `type`; everything else unknown is a 500 without details. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if (err?.type === 'entity.parse.failed')
+      apiError = ApiError.invalid('Request body is not valid JSON', undefined, 'invalid_json');
+    else if (err?.type === 'entity.too.large')
+      apiError = new ApiError(413, 'invalid_request_error', 'body_too_large', 'Request body is too large');
+    else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported')
+      apiError = new ApiError(
+        415,
+        'invalid_request_error',
+        'unsupported_encoding',
+        'Unsupported body encoding',
+      );
+    else {
+      logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+      apiError = new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred');
+    }
+    res.status(apiError.status).json(apiError.toJSON());
+  };
+}

@@ -1,0 +1,30 @@
+/** `npm run api`: the API role alone, as production runs it (Temporal and Postgres elsewhere). */
+import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
+import { createDb } from '../db/knex';
+import { createLogger } from '../logger';
+import { Shutdown } from '../shutdown';
+import { connectClient } from '../temporal/connection';
+import { composeApi } from './compose';
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel, 'paylinks-api');
+const shutdown = new Shutdown(logger);
+shutdown.onSignals();
+
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+shutdown.add('database pool', () => db.destroy());
+const temporal = await connectClient(
+  config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
+  config.temporal.namespace,
+);
+shutdown.add('Temporal client', () => temporal.connection.close());
+const app = composeApi({
+  db,
+  temporal,
+  taskQueue: config.temporal.taskQueue,
+  publicBaseUrl: config.publicBaseUrl,
+  createWaitMs: config.linkCreateWaitMs,
+  logger,
+});
+const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
+shutdown.add('API server', () => new Promise((done) => server.close(done)));

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable Paylinks reads, validated once at start-up.
+ * The README's configuration table mirrors this schema.
+ */
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PUBLIC_BASE_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: z.string().min(1).optional(),
+
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('payment-links'),
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+
+  /** How long POST /v1/payment_links waits for the workflow to persist the link before answering anyway. */
+  LINK_CREATE_WAIT_MS: z.coerce.number().int().positive().default(10_000),
+});
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/paylinks';
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  /** Base of every public link URL; defaults to the API's own address. */
+  publicBaseUrl: string;
+  logLevel: string;
+  /** Undefined means "the local default, or an embedded Postgres when none answers". */
+  databaseUrl: string | undefined;
+  temporal: {
+    /** Undefined means "start the dev server ourselves". */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    cliPath: string | undefined;
+    port: number;
+    uiPort: number;
+  };
+  linkCreateWaitMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+    },
+    linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * What a merchant may send to create a payment link, and how it becomes the workflow's terms.
+ * The schema is the single description of the request (validation now, OpenAPI later).
+ */
+import { DateTime, Duration, IANAZone } from 'luxon';
+import { z } from 'zod';
+import type { LinkTerms } from '../../workflows/payment-link/contract';
+import { CHANNELS } from '../../workflows/payment-link/contract';
+import { currencyExponent } from '../money/currencies';
+
+export const DEFAULT_LINK_LIFETIME = 'P30D';
+export const MAX_LINK_LIFETIME_DAYS = 365;
+export const MAX_REMINDERS = 10;
+export const DEFAULT_QUIET_HOURS = { start: '21:00', end: '08:00' } as const;
+
+const isoDuration = z.string().refine((value) => {
+  const d = Duration.fromISO(value);
+  return d.isValid && d.toMillis() > 0;
+}, 'must be a positive ISO 8601 duration such as "P3D" or "PT12H"');
+
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM (24-hour)');
+
+const timezone = z
+  .string()
+  .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as "Europe/Paris"');
+
+const locale = z.string().refine((tag) => {
+  try {
+    return Intl.getCanonicalLocales(tag).length === 1;
+  } catch {
+    return false;
+  }
+}, 'must be a BCP 47 language tag such as "en-US"');
+
+const shortId = z.string().min(1).max(64);
+
+export const CustomerSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  email: z.email().max(254).optional(),
+  phone: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number such as "+14155550123"')
+    .optional(),
+  locale: locale.optional(),
+  timezone: timezone.optional(),
+});
+
+export const CreatePaymentLinkSchema = z
+  .strictObject({
+    amount: z.int().positive().max(Number.MAX_SAFE_INTEGER),
+    currency: z
+      .string()
+      .transform((code) => code.toUpperCase())
+      .refine(
+        (code) => currencyExponent(code) !== undefined,
+        'must be an ISO 4217 currency code such as "USD"',
+      ),
+    description: z.string().max(1000).optional(),
+    line_items: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(200),
+          quantity: z.int().positive(),
+          unit_amount: z.int().nonnegative(),
+        }),
+      )
+      .max(100)
+      .optional(),
+    reference: z.string().min(1).max(64).optional(),
+    customer: CustomerSchema.optional(),
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+    expires_in: isoDuration.optional(),
+    max_payments: z.int().positive().nullable().optional(),
+    accept_partial: z.boolean().optional(),
+    min_partial_amount: z.int().positive().optional(),
+    channels: z
+      .array(z.enum(CHANNELS))
+      .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
+      .optional(),
+    reminders: z
+      .strictObject({
+        after_created: z.array(isoDuration).optional(),
+        before_expiry: z.array(isoDuration).optional(),
+      })
+      .refine(
+        (r) => (r.after_created?.length ?? 0) + (r.before_expiry?.length ?? 0) <= MAX_REMINDERS,
+        `at most ${MAX_REMINDERS} reminders in all`,
+      )
+      .optional(),
+    quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
+    invoice_id: shortId.optional(),
+    order_id: shortId.optional(),
+    campaign_id: shortId.optional(),
+    metadata: z
+      .record(z.string().min(1).max(40), z.string().max(500))
+      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+      .optional(),
+    success_url: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .superRefine((body, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (body.expires_at !== undefined && body.expires_in !== undefined) {
+      issue('expires_in', 'give either expires_at or expires_in, not both');
+    }
+    if (body.line_items) {
+      const total = body.line_items.reduce((sum, item) => sum + item.quantity * item.unit_amount, 0);
+      if (total !== body.amount)
+        issue('line_items', `line items total ${total}, which is not the amount ${body.amount}`);
+    }
+    const maxPayments = body.max_payments === undefined ? 1 : body.max_payments;
+    if (body.accept_partial && maxPayments !== 1) {
+      issue('accept_partial', 'partial payments are only possible on a single-use link (max_payments 1)');
+    }
+    if (body.min_partial_amount !== undefined) {
+      if (!body.accept_partial) issue('min_partial_amount', 'requires accept_partial: true');
+      else if (body.min_partial_amount >= body.amount)
+        issue('min_partial_amount', 'must be less than amount');
+    }
+    for (const channel of body.channels ?? []) {
+      if (channel === 'email' && !body.customer?.email)
+        issue('customer.email', 'is required to send by email');
+      if (channel === 'sms' && !body.customer?.phone) issue('customer.phone', 'is required to send by SMS');
+    }
+  });
+
+export type CreatePaymentLinkBody = z.output<typeof CreatePaymentLinkSchema>;
+
+export class LinkTermsError extends Error {
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
+    super(message);
+    this.name = 'LinkTermsError';
+  }
+}
+
+export interface TermsContext {
+  id: string;
+  token: string;
+  accountId: string;
+  accountTimezone: string;
+  now: DateTime;
+}
+
+/** Resolves defaults and the expiry against `now`; throws LinkTermsError for an expiry out of range. */
+export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): LinkTerms {
+  const now = ctx.now.toUTC();
+  const expiresAt = body.expires_at
+    ? DateTime.fromISO(body.expires_at, { setZone: true }).toUTC()
+    : now.plus(Duration.fromISO(body.expires_in ?? DEFAULT_LINK_LIFETIME));
+  const expiryParam = body.expires_at ? 'expires_at' : 'expires_in';
+  if (expiresAt <= now) throw new LinkTermsError(`${expiryParam} must be in the future`, expiryParam);
+  if (expiresAt > now.plus({ days: MAX_LINK_LIFETIME_DAYS })) {
+    throw new LinkTermsError(
+      `${expiryParam} must be at most ${MAX_LINK_LIFETIME_DAYS} days from now`,
+      expiryParam,
+    );
+  }
+  const c = body.customer;
+  return {
+    id: ctx.id,
+    accountId: ctx.accountId,
+    token: ctx.token,
+    amount: body.amount,
+    currency: body.currency,
+    description: body.description ?? null,
+    lineItems: (body.line_items ?? []).map((i) => ({
+      name: i.name,
+      quantity: i.quantity,
+      unitAmount: i.unit_amount,
+    })),
+    reference: body.reference ?? null,
+    customer: c ? { ...c } : null,
+    customerId: null,
+    createdAt: now.toISO() as string,
+    expiresAt: expiresAt.toISO() as string,
+    maxPayments: body.max_payments === undefined ? 1 : body.max_payments,
+    acceptPartial: body.accept_partial ?? false,
+    minPartialAmount: body.min_partial_amount ?? null,
+    channels: body.channels ?? [],
+    reminders: {
+      afterCreated: body.reminders?.after_created ?? [],
+      beforeExpiry: body.reminders?.before_expiry ?? [],
+    },
+    quietHours: body.quiet_hours === undefined ? { ...DEFAULT_QUIET_HOURS } : body.quiet_hours,
+    timezone: c?.timezone ?? ctx.accountTimezone,
+    invoiceId: body.invoice_id ?? null,
+    orderId: body.order_id ?? null,
+    campaignId: body.campaign_id ?? null,
+    metadata: body.metadata ?? {},
+    successUrl: body.success_url ?? null,
+  };
+}

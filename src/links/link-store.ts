@@ -1,0 +1,268 @@
+/**
+ * Postgres read model of payment links. The workflow writes through activities (insertLink,
+ * applyChange); the API only reads. Every query is scoped to an account.
+ */
+import type {
+  EventType,
+  LinkStatus,
+  LinkTerms,
+  QuietHours,
+  ReminderPolicy,
+} from '../../workflows/payment-link/contract';
+import type { Db } from '../db/knex';
+
+export interface LinkEventInput {
+  /** Unique per link; makes a retried write a no-op. */
+  key: string;
+  type: EventType;
+  data?: Record<string, unknown>;
+}
+
+export interface PaymentRecord {
+  id: string;
+  provider: string;
+  providerPaymentId: string;
+  amount: number;
+  currency: string;
+  status: 'succeeded' | 'rejected';
+  flags: string[];
+  refundReview: boolean;
+  sessionId: string | null;
+  paymentProfileId: string | null;
+}
+
+export interface LinkPatch {
+  status?: LinkStatus;
+  amountPaid?: number;
+  paymentsCount?: number;
+  description?: string | null;
+  metadata?: Record<string, string>;
+  reminders?: ReminderPolicy;
+  quietHours?: QuietHours | null;
+  expiresAt?: string;
+  closedAt?: string;
+}
+
+export interface LinkChange {
+  linkId: string;
+  accountId: string;
+  patch?: LinkPatch;
+  events: LinkEventInput[];
+  payment?: PaymentRecord;
+}
+
+export interface LinkRow {
+  id: string;
+  account_id: string;
+  token: string;
+  status: LinkStatus;
+  amount: number;
+  currency: string;
+  description: string | null;
+  line_items: { name: string; quantity: number; unitAmount: number }[];
+  reference: string | null;
+  customer: Record<string, string> | null;
+  customer_id: string | null;
+  timezone: string;
+  expires_at: Date;
+  max_payments: number | null;
+  accept_partial: boolean;
+  min_partial_amount: number | null;
+  channels: string[];
+  reminders: ReminderPolicy;
+  quiet_hours: QuietHours | null;
+  invoice_id: string | null;
+  order_id: string | null;
+  campaign_id: string | null;
+  metadata: Record<string, string>;
+  success_url: string | null;
+  amount_paid: number;
+  payments_count: number;
+  created_at: Date;
+  updated_at: Date;
+  closed_at: Date | null;
+}
+
+export interface LinkEventRow {
+  id: number;
+  type: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+export interface PaymentRow {
+  id: string;
+  link_id: string;
+  provider: string;
+  provider_payment_id: string;
+  amount: number;
+  currency: string;
+  status: 'succeeded' | 'rejected';
+  flags: string[];
+  refund_review: boolean;
+  created_at: Date;
+}
+
+const UNIQUE_VIOLATION = '23505';
+const json = (value: unknown) => JSON.stringify(value);
+
+function patchColumns(patch: LinkPatch): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  if (patch.status !== undefined) columns.status = patch.status;
+  if (patch.amountPaid !== undefined) columns.amount_paid = patch.amountPaid;
+  if (patch.paymentsCount !== undefined) columns.payments_count = patch.paymentsCount;
+  if (patch.description !== undefined) columns.description = patch.description;
+  if (patch.metadata !== undefined) columns.metadata = json(patch.metadata);
+  if (patch.reminders !== undefined) columns.reminders = json(patch.reminders);
+  if (patch.quietHours !== undefined) columns.quiet_hours = json(patch.quietHours);
+  if (patch.expiresAt !== undefined) columns.expires_at = patch.expiresAt;
+  if (patch.closedAt !== undefined) columns.closed_at = patch.closedAt;
+  return columns;
+}
+
+export function createLinkStore(db: Db) {
+  return {
+    /**
+     * Inserts the link and its `created` event. A retry after success finds the row and is a
+     * no-op; another link of the account holding the same reference is reported, not thrown.
+     */
+    async insertLink(
+      terms: LinkTerms,
+      createdEvent: LinkEventInput,
+    ): Promise<'created' | 'duplicate_reference'> {
+      try {
+        await db.transaction(async (tx) => {
+          const inserted = await tx('payment_links')
+            .insert({
+              id: terms.id,
+              account_id: terms.accountId,
+              token: terms.token,
+              status: 'active',
+              amount: terms.amount,
+              currency: terms.currency,
+              description: terms.description,
+              line_items: json(terms.lineItems),
+              reference: terms.reference,
+              customer: terms.customer === null ? null : json(terms.customer),
+              customer_id: terms.customerId,
+              timezone: terms.timezone,
+              expires_at: terms.expiresAt,
+              max_payments: terms.maxPayments,
+              accept_partial: terms.acceptPartial,
+              min_partial_amount: terms.minPartialAmount,
+              channels: json(terms.channels),
+              reminders: json(terms.reminders),
+              quiet_hours: terms.quietHours === null ? null : json(terms.quietHours),
+              invoice_id: terms.invoiceId,
+              order_id: terms.orderId,
+              campaign_id: terms.campaignId,
+              metadata: json(terms.metadata),
+              success_url: terms.successUrl,
+              created_at: terms.createdAt,
+            })
+            .onConflict('id')
+            .ignore()
+            .returning('id');
+          if (inserted.length > 0) await insertEvents(tx, terms.accountId, terms.id, [createdEvent]);
+        });
+        return 'created';
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === UNIQUE_VIOLATION && e.constraint?.includes('reference')) return 'duplicate_reference';
+        throw err;
+      }
+    },
+
+    /** One transition, atomically: row patch, optional payment, timeline entries. Idempotent. */
+    async applyChange(change: LinkChange): Promise<void> {
+      await db.transaction(async (tx) => {
+        if (change.payment) {
+          const p = change.payment;
+          await tx('payments')
+            .insert({
+              id: p.id,
+              account_id: change.accountId,
+              link_id: change.linkId,
+              provider: p.provider,
+              provider_payment_id: p.providerPaymentId,
+              amount: p.amount,
+              currency: p.currency,
+              status: p.status,
+              flags: json(p.flags),
+              refund_review: p.refundReview,
+              session_id: p.sessionId,
+              payment_profile_id: p.paymentProfileId,
+            })
+            .onConflict(['account_id', 'provider', 'provider_payment_id'])
+            .ignore();
+        }
+        if (change.patch) {
+          const columns = patchColumns(change.patch);
+          if (Object.keys(columns).length > 0) {
+            await tx('payment_links')
+              .where({ id: change.linkId, account_id: change.accountId })
+              .update({ ...columns, updated_at: tx.fn.now() });
+          }
+        }
+        await insertEvents(tx, change.accountId, change.linkId, change.events);
+      });
+    },
+
+    async findLink(accountId: string, linkId: string): Promise<LinkRow | undefined> {
+      return db('payment_links').where({ id: linkId, account_id: accountId }).first();
+    },
+
+    async referenceTaken(accountId: string, reference: string): Promise<boolean> {
+      const row = await db('payment_links').where({ account_id: accountId, reference }).first('id');
+      return row !== undefined;
+    },
+
+    async listEvents(accountId: string, linkId: string): Promise<LinkEventRow[]> {
+      return db('link_events')
+        .where({ account_id: accountId, link_id: linkId })
+        .orderBy('id', 'asc')
+        .select('id', 'type', 'data', 'created_at');
+    },
+
+    async listPayments(accountId: string, linkId: string): Promise<PaymentRow[]> {
+      return db('payments')
+        .where({ account_id: accountId, link_id: linkId })
+        .orderBy('created_at', 'asc')
+        .select(
+          'id',
+          'link_id',
+          'provider',
+          'provider_payment_id',
+          'amount',
+          'currency',
+          'status',
+          'flags',
+          'refund_review',
+          'created_at',
+        );
+    },
+  };
+}
+
+export type LinkStore = ReturnType<typeof createLinkStore>;
+
+async function insertEvents(
+  tx: Db,
+  accountId: string,
+  linkId: string,
+  events: LinkEventInput[],
+): Promise<void> {
+  if (events.length === 0) return;
+  await tx('link_events')
+    .insert(
+      events.map((e) => ({
+        account_id: accountId,
+        link_id: linkId,
+        type: e.type,
+        data: json(e.data ?? {}),
+        event_key: e.key,
+      })),
+    )
+    .onConflict(['link_id', 'event_key'])
+    .ignore();
+}

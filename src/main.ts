@@ -1,0 +1,116 @@
+/**
+ * `npm start`: everything a newcomer needs in one process tree: the Temporal dev server (unless
+ * TEMPORAL_ADDRESS), Postgres (local, or embedded), migrations, the worker and the API.
+ */
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { composeApi } from './api/compose';
+import { loadConfig } from './config';
+import { createDb } from './db/knex';
+import { migrateLatest } from './db/migrate';
+import { resolveDatabase } from './db/resolve';
+import { createLogger } from './logger';
+import { DATA_DIR, TOOLS_DIR } from './paths';
+import { Shutdown } from './shutdown';
+import { resolveTemporalCli } from './temporal/cli-binary';
+import { connectClient } from './temporal/connection';
+import { startDevServer } from './temporal/dev-server';
+import { createPaylinksWorker } from './worker/create-worker';
+
+const EMBEDDED_POSTGRES_PORT = 54329;
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel);
+const shutdown = new Shutdown(logger);
+shutdown.onSignals();
+
+try {
+  let address = config.temporal.address;
+  let uiUrl: string | undefined;
+  if (!address) {
+    const binary = await resolveTemporalCli({
+      explicitPath: config.temporal.cliPath,
+      toolsDir: TOOLS_DIR,
+      onProgress: (line) => logger.info(line),
+    });
+    logger.info(`starting the Temporal dev server (${binary})`);
+    const devServer = await startDevServer({
+      binary,
+      port: config.temporal.port,
+      uiPort: config.temporal.uiPort,
+      dbFile: join(DATA_DIR, 'temporal.db'),
+      namespace: config.temporal.namespace,
+      onLog: (line) => logger.debug({ source: 'temporal' }, line),
+    });
+    shutdown.add('Temporal dev server', devServer.stop);
+    address = devServer.address;
+    uiUrl = devServer.uiUrl;
+  }
+
+  const database = await resolveDatabase(config.databaseUrl, {
+    allowEmbedded: true,
+    dataDir: DATA_DIR,
+    embeddedPort: EMBEDDED_POSTGRES_PORT,
+    logger,
+  });
+  shutdown.add('Postgres', database.stop);
+  const db = createDb(database.url, { max: database.poolMax });
+  shutdown.add('database pool', () => db.destroy());
+  const applied = await migrateLatest(db);
+  logger.info(
+    applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date',
+  );
+
+  const connection = await NativeConnection.connect({ address });
+  shutdown.add('worker connection', () => connection.close());
+  const worker = await createPaylinksWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    db,
+  });
+  const workerDone = worker.run();
+  shutdown.add('worker', async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await workerDone;
+  });
+
+  const temporal = await connectClient(address, config.temporal.namespace);
+  shutdown.add('Temporal client', () => temporal.connection.close());
+  const app = composeApi({
+    db,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    publicBaseUrl: config.publicBaseUrl,
+    createWaitMs: config.linkCreateWaitMs,
+    logger,
+  });
+  const server: Server = await new Promise((ready) => {
+    const s = app.listen(config.port, () => ready(s));
+  });
+  shutdown.add('API server', () => new Promise((done) => server.close(done)));
+
+  const dbHint = database.embedded ? `DATABASE_URL=${database.url} ` : '';
+  console.log(
+    [
+      '',
+      'Paylinks is running.',
+      `  API          http://localhost:${config.port}   (health: /healthz, readiness: /readyz)`,
+      `  Temporal UI  ${uiUrl ?? `(external server at ${address})`}`,
+      `  Postgres     ${database.embedded ? `embedded PGlite at ${database.url}` : database.url.replace(/\/\/[^@]*@/, '//')}`,
+      '',
+      'Get an API key:',
+      `  ${dbHint}npx paylinks accounts create "My shop" --json`,
+      'Create a link:',
+      `  curl -s localhost:${config.port}/v1/payment_links -H "Authorization: Bearer $KEY" \\`,
+      `    -H 'Content-Type: application/json' -d '{"amount":1999,"currency":"USD","expires_in":"PT2M"}'`,
+      '',
+      'Ctrl-C stops everything.',
+    ].join('\n'),
+  );
+} catch (err) {
+  logger.fatal({ err }, 'Paylinks could not start');
+  await shutdown.run();
+  process.exit(1);
+}

@@ -1,0 +1,101 @@
+/**
+ * Runs `temporal server start-dev` as a child process: the real Temporal server, with SQLite
+ * (a file for `npm start`, memory for tests) and the project's search attributes registered.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { searchAttributeFlags } from './search-attributes';
+
+export interface DevServerOptions {
+  binary: string;
+  port: number;
+  /** Omit for a headless server. */
+  uiPort?: number;
+  /** Omit to keep all state in memory (tests). */
+  dbFile?: string;
+  namespace?: string;
+  startTimeoutMs?: number;
+  onLog?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const { binary, port, uiPort, dbFile, namespace = 'default', startTimeoutMs = 60_000, onLog } = options;
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
+  args.push('--log-level', 'warn', ...searchAttributeFlags());
+  if (uiPort) args.push('--ui-port', String(uiPort));
+  else args.push('--headless');
+  if (dbFile) {
+    mkdirSync(dirname(dbFile), { recursive: true });
+    args.push('--db-filename', dbFile);
+  }
+
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) onLog?.(line);
+  };
+  child.stdout?.on('data', forward);
+  child.stderr?.on('data', forward);
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitUntilServing(address, namespace, startTimeoutMs, exited);
+  } catch (err) {
+    await stopChild(child, exited);
+    throw err;
+  }
+  return {
+    address,
+    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
+    stop: () => stopChild(child, exited),
+  };
+}
+
+async function waitUntilServing(
+  address: string,
+  namespace: string,
+  timeoutMs: number,
+  exited: Promise<number | null>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => {
+    exitCode = code;
+  });
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`temporal server start-dev exited with code ${exitCode}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        // The namespace answering means the server is past its own start-up.
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(
+    `Temporal dev server at ${address} did not become ready in ${timeoutMs}ms: ${String(lastError)}`,
+  );
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killer);
+}

@@ -1,0 +1,25 @@
+/** `npm run worker`: the worker role alone, as production runs it. */
+import { NativeConnection } from '@temporalio/worker';
+import { DEFAULT_DATABASE_URL, loadConfig } from './config';
+import { createDb } from './db/knex';
+import { createLogger } from './logger';
+import { createPaylinksWorker } from './worker/create-worker';
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel, 'paylinks-worker');
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const connection = await NativeConnection.connect({
+  address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
+});
+const worker = await createPaylinksWorker({
+  connection,
+  namespace: config.temporal.namespace,
+  taskQueue: config.temporal.taskQueue,
+  db,
+});
+logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
+// The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.
+await worker.run();
+await connection.close();
+await db.destroy();
+logger.info('worker stopped');

@@ -1,0 +1,197 @@
+/**
+ * The contract of the payment-link workflow: everything the API, the worker and the
+ * workflow agree on. It imports only Temporal's sandbox-safe packages so that both the
+ * workflow bundle and Node code can use it.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export const DEFAULT_TASK_QUEUE = 'payment-links';
+
+/** The workflow id is the link id: one lifecycle per link, found by the id the merchant holds. */
+export const linkWorkflowId = (linkId: string): string => linkId;
+
+export const LINK_STATUSES = [
+  'active',
+  'partially_paid',
+  'paid',
+  'completed',
+  'expired',
+  'cancelled',
+] as const;
+export type LinkStatus = (typeof LINK_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly LinkStatus[] = ['paid', 'completed', 'expired', 'cancelled'];
+export const isTerminal = (status: LinkStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+export const CHANNELS = ['email', 'sms'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** Registered on every server the project uses (dev server flags, docs for production clusters). */
+export const SearchAttributes = {
+  LinkStatus: defineSearchAttributeKey('LinkStatus', SearchAttributeType.KEYWORD),
+  AccountId: defineSearchAttributeKey('AccountId', SearchAttributeType.KEYWORD),
+  CustomerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
+  InvoiceId: defineSearchAttributeKey('InvoiceId', SearchAttributeType.KEYWORD),
+  CampaignId: defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD),
+} as const;
+
+/** ISO 8601 durations measured from creation and back from expiry. */
+export interface ReminderPolicy {
+  afterCreated: string[];
+  beforeExpiry: string[];
+}
+
+/** A daily window, wall-clock time in the customer's zone, in which nothing is sent. */
+export interface QuietHours {
+  start: string; // HH:MM
+  end: string; // HH:MM
+}
+
+export interface Customer {
+  name?: string;
+  email?: string;
+  phone?: string;
+  locale?: string;
+  timezone?: string;
+}
+
+export interface LineItem {
+  name: string;
+  quantity: number;
+  unitAmount: number;
+}
+
+/** Everything a link was created with. Times are ISO 8601 strings in UTC. */
+export interface LinkTerms {
+  id: string;
+  accountId: string;
+  token: string;
+  amount: number;
+  currency: string;
+  description: string | null;
+  lineItems: LineItem[];
+  reference: string | null;
+  customer: Customer | null;
+  customerId: string | null;
+  createdAt: string;
+  expiresAt: string;
+  /** null: unlimited until expiry. */
+  maxPayments: number | null;
+  acceptPartial: boolean;
+  minPartialAmount: number | null;
+  channels: Channel[];
+  reminders: ReminderPolicy;
+  /** null: the merchant switched quiet hours off. */
+  quietHours: QuietHours | null;
+  /** IANA zone used for quiet hours: the customer's, else the account's. */
+  timezone: string;
+  invoiceId: string | null;
+  orderId: string | null;
+  campaignId: string | null;
+  metadata: Record<string, string>;
+  successUrl: string | null;
+}
+
+/** Knobs that tests shorten and production leaves at their defaults. */
+export interface LifecycleSettings {
+  /** How long a closed link still listens for payments that were under way when it closed. */
+  latePaymentWindowMs: number;
+  /** Continue-as-new once history passes this many events (Temporal suggests it far later). */
+  continueAsNewAfterEvents: number;
+}
+
+export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
+  latePaymentWindowMs: 60 * 60 * 1000,
+  continueAsNewAfterEvents: 2000,
+};
+
+/** The live state of a link; carried across continue-as-new. */
+export interface LinkState {
+  terms: LinkTerms;
+  status: LinkStatus;
+  amountPaid: number;
+  paymentsCount: number;
+  /** Provider payment ids already seen, so a redelivered payment is ignored. */
+  seenPaymentIds: string[];
+  /** Reminders scheduled at or before this instant have been handled. */
+  reminderCursor: string;
+  closedAt: string | null;
+}
+
+export interface PaymentLinkWorkflowInput {
+  terms: LinkTerms;
+  settings: LifecycleSettings;
+  /** Present when continuing as new. */
+  resumeFrom?: LinkState;
+}
+
+export type PaymentLinkOutcome =
+  | { status: LinkStatus; amountPaid: number; paymentsCount: number }
+  | { status: 'rejected'; reason: 'duplicate_reference' };
+
+// ---- messages in ----
+
+export interface PaymentReceived {
+  provider: string;
+  paymentId: string;
+  /** Minor units of `currency`. */
+  amount: number;
+  currency: string;
+  sessionId?: string;
+  paymentProfileId?: string;
+}
+
+export interface CancelRequest {
+  reason?: string;
+}
+
+export interface ExtendExpiryRequest {
+  expiresAt: string;
+}
+
+export interface LinkChanges {
+  description?: string | null;
+  metadata?: Record<string, string>;
+  reminders?: ReminderPolicy;
+  quietHours?: QuietHours | null;
+}
+
+export interface ResendRequest {
+  channel: Channel;
+}
+
+export const paymentReceivedSignal = defineSignal<[PaymentReceived]>('paymentReceived');
+/** Resolves once the link row exists, so the API can answer with read-your-writes. */
+export const linkCreatedUpdate = defineUpdate<LinkState>('linkCreated');
+export const cancelUpdate = defineUpdate<LinkState, [CancelRequest]>('cancel');
+export const extendExpiryUpdate = defineUpdate<LinkState, [ExtendExpiryRequest]>('extendExpiry');
+export const updateLinkUpdate = defineUpdate<LinkState, [LinkChanges]>('updateLink');
+export const resendUpdate = defineUpdate<LinkState, [ResendRequest]>('resend');
+export const linkStateQuery = defineQuery<LinkState>('linkState');
+
+/** ApplicationFailure types the workflow raises; the API maps them to HTTP statuses. */
+export const FailureTypes = {
+  DuplicateReference: 'DuplicateReference',
+  LinkTerminal: 'LinkTerminal',
+  InvalidChange: 'InvalidChange',
+  ChannelUnavailable: 'ChannelUnavailable',
+} as const;
+
+// ---- link events (the timeline) ----
+
+export const EventTypes = {
+  created: 'payment_link.created',
+  sent: 'payment_link.sent',
+  reminded: 'payment_link.reminded',
+  updated: 'payment_link.updated',
+  expiryExtended: 'payment_link.expiry_extended',
+  partiallyPaid: 'payment_link.partially_paid',
+  paid: 'payment_link.paid',
+  completed: 'payment_link.completed',
+  expired: 'payment_link.expired',
+  cancelled: 'payment_link.cancelled',
+  paymentSucceeded: 'payment.succeeded',
+  paymentFlagged: 'payment.flagged',
+  paymentRejected: 'payment.rejected',
+} as const;
+export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
