@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { z } from 'zod';
+import { PROJECT_ROOT } from './paths';
 
 /**
  * Every environment variable Paylinks reads, validated once at start-up.
@@ -11,6 +13,8 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.string().min(1).optional(),
+  /** Local state of `npm start`: the dev server's SQLite file, the embedded Postgres. */
+  DATA_DIR: z.string().min(1).default(join(PROJECT_ROOT, '.data')),
 
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -33,6 +37,7 @@ export interface Config {
   logLevel: string;
   /** Undefined means "the local default, or an embedded Postgres when none answers". */
   databaseUrl: string | undefined;
+  dataDir: string;
   temporal: {
     /** Undefined means "start the dev server ourselves". */
     address: string | undefined;
@@ -62,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

@@ -11,7 +11,7 @@ import { createDb } from './db/knex';
 import { migrateLatest } from './db/migrate';
 import { resolveDatabase } from './db/resolve';
 import { createLogger } from './logger';
-import { DATA_DIR, TOOLS_DIR } from './paths';
+import { TOOLS_DIR } from './paths';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
@@ -39,7 +39,7 @@ try {
       binary,
       port: config.temporal.port,
       uiPort: config.temporal.uiPort,
-      dbFile: join(DATA_DIR, 'temporal.db'),
+      dbFile: join(config.dataDir, 'temporal.db'),
       namespace: config.temporal.namespace,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
     });
@@ -50,7 +50,7 @@ try {
 
   const database = await resolveDatabase(config.databaseUrl, {
     allowEmbedded: true,
-    dataDir: DATA_DIR,
+    dataDir: config.dataDir,
     embeddedPort: EMBEDDED_POSTGRES_PORT,
     logger,
   });

@@ -1,0 +1,86 @@
+import type { Server } from 'node:http';
+import type { Client } from '@temporalio/client';
+import { createAccount } from '../../src/accounts/accounts';
+import { composeApi } from '../../src/api/compose';
+import { createLogger } from '../../src/logger';
+import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
+import { createTestDatabase, type TestDatabase } from './database';
+import { type RunningWorker, startTestWorker, testClient, uniqueTaskQueue } from './temporal';
+
+export const PUBLIC_BASE_URL = 'https://pay.example.test';
+
+export interface StackOptions {
+  worker?: boolean;
+  createWaitMs?: number;
+  settings?: LifecycleSettings;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+/** API + worker + Postgres + Temporal, all real, on a random port, with one account. */
+export async function startStack(options: StackOptions = {}) {
+  const database: TestDatabase = await createTestDatabase();
+  const taskQueue = uniqueTaskQueue('stack');
+  const temporal: Client = await testClient();
+  let worker: RunningWorker | undefined =
+    options.worker === false ? undefined : await startTestWorker(database.db, taskQueue);
+  const app = composeApi({
+    db: database.db,
+    temporal,
+    taskQueue,
+    publicBaseUrl: PUBLIC_BASE_URL,
+    createWaitMs: options.createWaitMs ?? 10_000,
+    logger: createLogger('silent'),
+    settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
+  });
+  const server: Server = await new Promise((ready) => {
+    const s = app.listen(0, '127.0.0.1', () => ready(s));
+  });
+  const address = server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const account = await createAccount(database.db, 'Test shop');
+
+  async function request<T = any>(
+    method: string,
+    path: string,
+    opts: { json?: unknown; raw?: string; key?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    const key = opts.key === undefined ? account.apiKey : opts.key;
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    let body: string | undefined;
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.raw !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = opts.raw;
+    }
+    const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  return {
+    baseUrl,
+    db: database.db,
+    temporal,
+    taskQueue,
+    account,
+    request,
+    async startWorker() {
+      worker ??= await startTestWorker(database.db, taskQueue);
+    },
+    async stop() {
+      await new Promise((done) => server.close(done));
+      await worker?.stop();
+      await temporal.connection.close();
+      await database.drop();
+    },
+  };
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;

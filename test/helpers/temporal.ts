@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { Db } from '../../src/db/knex';
+import { createPaylinksWorker } from '../../src/worker/create-worker';
+
+let runtimeInstalled = false;
+/** Workers log at INFO by default; tests keep warnings and errors only. Once per process. */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
+
+export async function testClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return new Client({ connection });
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** The production worker wiring (real activities, real Postgres), on the run's shared bundle. */
+export async function startTestWorker(db: Db, taskQueue: string): Promise<RunningWorker> {
+  installQuietRuntime();
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const worker = await createPaylinksWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    db,
+    workflowBundlePath: inject('workflowBundlePath'),
+  });
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

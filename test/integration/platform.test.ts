@@ -1,0 +1,269 @@
+/**
+ * The platform slice over HTTP: a link is created through the API, stored by its workflow,
+ * and expires on time in Postgres, in its timeline and in its LinkStatus search attribute.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from '../../src/accounts/accounts';
+import { createApp } from '../../src/api/app';
+import { createDb } from '../../src/db/knex';
+import { createLinkService } from '../../src/links/link-service';
+import { createLinkStore } from '../../src/links/link-store';
+import { createLogger } from '../../src/logger';
+import { DEFAULT_LIFECYCLE_SETTINGS, SearchAttributes } from '../../workflows/payment-link/contract';
+import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const linkCount = async () => Number((await stack.db('payment_links').count('* as n'))[0]?.n);
+
+describe('POST /v1/payment_links', () => {
+  it('stores the link, starts its workflow, and expires it on time', async () => {
+    const before = Date.now();
+    const created = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 1999, currency: 'USD', description: 'Invoice 42', expires_in: 'PT3S' },
+    });
+    expect(created.status).toBe(201);
+    const link = created.body;
+    expect(link).toMatchObject({ object: 'payment_link', status: 'active', amount: 1999, currency: 'USD' });
+    expect(link.id).toMatch(/^plink_/);
+    const token = link.url.slice(`${PUBLIC_BASE_URL}/l/`.length);
+    expect(link.url).toBe(`${PUBLIC_BASE_URL}/l/${token}`);
+    expect(Buffer.from(token, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
+
+    // Read-your-writes: the row exists as soon as the API answered.
+    const fetched = await stack.request('GET', `/v1/payment_links/${link.id}`);
+    expect(fetched.status).toBe(200);
+    expect(fetched.body).toMatchObject({ id: link.id, status: 'active', description: 'Invoice 42' });
+
+    const handle = stack.temporal.workflow.getHandle(link.id);
+    const running = await handle.describe();
+    expect(running.status.name).toBe('RUNNING');
+    expect(running.typedSearchAttributes.get(SearchAttributes.LinkStatus)).toBe('active');
+
+    const expired = await eventually(
+      async () => {
+        const r = await stack.request('GET', `/v1/payment_links/${link.id}`);
+        return r.body.status === 'expired' ? r.body : undefined;
+      },
+      15_000,
+      'the link to expire',
+    );
+    const expiredAt = new Date(expired.closed_at).getTime();
+    expect(expiredAt).toBeGreaterThanOrEqual(new Date(link.expires_at).getTime());
+    expect(expiredAt - before).toBeLessThan(3000 + 5000);
+
+    const events = await stack.request('GET', `/v1/payment_links/${link.id}/events`);
+    expect(events.body.data.map((e: { type: string }) => e.type)).toEqual([
+      'payment_link.created',
+      'payment_link.expired',
+    ]);
+
+    const attribute = await eventually(
+      async () => {
+        const desc = await handle.describe();
+        const value = desc.typedSearchAttributes.get(SearchAttributes.LinkStatus);
+        return value === 'expired' ? value : undefined;
+      },
+      10_000,
+      'LinkStatus=expired',
+    );
+    expect(attribute).toBe('expired');
+    const listed = await eventually(
+      async () => {
+        const n = (
+          await stack.temporal.workflow.count(
+            `LinkStatus = 'expired' AND AccountId = '${stack.account.accountId}'`,
+          )
+        ).count;
+        return n === 1 ? n : undefined;
+      },
+      10_000,
+      'visibility to list the expired link',
+    );
+    expect(listed).toBe(1);
+  });
+
+  it('accepts an absolute expires_at', async () => {
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const r = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 500, currency: 'eur', expires_at: expiresAt },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.currency).toBe('EUR');
+    expect(r.body.expires_at).toBe(expiresAt);
+  });
+
+  describe('rejects bad requests, storing nothing and starting no workflow', () => {
+    const cases: [
+      string,
+      { key?: string | null; json?: unknown; raw?: string },
+      number,
+      string | undefined,
+      RegExp,
+    ][] = [
+      ['missing key', { key: null, json: { amount: 1, currency: 'USD' } }, 401, undefined, /Missing API key/],
+      [
+        'wrong key',
+        { key: 'plk_wrong', json: { amount: 1, currency: 'USD' } },
+        401,
+        undefined,
+        /Invalid API key/,
+      ],
+      ['malformed JSON', { raw: '{"amount": 1999,' }, 400, undefined, /not valid JSON/],
+      ['missing amount', { json: { currency: 'USD' } }, 400, 'amount', /amount/],
+      ['string amount', { json: { amount: '1999', currency: 'USD' } }, 400, 'amount', /amount/],
+      ['fractional amount', { json: { amount: 19.99, currency: 'USD' } }, 400, 'amount', /amount/],
+      ['zero amount', { json: { amount: 0, currency: 'USD' } }, 400, 'amount', /amount/],
+      ['negative amount', { json: { amount: -5, currency: 'USD' } }, 400, 'amount', /amount/],
+      ['missing currency', { json: { amount: 100 } }, 400, 'currency', /currency/],
+      ['unknown currency', { json: { amount: 100, currency: 'ABC' } }, 400, 'currency', /ISO 4217/],
+      [
+        'unknown field',
+        { json: { amount: 100, currency: 'USD', colour: 'red' } },
+        400,
+        'colour',
+        /unknown parameter/,
+      ],
+      [
+        'expiry in the past',
+        { json: { amount: 100, currency: 'USD', expires_at: '2020-01-01T00:00:00Z' } },
+        400,
+        'expires_at',
+        /future/,
+      ],
+      [
+        'expiry beyond a year',
+        { json: { amount: 100, currency: 'USD', expires_in: 'P2Y' } },
+        400,
+        'expires_in',
+        /365 days/,
+      ],
+      [
+        'bad duration',
+        { json: { amount: 100, currency: 'USD', expires_in: '30 seconds' } },
+        400,
+        'expires_in',
+        /ISO 8601/,
+      ],
+      ['array body', { raw: '[1,2]' }, 400, undefined, /JSON object/],
+    ];
+    for (const [name, req, status, param, message] of cases) {
+      it(name, async () => {
+        const r = await stack.request('POST', '/v1/payment_links', req);
+        expect(r.status).toBe(status);
+        expect(r.body.error.message).toMatch(message);
+        expect(r.body.error.type).toEqual(expect.any(String));
+        expect(r.body.error.code).toEqual(expect.any(String));
+        if (param) expect(r.body.error.param).toBe(param);
+      });
+    }
+
+    it('left no row and no workflow behind', async () => {
+      const rowsBefore = await linkCount();
+      const good = await stack.request('POST', '/v1/payment_links', {
+        json: { amount: 100, currency: 'USD' },
+      });
+      expect(good.status).toBe(201);
+      expect(await linkCount()).toBe(rowsBefore + 1);
+      // Visibility is eventually consistent: wait until the good link is listed, then count all.
+      const query = `AccountId = '${stack.account.accountId}'`;
+      const listed = await eventually(
+        async () => {
+          const ids: string[] = [];
+          for await (const wf of stack.temporal.workflow.list({ query })) ids.push(wf.workflowId);
+          return ids.includes(good.body.id) ? ids : undefined;
+        },
+        10_000,
+        'the good link in visibility',
+      );
+      expect(listed.length).toBe(rowsBefore + 1);
+    });
+  });
+
+  it('gives 409 for a reference the account already used', async () => {
+    const first = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 100, currency: 'USD', reference: 'INV-2026-001' },
+    });
+    expect(first.status).toBe(201);
+    const again = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 100, currency: 'USD', reference: 'INV-2026-001' },
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: 'reference_taken', param: 'reference' });
+  });
+
+  it('gives 404 for another account’s link, its events, and an unknown id', async () => {
+    const other = await createAccount(stack.db, 'Another shop');
+    const theirs = await stack.request('POST', '/v1/payment_links', {
+      key: other.apiKey,
+      json: { amount: 700, currency: 'GBP' },
+    });
+    expect(theirs.status).toBe(201);
+    expect(
+      (await stack.request('GET', `/v1/payment_links/${theirs.body.id}`, { key: other.apiKey })).status,
+    ).toBe(200);
+    for (const path of [
+      `/v1/payment_links/${theirs.body.id}`,
+      `/v1/payment_links/${theirs.body.id}/events`,
+    ]) {
+      const mine = await stack.request('GET', path);
+      expect(mine.status).toBe(404);
+      expect(mine.body.error.code).toBe('resource_missing');
+      expect(JSON.stringify(mine.body)).not.toContain('GBP');
+    }
+    expect((await stack.request('GET', '/v1/payment_links/plink_doesnotexist')).status).toBe(404);
+  });
+});
+
+describe('probes', () => {
+  it('/healthz and /readyz answer when everything is up', async () => {
+    expect((await stack.request('GET', '/healthz', { key: null })).status).toBe(200);
+    const ready = await stack.request('GET', '/readyz', { key: null });
+    expect(ready).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { postgres: 'ok', temporal: 'ok' } },
+    });
+  });
+
+  it('/readyz turns 503 when Postgres is unreachable', async () => {
+    const deadDb = createDb('postgres://postgres@127.0.0.1:1/paylinks');
+    const logger = createLogger('silent');
+    const links = createLinkStore(deadDb);
+    const app = createApp({
+      db: deadDb,
+      temporal: stack.temporal,
+      links,
+      linkService: createLinkService({
+        temporal: stack.temporal,
+        links,
+        taskQueue: stack.taskQueue,
+        settings: DEFAULT_LIFECYCLE_SETTINGS,
+        createWaitMs: 1000,
+        logger,
+      }),
+      publicBaseUrl: PUBLIC_BASE_URL,
+      logger,
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as { port: number };
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({
+        status: 'unavailable',
+        checks: { postgres: 'unreachable', temporal: 'ok' },
+      });
+    } finally {
+      server.close();
+      await deadDb.destroy();
+    }
+  });
+});
