@@ -1,4 +1,4 @@
-import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
 import {
@@ -53,7 +53,7 @@ export function createLinkService(deps: LinkServiceDeps) {
   return {
     /**
      * Starting the workflow is the one and only write: the workflow stores the row. The update
-     * sent with the start resolves once the row exists, so a GET right after sees the link.
+     * that follows resolves once the row exists, so a GET right after the 201 sees the link.
      */
     async create(account: AuthenticatedAccount, body: CreatePaymentLinkBody): Promise<LinkRow> {
       let terms: LinkTerms;
@@ -73,45 +73,20 @@ export function createLinkService(deps: LinkServiceDeps) {
         throw duplicateReference(terms.reference);
       }
 
-      const start = new WithStartWorkflowOperation<typeof paymentLinkWorkflow>('paymentLinkWorkflow', {
-        workflowId: linkWorkflowId(terms.id),
+      const handle = await startOrFind(temporal, terms, {
         taskQueue,
-        args: [{ terms, settings }],
-        workflowIdConflictPolicy: 'FAIL',
-        typedSearchAttributes: [
-          { key: SearchAttributes.LinkStatus, value: 'active' },
-          { key: SearchAttributes.AccountId, value: account.id },
-          ...(terms.customerId ? [{ key: SearchAttributes.CustomerId, value: terms.customerId }] : []),
-          ...(terms.invoiceId ? [{ key: SearchAttributes.InvoiceId, value: terms.invoiceId }] : []),
-          ...(terms.campaignId ? [{ key: SearchAttributes.CampaignId, value: terms.campaignId }] : []),
-        ],
+        settings,
+        logger,
+        deadlineMs: createWaitMs,
       });
-      const created = temporal.workflow.executeUpdateWithStart(linkCreatedUpdate, {
-        startWorkflowOperation: start,
-      });
-      created.catch(() => {}); // observed below, or deliberately abandoned after a timeout
-
       try {
-        await within(created, createWaitMs);
+        await within(handle.executeUpdate(linkCreatedUpdate), createWaitMs);
       } catch (err) {
         if (failureType(err) === FailureTypes.DuplicateReference)
           throw duplicateReference(terms.reference ?? '');
-        let started = false;
-        try {
-          await within(start.workflowHandle(), 1000);
-          started = true;
-        } catch {
-          started = false;
-        }
-        if (!started) {
-          logger.error({ err, linkId: terms.id }, 'could not start the payment link workflow');
-          throw ApiError.unavailable(
-            'The payment link could not be created right now; nothing was stored. Retry later.',
-          );
-        }
-        // The start is durable: the workflow will store the link when a worker picks it up.
+        // The start is durable: the workflow stores the link as soon as a worker picks it up.
         logger.warn(
-          { linkId: terms.id },
+          { err, linkId: terms.id },
           'link workflow started but not yet persisted; answering from its terms',
         );
         return rowFromTerms(terms);
@@ -119,6 +94,49 @@ export function createLinkService(deps: LinkServiceDeps) {
       return (await links.findLink(account.id, terms.id)) ?? rowFromTerms(terms);
     },
   };
+}
+
+/**
+ * Starts the link's workflow. A failed start may still have reached the server (a timeout on
+ * the answer), so the workflow id is looked up before telling the client nothing exists.
+ */
+async function startOrFind(
+  temporal: Client,
+  terms: LinkTerms,
+  opts: { taskQueue: string; settings: LifecycleSettings; logger: Logger; deadlineMs: number },
+): Promise<WorkflowHandle<typeof paymentLinkWorkflow>> {
+  const workflowId = linkWorkflowId(terms.id);
+  // A request must not hang on an unreachable server: bound the SDK's own retries.
+  const bounded = <T>(fn: () => Promise<T>) =>
+    temporal.connection.withDeadline(Date.now() + opts.deadlineMs, fn);
+  try {
+    return await bounded(() =>
+      temporal.workflow.start<typeof paymentLinkWorkflow>('paymentLinkWorkflow', {
+        workflowId,
+        taskQueue: opts.taskQueue,
+        args: [{ terms, settings: opts.settings }],
+        workflowIdConflictPolicy: 'FAIL',
+        typedSearchAttributes: [
+          { key: SearchAttributes.LinkStatus, value: 'active' },
+          { key: SearchAttributes.AccountId, value: terms.accountId },
+          ...(terms.customerId ? [{ key: SearchAttributes.CustomerId, value: terms.customerId }] : []),
+          ...(terms.invoiceId ? [{ key: SearchAttributes.InvoiceId, value: terms.invoiceId }] : []),
+          ...(terms.campaignId ? [{ key: SearchAttributes.CampaignId, value: terms.campaignId }] : []),
+        ],
+      }),
+    );
+  } catch (err) {
+    const handle = temporal.workflow.getHandle<typeof paymentLinkWorkflow>(workflowId);
+    const exists = await bounded(() => handle.describe()).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return handle;
+    opts.logger.error({ err, linkId: terms.id }, 'could not start the payment link workflow');
+    throw ApiError.unavailable(
+      'The payment link could not be created right now; nothing was stored. Retry later.',
+    );
+  }
 }
 
 export type LinkService = ReturnType<typeof createLinkService>;

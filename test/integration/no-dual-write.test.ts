@@ -1,0 +1,75 @@
+/**
+ * A link exists as a row and a running workflow, or not at all. Starting the workflow is the
+ * only write the API makes; the workflow stores the row.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { composeApi } from '../../src/api/compose';
+import { createLogger } from '../../src/logger';
+import { freePort } from '../helpers/ports';
+import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
+
+const stacks: Stack[] = [];
+afterAll(async () => {
+  await Promise.all(stacks.map((s) => s.stop()));
+});
+
+describe('creating a link', () => {
+  it('is durable once accepted, even while no worker is running', async () => {
+    const stack = await startStack({ worker: false, createWaitMs: 500 });
+    stacks.push(stack);
+    const created = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 2500, currency: 'USD', expires_in: 'PT1H' },
+    });
+    // The start is durable, so the API answers with the link it will become.
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: 'active', amount: 2500 });
+    const description = await stack.temporal.workflow.getHandle(created.body.id).describe();
+    expect(description.status.name).toBe('RUNNING');
+    expect(await stack.db('payment_links').where({ id: created.body.id }).first()).toBeUndefined();
+
+    // As soon as a worker picks the workflow up, the row appears: nothing was lost.
+    await stack.startWorker();
+    const row = await eventually(
+      () => stack.db('payment_links').where({ id: created.body.id }).first(),
+      15_000,
+      'the workflow to store the link',
+    );
+    expect(row).toMatchObject({ status: 'active', amount: 2500, token: created.body.url.split('/l/')[1] });
+  });
+
+  it('stores nothing and answers 503 when Temporal cannot start the workflow', async () => {
+    const stack = await startStack();
+    stacks.push(stack);
+    // A client whose server is gone: every start fails.
+    const deadPort = await freePort();
+    const deadClient = new Client({
+      connection: await Connection.lazy({ address: `127.0.0.1:${deadPort}`, connectTimeout: 300 }),
+    });
+    const app = composeApi({
+      db: stack.db,
+      temporal: deadClient,
+      taskQueue: stack.taskQueue,
+      publicBaseUrl: PUBLIC_BASE_URL,
+      createWaitMs: 2000,
+      logger: createLogger('silent'),
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as { port: number };
+      const res = await fetch(`http://127.0.0.1:${port}/v1/payment_links`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.account.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 100, currency: 'USD', reference: 'never-stored' }),
+      });
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { code: string } };
+      expect(body.error.code).toBe('service_unavailable');
+      expect(await stack.db('payment_links').where({ reference: 'never-stored' }).first()).toBeUndefined();
+    } finally {
+      server.close();
+    }
+  });
+});
