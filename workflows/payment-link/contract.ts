@@ -118,6 +118,12 @@ export interface LinkState {
   closedAt: string | null;
 }
 
+/** What the query and the updates answer: the state plus what the workflow is waiting for. */
+export interface LinkView extends LinkState {
+  /** The next reminder, after quiet hours; null when none is left or the link is closed. */
+  nextReminderAt: string | null;
+}
+
 export interface PaymentLinkWorkflowInput {
   terms: LinkTerms;
   settings: LifecycleSettings;
@@ -162,12 +168,12 @@ export interface ResendRequest {
 
 export const paymentReceivedSignal = defineSignal<[PaymentReceived]>('paymentReceived');
 /** Resolves once the link row exists, so the API can answer with read-your-writes. */
-export const linkCreatedUpdate = defineUpdate<LinkState>('linkCreated');
-export const cancelUpdate = defineUpdate<LinkState, [CancelRequest]>('cancel');
-export const extendExpiryUpdate = defineUpdate<LinkState, [ExtendExpiryRequest]>('extendExpiry');
-export const updateLinkUpdate = defineUpdate<LinkState, [LinkChanges]>('updateLink');
-export const resendUpdate = defineUpdate<LinkState, [ResendRequest]>('resend');
-export const linkStateQuery = defineQuery<LinkState>('linkState');
+export const linkCreatedUpdate = defineUpdate<LinkView>('linkCreated');
+export const cancelUpdate = defineUpdate<LinkView, [CancelRequest]>('cancel');
+export const extendExpiryUpdate = defineUpdate<LinkView, [ExtendExpiryRequest]>('extendExpiry');
+export const updateLinkUpdate = defineUpdate<LinkView, [LinkChanges]>('updateLink');
+export const resendUpdate = defineUpdate<LinkView, [ResendRequest]>('resend');
+export const linkStateQuery = defineQuery<LinkView>('linkState');
 
 /** ApplicationFailure types the workflow raises; the API maps them to HTTP statuses. */
 export const FailureTypes = {

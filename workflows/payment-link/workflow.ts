@@ -35,6 +35,7 @@ import {
   type LinkChanges,
   type LinkState,
   type LinkStatus,
+  type LinkView,
   linkCreatedUpdate,
   linkStateQuery,
   type PaymentLinkOutcome,
@@ -122,21 +123,28 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   let nextCommandId = 0;
   let created: 'created' | 'duplicate_reference' | undefined = input.resumeFrom ? 'created' : undefined;
 
-  async function submit(command: Request): Promise<LinkState> {
+  const view = (): LinkView => ({
+    ...state,
+    nextReminderAt: isTerminal(state.status)
+      ? null
+      : (nextReminder(reminderSchedule(state.terms), state.reminderCursor)?.at ?? null),
+  });
+
+  async function submit(command: Request): Promise<LinkView> {
     const id = ++nextCommandId;
     queue.push({ ...command, id } as Command);
     await condition(() => settled.has(id));
     const result = settled.get(id) as Settlement;
     settled.delete(id);
     if (!result.ok) throw result.failure;
-    return state;
+    return view();
   }
 
   const rejectWhenTerminal = () => {
     if (isTerminal(state.status)) throw terminalFailure(state.status);
   };
 
-  setHandler(linkStateQuery, () => state);
+  setHandler(linkStateQuery, view);
   setHandler(paymentReceivedSignal, (payment) => {
     queue.push({ kind: 'payment', payment });
   });
@@ -149,7 +157,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         nonRetryable: true,
       });
     }
-    return state;
+    return view();
   });
   setHandler(cancelUpdate, (request) => submit({ kind: 'cancel', request }), {
     validator: (_request) => rejectWhenTerminal(),
