@@ -210,11 +210,13 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     state.status = status;
     state.closedAt = iso(now());
     sends.cancel();
+    // Upserted in the same workflow task that schedules the write: the search attribute never
+    // lags behind the row.
+    upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: status }]);
     await record({
       patch: { status, closedAt: state.closedAt },
       events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
     });
-    upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: status }]);
   }
 
   async function applyPayment(payment: PaymentReceived): Promise<void> {
@@ -270,6 +272,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       state.closedAt = iso(now());
       sends.cancel();
     }
+    if (decision.status !== before.status) {
+      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: decision.status }]);
+    }
     await record({
       patch: !changed
         ? undefined
@@ -293,9 +298,6 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       },
       events,
     });
-    if (decision.status !== before.status) {
-      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: decision.status }]);
-    }
   }
 
   async function apply(command: Command): Promise<void> {
