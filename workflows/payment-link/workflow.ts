@@ -362,7 +362,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     settled.set(command.id, { ok: true });
   }
 
-  const shouldContinueAsNew = () =>
+  // Hand over to a fresh run once history is long, at a quiet moment: nothing queued, no message
+  // in flight, no handler mid-way. Everything the next run needs is in `state`.
+  const handOverDue = () =>
     (workflowInfo().continueAsNewSuggested ||
       workflowInfo().historyLength >= settings.continueAsNewAfterEvents) &&
     queue.length === 0 &&
@@ -388,11 +390,15 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       await apply(command);
       continue;
     }
+    if (handOverDue()) {
+      await continueAsNew<typeof paymentLinkWorkflow>({ terms: state.terms, settings, resumeFrom: state });
+    }
     const expiresAt = Date.parse(state.terms.expiresAt);
     const reminder = nextReminder(reminderSchedule(state.terms), state.reminderCursor);
     const wakeAt = Math.min(expiresAt, reminder ? Date.parse(reminder.at) : Number.POSITIVE_INFINITY);
-    if (wakeAt > now()) await condition(() => queue.length > 0, wakeAt - now());
-    if (queue.length > 0) continue; // commands first: a payment that raced the expiry wins
+    if (wakeAt > now()) await condition(() => queue.length > 0 || handOverDue(), wakeAt - now());
+    // Commands first (a payment that raced the expiry wins), then a due hand-over.
+    if (queue.length > 0 || handOverDue()) continue;
     if (now() >= expiresAt) {
       await close('expired');
     } else if (reminder && now() >= Date.parse(reminder.at)) {
@@ -408,9 +414,6 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
           });
         }
       }
-    }
-    if (!isTerminal(state.status) && shouldContinueAsNew()) {
-      await continueAsNew<typeof paymentLinkWorkflow>({ terms: state.terms, settings, resumeFrom: state });
     }
   }
 
