@@ -7,10 +7,10 @@ import { createPaylinksWorker } from '../../src/worker/create-worker';
 
 let runtimeInstalled = false;
 /** Workers log at INFO by default; tests keep warnings and errors only. Once per process. */
-function installQuietRuntime(): void {
+export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger(level) });
 }
 
 export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;

@@ -1,0 +1,142 @@
+/**
+ * Records the histories of the lifecycle's main paths into test/fixtures/histories, from real
+ * runs. Re-run after a deliberate, versioned (patched) workflow change; the replay test then
+ * guards the new histories as well as the old ones it keeps.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, inject, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/paths';
+import {
+  cancelUpdate,
+  extendExpiryUpdate,
+  resendUpdate,
+  updateLinkUpdate,
+} from '../../workflows/payment-link/contract';
+import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
+import { type Stack, startStack } from '../helpers/stack';
+
+const DIR = join(PROJECT_ROOT, 'test/fixtures/histories');
+let stack: Stack;
+let t: ReturnType<typeof linkTools>;
+beforeAll(async () => {
+  stack = await startStack();
+  t = linkTools(stack);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const customer = { name: 'Ada', email: 'ada@example.com', phone: '+14155550123', timezone: 'UTC' };
+
+/** The history as the Temporal CLI exports it: the JSON format `historyFromJSON` reads. */
+async function exportHistory(workflowId: string, runId: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    inject('temporalCliPath'),
+    [
+      'workflow',
+      'show',
+      '--address',
+      inject('temporalAddress'),
+      '--workflow-id',
+      workflowId,
+      '--run-id',
+      runId,
+      '--output',
+      'json',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  return stdout;
+}
+
+async function save(name: string, handle: LinkHandle, runId?: string): Promise<void> {
+  await handle.result();
+  const { workflowId, runId: latest } = await handle.describe();
+  writeFileSync(join(DIR, `${name}.json`), await exportHistory(workflowId, runId ?? latest));
+}
+
+describe.concurrent('record', () => {
+  it('paid', async () => {
+    const { handle } = await t.create({
+      amount: 2000,
+      customer,
+      channels: ['email', 'sms'],
+      quiet_hours: null,
+      reminders: { after_created: ['PT1S'] },
+    });
+    await t.untilEvent((await handle.describe()).workflowId, 'payment_link.reminded', 2);
+    await t.pay(handle, { paymentId: 'pi_rec_paid', amount: 2000 });
+    await save('paid', handle);
+  });
+
+  it('partially paid, then paid', async () => {
+    const { handle } = await t.create({ amount: 3000, accept_partial: true });
+    await t.pay(handle, { paymentId: 'pi_rec_p1', amount: 1000 });
+    await t.pay(handle, { paymentId: 'pi_rec_p1', amount: 1000 });
+    await t.pay(handle, { paymentId: 'pi_rec_p2', amount: 2500 });
+    await save('partial-overpaid', handle);
+  });
+
+  it('reminded, then expired, then a late payment', async () => {
+    const { handle } = await t.create(
+      {
+        amount: 2000,
+        customer,
+        channels: ['email'],
+        quiet_hours: null,
+        expires_in: 'PT3S',
+        reminders: { after_created: ['PT1S'], before_expiry: ['PT1S'] },
+      },
+      { ...FAST_SETTINGS, latePaymentWindowMs: 3000 },
+    );
+    const id = (await handle.describe()).workflowId;
+    await t.untilStatus(id, 'expired');
+    await t.pay(handle, { paymentId: 'pi_rec_late', amount: 2000 });
+    await save('expired-late-payment', handle);
+  });
+
+  it('updated, extended, resent, cancelled', async () => {
+    const { handle } = await t.create({ amount: 2000, customer, channels: ['email'], expires_in: 'PT1M' });
+    await handle.executeUpdate(updateLinkUpdate, {
+      args: [{ description: 'changed', metadata: { a: '1' } }],
+    });
+    await handle.executeUpdate(extendExpiryUpdate, {
+      args: [{ expiresAt: new Date(Date.now() + 120_000).toISOString() }],
+    });
+    await handle.executeUpdate(resendUpdate, { args: [{ channel: 'sms' }] });
+    await t.pay(handle, { paymentId: 'pi_rec_eur', amount: 2000, currency: 'EUR' });
+    await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'recorded' }] });
+    await save('updated-cancelled', handle);
+  });
+
+  it('multi-use, completed', async () => {
+    const { handle } = await t.create({ amount: 500, max_payments: 2 });
+    await t.pay(handle, { paymentId: 'pi_rec_m1', amount: 500 });
+    await t.pay(handle, { paymentId: 'pi_rec_m2', amount: 500 });
+    await save('multi-use-completed', handle);
+  });
+
+  it('continued as new', async () => {
+    const { handle } = await t.create(
+      {
+        amount: 2000,
+        customer,
+        channels: ['email'],
+        quiet_hours: null,
+        reminders: { after_created: ['PT4S'] },
+      },
+      { ...FAST_SETTINGS, continueAsNewAfterEvents: 25 },
+    );
+    const { workflowId, runId: firstRunId } = await handle.describe();
+    for (let n = 0; n < 4; n++) {
+      await handle.executeUpdate(updateLinkUpdate, { args: [{ metadata: { n: String(n) } }] });
+    }
+    await t.untilEvent(workflowId, 'payment_link.reminded');
+    await t.pay(handle, { paymentId: 'pi_rec_can', amount: 2000 });
+    await save('continued-as-new-first-run', handle, firstRunId);
+    await save('continued-as-new-last-run', handle);
+  });
+});
