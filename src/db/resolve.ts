@@ -33,23 +33,31 @@ async function serverAnswers(url: string): Promise<boolean> {
  */
 export async function resolveDatabase(
   databaseUrl: string | undefined,
-  opts: { allowEmbedded: boolean; dataDir: string; embeddedPort: number; logger: Logger },
+  opts: {
+    allowEmbedded: boolean;
+    dataDir: string;
+    embeddedPort: number;
+    logger: Logger;
+    /** The local server tried when DATABASE_URL is unset. */
+    defaultUrl?: string;
+  },
 ): Promise<ResolvedDatabase> {
   const noop = async () => {};
+  const defaultUrl = opts.defaultUrl ?? DEFAULT_DATABASE_URL;
   if (databaseUrl) {
     await ensureDatabase(databaseUrl);
     return { url: databaseUrl, embedded: false, poolMax: 10, stop: noop };
   }
-  if (await serverAnswers(DEFAULT_DATABASE_URL)) {
-    await ensureDatabase(DEFAULT_DATABASE_URL);
-    return { url: DEFAULT_DATABASE_URL, embedded: false, poolMax: 10, stop: noop };
+  if (await serverAnswers(defaultUrl)) {
+    await ensureDatabase(defaultUrl);
+    return { url: defaultUrl, embedded: false, poolMax: 10, stop: noop };
   }
   if (!opts.allowEmbedded) {
-    throw new Error(`No Postgres answers at ${DEFAULT_DATABASE_URL}; set DATABASE_URL`);
+    throw new Error(`No Postgres answers at ${defaultUrl}; set DATABASE_URL`);
   }
   const dir = join(opts.dataDir, 'pg');
   opts.logger.warn(
-    `No Postgres at ${DEFAULT_DATABASE_URL} and no DATABASE_URL: using an embedded Postgres (PGlite) in ${dir}`,
+    `No Postgres at ${defaultUrl} and no DATABASE_URL: using an embedded Postgres (PGlite) in ${dir}`,
   );
   const embedded = await startEmbeddedPostgres(dir, opts.embeddedPort);
   return { url: embedded.url, embedded: true, poolMax: 1, stop: embedded.stop };

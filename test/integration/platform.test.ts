@@ -90,6 +90,62 @@ describe('POST /v1/payment_links', () => {
     expect(listed).toBe(1);
   });
 
+  it('accepts every lifecycle field, with currency exponents from ISO 4217', async () => {
+    const r = await stack.request('POST', '/v1/payment_links', {
+      json: {
+        amount: 12_345,
+        currency: 'KWD', // three decimals
+        description: 'Order 7',
+        line_items: [
+          { name: 'Dates', quantity: 3, unit_amount: 4000 },
+          { name: 'Delivery', quantity: 1, unit_amount: 345 },
+        ],
+        reference: 'ORD-7',
+        customer: {
+          name: 'Layla',
+          email: 'layla@example.com',
+          phone: '+96550001234',
+          locale: 'ar-KW',
+          timezone: 'Asia/Kuwait',
+        },
+        expires_in: 'P7D',
+        accept_partial: true,
+        min_partial_amount: 1000,
+        channels: ['email', 'sms'],
+        reminders: { after_created: ['P1D'], before_expiry: ['PT24H'] },
+        quiet_hours: { start: '22:00', end: '09:00' },
+        invoice_id: 'inv_7',
+        order_id: 'ord_7',
+        campaign_id: 'cmp_7',
+        metadata: { crm: '42' },
+        success_url: 'https://shop.example/thanks',
+      },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({
+      amount: 12_345,
+      currency: 'KWD',
+      line_items: [
+        { name: 'Dates', quantity: 3, unit_amount: 4000 },
+        { name: 'Delivery', quantity: 1, unit_amount: 345 },
+      ],
+      timezone: 'Asia/Kuwait',
+      max_payments: 1,
+      accept_partial: true,
+      min_partial_amount: 1000,
+      channels: ['email', 'sms'],
+      reminders: { after_created: ['P1D'], before_expiry: ['PT24H'] },
+      quiet_hours: { start: '22:00', end: '09:00' },
+      invoice_id: 'inv_7',
+      metadata: { crm: '42' },
+    });
+    const handle = stack.temporal.workflow.getHandle(r.body.id);
+    const attributes = (await handle.describe()).typedSearchAttributes;
+    expect(attributes.get(SearchAttributes.InvoiceId)).toBe('inv_7');
+    expect(attributes.get(SearchAttributes.CampaignId)).toBe('cmp_7');
+    expect(attributes.get(SearchAttributes.AccountId)).toBe(stack.account.accountId);
+  });
+
   it('accepts an absolute expires_at', async () => {
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
     const r = await stack.request('POST', '/v1/payment_links', {
@@ -153,6 +209,130 @@ describe('POST /v1/payment_links', () => {
         /ISO 8601/,
       ],
       ['array body', { raw: '[1,2]' }, 400, undefined, /JSON object/],
+      [
+        'line items not adding up',
+        {
+          json: {
+            amount: 1000,
+            currency: 'USD',
+            line_items: [{ name: 'Tea', quantity: 2, unit_amount: 300 }],
+          },
+        },
+        400,
+        'line_items',
+        /total 600/,
+      ],
+      [
+        'eleven reminders',
+        { json: { amount: 100, currency: 'USD', reminders: { after_created: Array(11).fill('P1D') } } },
+        400,
+        'reminders',
+        /at most 10/,
+      ],
+      [
+        'bad reminder offset',
+        { json: { amount: 100, currency: 'USD', reminders: { before_expiry: ['tomorrow'] } } },
+        400,
+        'reminders.before_expiry.0',
+        /ISO 8601/,
+      ],
+      [
+        '51 metadata keys',
+        {
+          json: {
+            amount: 100,
+            currency: 'USD',
+            metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
+          },
+        },
+        400,
+        'metadata',
+        /at most 50/,
+      ],
+      [
+        'metadata value too long',
+        { json: { amount: 100, currency: 'USD', metadata: { note: 'x'.repeat(501) } } },
+        400,
+        'metadata.note',
+        /500/,
+      ],
+      [
+        'partial payments on a multi-use link',
+        { json: { amount: 100, currency: 'USD', max_payments: 3, accept_partial: true } },
+        400,
+        'accept_partial',
+        /single-use/,
+      ],
+      [
+        'minimum partial without partial payments',
+        { json: { amount: 100, currency: 'USD', min_partial_amount: 10 } },
+        400,
+        'min_partial_amount',
+        /accept_partial/,
+      ],
+      [
+        'email channel without an address',
+        { json: { amount: 100, currency: 'USD', channels: ['email'] } },
+        400,
+        'customer.email',
+        /required/,
+      ],
+      [
+        'unknown channel',
+        { json: { amount: 100, currency: 'USD', channels: ['fax'] } },
+        400,
+        'channels.0',
+        /channels/,
+      ],
+      [
+        'phone not E.164',
+        { json: { amount: 100, currency: 'USD', customer: { phone: '0612345678' } } },
+        400,
+        'customer.phone',
+        /E\.164/,
+      ],
+      [
+        'unknown time zone',
+        { json: { amount: 100, currency: 'USD', customer: { timezone: 'Mars/Olympus' } } },
+        400,
+        'customer.timezone',
+        /IANA/,
+      ],
+      [
+        'quiet hours not HH:MM',
+        { json: { amount: 100, currency: 'USD', quiet_hours: { start: '9pm', end: '08:00' } } },
+        400,
+        'quiet_hours.start',
+        /HH:MM/,
+      ],
+      [
+        'reference over 64 characters',
+        { json: { amount: 100, currency: 'USD', reference: 'r'.repeat(65) } },
+        400,
+        'reference',
+        /reference/,
+      ],
+      [
+        'success_url not http(s)',
+        { json: { amount: 100, currency: 'USD', success_url: 'javascript:alert(1)' } },
+        400,
+        'success_url',
+        /success_url/,
+      ],
+      [
+        'both expires_at and expires_in',
+        { json: { amount: 100, currency: 'USD', expires_in: 'P1D', expires_at: '2030-01-01T00:00:00Z' } },
+        400,
+        'expires_in',
+        /not both/,
+      ],
+      [
+        'max_payments zero',
+        { json: { amount: 100, currency: 'USD', max_payments: 0 } },
+        400,
+        'max_payments',
+        /max_payments/,
+      ],
     ];
     for (const [name, req, status, param, message] of cases) {
       it(name, async () => {
