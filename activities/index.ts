@@ -1,14 +1,9 @@
-import { createLinkActivities, type LinkActivityDeps } from './links';
-import { createNotificationActivities, type NotificationActivityDeps } from './notifications';
+import type { createLinkActivities } from './links';
+import type { createNotificationActivities } from './notifications';
 
-export type ActivityDeps = LinkActivityDeps & NotificationActivityDeps;
-
-/** Every activity the payment-link workflow calls, wired from its dependencies. */
-export function createActivities(deps: ActivityDeps) {
-  return {
-    ...createLinkActivities(deps),
-    ...createNotificationActivities(deps),
-  };
-}
-
-export type Activities = ReturnType<typeof createActivities>;
+/**
+ * Every activity the payment-link workflow calls. The workflow imports only this type; the
+ * worker wires each factory from its dependencies (src/worker/create-worker.ts).
+ */
+export type Activities = ReturnType<typeof createLinkActivities> &
+  ReturnType<typeof createNotificationActivities>;

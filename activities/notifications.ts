@@ -1,46 +1,136 @@
-import type { LinkStore } from '../src/links/link-store';
+import { ApplicationFailure } from '@temporalio/activity';
+import { findAccount } from '../src/accounts/accounts';
+import type { Db } from '../src/db/knex';
+import type { LinkEventInput, LinkStore } from '../src/links/link-store';
+import { linkUrl } from '../src/links/serialize';
+import { PermanentDeliveryError } from '../src/notifications/delivery-errors';
+import type { EmailSender } from '../src/notifications/email-sender';
+import { type MessageType, renderMessage } from '../src/notifications/messages';
+import type { NotificationRow, NotificationStore } from '../src/notifications/notification-store';
+import { qrPng } from '../src/notifications/qr';
+import type { SmsSender } from '../src/notifications/sms-sender';
 import type { Channel } from '../workflows/payment-link/contract';
 import { EventTypes } from '../workflows/payment-link/contract';
 
 export interface NotificationActivityDeps {
+  db: Db;
   links: LinkStore;
+  notifications: NotificationStore;
+  email: EmailSender;
+  sms: SmsSender;
+  publicBaseUrl: string;
 }
 
 export interface NotifyCustomerInput {
   linkId: string;
   accountId: string;
   channel: Channel;
-  kind: 'link' | 'reminder';
-  /** Unique per link and message, chosen by the workflow: a retry never writes twice. */
+  kind: MessageType;
+  /** Unique per link and message, chosen by the workflow: a retry finds the same row. */
   messageKey: string;
   /** For reminders: the instant the schedule chose, after quiet hours. */
   scheduledFor?: string;
   source?: string;
 }
 
-export function createNotificationActivities({ links }: NotificationActivityDeps) {
+export type NotifyOutcome = 'sent' | 'suppressed' | 'already_handled' | 'no_address';
+
+const QR_CID = 'payment-link-qr@paylinks';
+const DONE: readonly string[] = ['sent', 'delivered', 'undelivered', 'failed', 'suppressed'];
+
+/** The link's own timeline entry for a message the provider accepted. */
+function lifecycleEvent(input: NotifyCustomerInput, row: NotificationRow): LinkEventInput[] {
+  const data = {
+    channel: input.channel,
+    notification_id: row.id,
+    ...(input.scheduledFor ? { scheduled_for: input.scheduledFor } : {}),
+    ...(input.source ? { source: input.source } : {}),
+  };
+  if (input.kind === 'link') return [{ key: input.messageKey, type: EventTypes.sent, data }];
+  if (input.kind === 'reminder') return [{ key: input.messageKey, type: EventTypes.reminded, data }];
+  return [];
+}
+
+export function createNotificationActivities(deps: NotificationActivityDeps) {
+  const { db, links, notifications, email, sms, publicBaseUrl } = deps;
+
   return {
     /**
-     * Records that the link went out to the customer on one channel. Delivery over SMTP and
-     * twilio (with per-message status) is the notifications issue's; the timeline entry and
-     * its idempotency key are already the ones delivery will use.
+     * Sends one message on one channel, exactly once: the provider's acceptance is recorded
+     * before returning, and a retry that finds it recorded sends nothing. Permanent refusals
+     * are recorded and fail without retry; transient ones are retried by Temporal.
      */
-    async notifyCustomer(input: NotifyCustomerInput): Promise<void> {
-      await links.applyChange({
-        linkId: input.linkId,
+    async notifyCustomer(input: NotifyCustomerInput): Promise<NotifyOutcome> {
+      const link = await links.findLink(input.accountId, input.linkId);
+      const account = await findAccount(db, input.accountId);
+      if (!link || !account)
+        throw ApplicationFailure.nonRetryable(`link ${input.linkId} not found`, 'LinkMissing');
+      const recipient = input.channel === 'email' ? link.customer?.email : link.customer?.phone;
+      if (!recipient) return 'no_address';
+
+      const row = await notifications.begin({
         accountId: input.accountId,
-        events: [
-          {
-            key: input.messageKey,
-            type: input.kind === 'link' ? EventTypes.sent : EventTypes.reminded,
-            data: {
-              channel: input.channel,
-              ...(input.scheduledFor ? { scheduled_for: input.scheduledFor } : {}),
-              ...(input.source ? { source: input.source } : {}),
-            },
-          },
-        ],
+        linkId: input.linkId,
+        messageKey: input.messageKey,
+        channel: input.channel,
+        type: input.kind,
+        recipient,
       });
+      if (DONE.includes(row.status)) return 'already_handled';
+      if (await notifications.isOptedOut(input.accountId, input.channel, recipient)) {
+        await notifications.markSuppressed(row);
+        return 'suppressed';
+      }
+
+      const url = linkUrl(publicBaseUrl, link.token);
+      const unsubscribeUrl =
+        input.kind === 'reminder' ? `${publicBaseUrl}/u/${row.unsubscribe_token}` : undefined;
+      const message = renderMessage(input.kind, {
+        merchantName: account.name,
+        customerName: link.customer?.name ?? null,
+        amount: link.amount,
+        amountDue: link.amount - link.amount_paid,
+        currency: link.currency,
+        description: link.description,
+        url,
+        expiresAt: link.expires_at.toISOString(),
+        timezone: link.timezone,
+        locale: link.customer?.locale ?? 'en',
+        qrCid: QR_CID,
+        unsubscribeUrl,
+      });
+
+      try {
+        const accepted =
+          input.channel === 'email'
+            ? await email.send({
+                to: recipient,
+                subject: message.subject,
+                text: message.text,
+                html: message.html,
+                attachments: [
+                  { filename: 'qr.png', content: await qrPng(url), contentType: 'image/png', cid: QR_CID },
+                ],
+                // RFC 8058 one-click unsubscribe, on reminders only (receipts are transactional).
+                headers: unsubscribeUrl
+                  ? {
+                      'List-Unsubscribe': `<${unsubscribeUrl}>`,
+                      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+                    }
+                  : {},
+              })
+            : await sms.send({ to: recipient, body: message.sms });
+        await notifications.markSent(row, accepted.providerMessageId, lifecycleEvent(input, row));
+        return 'sent';
+      } catch (err) {
+        if (err instanceof PermanentDeliveryError) {
+          await notifications.markFailed(row, err.code, err.reason);
+          if (err.optedOut) await notifications.optOut(row, 'provider_stop');
+          throw ApplicationFailure.nonRetryable(err.message, 'NotificationFailed');
+        }
+        await notifications.noteAttemptError(row, (err as Error).message);
+        throw err;
+      }
     },
   };
 }

@@ -17,10 +17,12 @@ import { createAccount } from '../src/accounts/accounts';
 import { DEFAULT_DATABASE_URL } from '../src/config';
 import { createDb, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
+import { startDevPeers } from '../src/dev/peers';
 import { CreatePaymentLinkSchema } from '../src/links/create-link';
 import { createLinkService } from '../src/links/link-service';
 import { createLinkStore } from '../src/links/link-store';
 import { createLogger } from '../src/logger';
+import { createChannels } from '../src/notifications/channels';
 import { TOOLS_DIR } from '../src/paths';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
@@ -84,7 +86,28 @@ async function main() {
 
   const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
   const connection = await NativeConnection.connect({ address });
-  const worker = await createPaylinksWorker({ connection, namespace: 'default', taskQueue, db });
+  const peers = await startDevPeers();
+  const channels = createChannels(
+    {
+      smtpUrl: undefined,
+      mailFrom: 'Bench <bench@paylinks.test>',
+      twilio: undefined,
+      emailPerSecond: 100,
+      smsPerSecond: 100,
+    },
+    'http://localhost:3000',
+    peers,
+  );
+  const worker = await createPaylinksWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    db,
+    email: channels.email,
+    sms: channels.sms,
+    publicBaseUrl: 'http://localhost:3000',
+    ratePerSecond: { email: 100, sms: 100 },
+  });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }) });
 
@@ -149,6 +172,8 @@ async function main() {
     await connection.close();
     await client.connection.close();
     await db.destroy();
+    channels.close();
+    await peers.stop();
     const admin = new pg.Client({
       connectionString: (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL).replace(/\/[^/]*$/, '/postgres'),
     });

@@ -5,12 +5,14 @@
 import type { Knex } from 'knex';
 import * as accountsAndLinks from './20261123000000_accounts_and_links';
 import * as payments from './20261123000100_payments';
+import * as notifications from './20261123000200_notifications';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
 const MIGRATIONS: [string, Migration][] = [
   ['20261123000000_accounts_and_links', accountsAndLinks],
   ['20261123000100_payments', payments],
+  ['20261123000200_notifications', notifications],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -23,6 +23,16 @@ const EnvSchema = z.object({
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
 
+  SMTP_URL: z.string().min(1).optional(),
+  MAIL_FROM: z.string().min(1).default('Paylinks <payments@paylinks.localhost>'),
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_FROM: z.string().min(1).optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().min(1).optional(),
+  TWILIO_API_BASE_URL: z.url().optional(),
+  EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
+  SMS_PER_SECOND: z.coerce.number().positive().default(1),
+
   /** How long POST /v1/payment_links waits for the workflow to persist the link before answering anyway. */
   LINK_CREATE_WAIT_MS: z.coerce.number().int().positive().default(10_000),
 });
@@ -48,6 +58,25 @@ export interface Config {
     uiPort: number;
   };
   linkCreateWaitMs: number;
+  notifications: NotificationConfig;
+}
+
+export interface TwilioConfig {
+  accountSid: string;
+  authToken: string;
+  from: string | undefined;
+  messagingServiceSid: string | undefined;
+  apiBaseUrl: string | undefined;
+}
+
+export interface NotificationConfig {
+  /** Undefined: `npm start` runs a local SMTP server; the worker role refuses to start. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** Undefined: `npm start` runs a local Messages endpoint; the worker role refuses to start. */
+  twilio: TwilioConfig | undefined;
+  emailPerSecond: number;
+  smsPerSecond: number;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +90,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
+    throw new ConfigError(
+      'invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with twilio credentials',
+    );
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -77,5 +111,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
+    notifications: {
+      smtpUrl: e.SMTP_URL,
+      mailFrom: e.MAIL_FROM,
+      twilio:
+        e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN
+          ? {
+              accountSid: e.TWILIO_ACCOUNT_SID,
+              authToken: e.TWILIO_AUTH_TOKEN,
+              from: e.TWILIO_FROM,
+              messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
+              apiBaseUrl: e.TWILIO_API_BASE_URL,
+            }
+          : undefined,
+      emailPerSecond: e.EMAIL_PER_SECOND,
+      smsPerSecond: e.SMS_PER_SECOND,
+    },
   };
 }

@@ -10,7 +10,9 @@ import { loadConfig } from './config';
 import { createDb } from './db/knex';
 import { migrateLatest } from './db/migrate';
 import { resolveDatabase } from './db/resolve';
+import { type DevPeers, startDevPeers } from './dev/peers';
 import { createLogger } from './logger';
+import { createChannels } from './notifications/channels';
 import { TOOLS_DIR } from './paths';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
@@ -62,6 +64,16 @@ try {
     applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date',
   );
 
+  let devPeers: DevPeers | undefined;
+  if (!config.notifications.smtpUrl || !config.notifications.twilio) {
+    if (config.env === 'production')
+      throw new Error('SMTP_URL and TWILIO_* must be set when NODE_ENV=production');
+    devPeers = await startDevPeers();
+    shutdown.add('local SMTP server and SMS endpoint', devPeers.stop);
+  }
+  const channels = createChannels(config.notifications, config.publicBaseUrl, devPeers);
+  shutdown.add('SMTP pool', async () => channels.close());
+
   const connection = await NativeConnection.connect({ address });
   shutdown.add('worker connection', () => connection.close());
   const worker = await createPaylinksWorker({
@@ -69,10 +81,14 @@ try {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     db,
+    email: channels.email,
+    sms: channels.sms,
+    publicBaseUrl: config.publicBaseUrl,
+    ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   });
   const workerDone = worker.run();
   shutdown.add('worker', async () => {
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+    worker.shutdown();
     await workerDone;
   });
 
@@ -85,6 +101,8 @@ try {
     publicBaseUrl: config.publicBaseUrl,
     createWaitMs: config.linkCreateWaitMs,
     logger,
+    twilioAuthToken: channels.twilioAuthToken,
+    devPeers,
   });
   const server: Server = await new Promise((ready) => {
     const s = app.listen(config.port, () => ready(s));
@@ -98,6 +116,11 @@ try {
       'Paylinks is running.',
       `  API          http://localhost:${config.port}   (health: /healthz, readiness: /readyz)`,
       `  Temporal UI  ${uiUrl ?? `(external server at ${address})`}`,
+      ...(devPeers
+        ? [
+            `  Outbox       http://localhost:${config.port}/dev/outbox   (local SMTP ${devPeers.smtp.url}, local SMS endpoint ${devPeers.twilioBaseUrl})`,
+          ]
+        : []),
       `  Postgres     ${database.embedded ? `embedded PGlite at ${database.url}` : database.url.replace(/\/\/[^@]*@/, '//')}`,
       '',
       'Get an API key:',

@@ -3,10 +3,13 @@ import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL, loadConfig } from './config';
 import { createDb } from './db/knex';
 import { createLogger } from './logger';
+import { createChannels } from './notifications/channels';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'paylinks-worker');
+// The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
+const channels = createChannels(config.notifications, config.publicBaseUrl);
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
 const connection = await NativeConnection.connect({
   address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
@@ -16,10 +19,15 @@ const worker = await createPaylinksWorker({
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
   db,
+  email: channels.email,
+  sms: channels.sms,
+  publicBaseUrl: config.publicBaseUrl,
+  ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
 });
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.
 await worker.run();
+channels.close();
 await connection.close();
 await db.destroy();
 logger.info('worker stopped');

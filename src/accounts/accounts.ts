@@ -36,3 +36,7 @@ export async function findAccountByApiKey(db: Db, apiKey: string): Promise<Authe
     .first('a.id', 'a.name', 'a.timezone');
   return row;
 }
+
+export async function findAccount(db: Db, accountId: string): Promise<AuthenticatedAccount | undefined> {
+  return db('accounts').where({ id: accountId }).first('id', 'name', 'timezone');
+}

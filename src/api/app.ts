@@ -1,16 +1,27 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import { type Db, isDatabaseReachable } from '../db/knex';
+import type { DevPeers } from '../dev/peers';
 import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
+import type { NotificationStore } from '../notifications/notification-store';
 import { isTemporalReachable } from '../temporal/connection';
 import { requireApiKey } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { devOutboxRoutes } from './routes/dev-outbox';
+import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
+import { twilioCallbackRoutes } from './routes/twilio-callbacks';
+import { unsubscribeRoutes } from './routes/unsubscribe';
 
 export interface AppDeps {
   db: Db;
+  notifications: NotificationStore;
+  /** Verifies twilio's delivery callbacks. */
+  twilioAuthToken: string | undefined;
+  /** The local SMTP/SMS stand-ins, shown at /dev/outbox (development only). */
+  devPeers?: DevPeers;
   temporal: Client;
   links: LinkStore;
   linkService: LinkService;
@@ -40,6 +51,19 @@ export function createApp(deps: AppDeps): Express {
       checks: { postgres: postgres ? 'ok' : 'unreachable', temporal: temporal ? 'ok' : 'unreachable' },
     });
   });
+
+  app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
+  app.use(unsubscribeRoutes(deps.notifications));
+  if (deps.devPeers) app.use(devOutboxRoutes(deps.devPeers));
+  // Provider callbacks authenticate by signature, not by API key.
+  app.use(
+    '/v1/callbacks',
+    twilioCallbackRoutes({
+      notifications: deps.notifications,
+      authToken: deps.twilioAuthToken,
+      publicBaseUrl: deps.publicBaseUrl,
+    }),
+  );
 
   const v1 = express.Router();
   v1.use(requireApiKey(deps.db)); // before parsing: an unauthenticated body is never read

@@ -2,9 +2,11 @@ import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
+import type { DevPeers } from '../dev/peers';
 import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
+import { createNotificationStore } from '../notifications/notification-store';
 import { createApp } from './app';
 
 export interface ApiWiring {
@@ -15,6 +17,8 @@ export interface ApiWiring {
   createWaitMs: number;
   logger: Logger;
   settings?: LifecycleSettings;
+  twilioAuthToken: string | undefined;
+  devPeers?: DevPeers;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
@@ -33,6 +37,9 @@ export function composeApi(w: ApiWiring): Express {
     temporal: w.temporal,
     links,
     linkService,
+    notifications: createNotificationStore(w.db),
+    twilioAuthToken: w.twilioAuthToken,
+    devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
   });

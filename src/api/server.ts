@@ -25,6 +25,7 @@ const app = composeApi({
   publicBaseUrl: config.publicBaseUrl,
   createWaitMs: config.linkCreateWaitMs,
   logger,
+  twilioAuthToken: config.notifications.twilio?.authToken,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));

@@ -2,6 +2,7 @@
  * What a merchant may send to create a payment link, and how it becomes the workflow's terms.
  * The schema is the single description of the request (validation now, OpenAPI later).
  */
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime, Duration, IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { LinkTerms } from '../../workflows/payment-link/contract';
@@ -39,7 +40,17 @@ export const CustomerSchema = z.strictObject({
   email: z.email().max(254).optional(),
   phone: z
     .string()
-    .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number such as "+14155550123"')
+    .transform((value, ctx) => {
+      const number = parsePhoneNumberFromString(value);
+      if (!number?.isValid()) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a valid phone number in international form (E.164), such as "+14155550123"',
+        });
+        return z.NEVER;
+      }
+      return number.number; // normalised to E.164
+    })
     .optional(),
   locale: locale.optional(),
   timezone: timezone.optional(),
@@ -96,6 +107,7 @@ export const CreatePaymentLinkSchema = z
       .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
       .optional(),
     success_url: z.url({ protocol: /^https?$/ }).optional(),
+    notify_on_expiry: z.boolean().optional(),
   })
   .superRefine((body, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -190,5 +202,6 @@ export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): Lin
     campaignId: body.campaign_id ?? null,
     metadata: body.metadata ?? {},
     successUrl: body.success_url ?? null,
+    notifyOnExpiry: body.notify_on_expiry ?? false,
   };
 }

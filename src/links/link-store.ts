@@ -76,6 +76,7 @@ export interface LinkRow {
   campaign_id: string | null;
   metadata: Record<string, string>;
   success_url: string | null;
+  notify_on_expiry: boolean;
   amount_paid: number;
   payments_count: number;
   created_at: Date;
@@ -158,12 +159,13 @@ export function createLinkStore(db: Db) {
               campaign_id: terms.campaignId,
               metadata: json(terms.metadata),
               success_url: terms.successUrl,
+              notify_on_expiry: terms.notifyOnExpiry,
               created_at: terms.createdAt,
             })
             .onConflict('id')
             .ignore()
             .returning('id');
-          if (inserted.length > 0) await insertEvents(tx, terms.accountId, terms.id, [createdEvent]);
+          if (inserted.length > 0) await insertLinkEvents(tx, terms.accountId, terms.id, [createdEvent]);
         });
         return 'created';
       } catch (err) {
@@ -204,12 +206,17 @@ export function createLinkStore(db: Db) {
               .update({ ...columns, updated_at: tx.fn.now() });
           }
         }
-        await insertEvents(tx, change.accountId, change.linkId, change.events);
+        await insertLinkEvents(tx, change.accountId, change.linkId, change.events);
       });
     },
 
     async findLink(accountId: string, linkId: string): Promise<LinkRow | undefined> {
       return db('payment_links').where({ id: linkId, account_id: accountId }).first();
+    },
+
+    /** By public token: the link page and its QR code, which need no account. */
+    async findLinkByToken(token: string): Promise<LinkRow | undefined> {
+      return db('payment_links').where({ token }).first();
     },
 
     async referenceTaken(accountId: string, reference: string): Promise<boolean> {
@@ -246,7 +253,7 @@ export function createLinkStore(db: Db) {
 
 export type LinkStore = ReturnType<typeof createLinkStore>;
 
-async function insertEvents(
+export async function insertLinkEvents(
   tx: Db,
   accountId: string,
   linkId: string,

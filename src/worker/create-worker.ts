@@ -1,8 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities/index';
+import { createLinkActivities } from '../../activities/links';
+import { createNotificationActivities } from '../../activities/notifications';
+import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
 import { createLinkStore } from '../links/link-store';
+import type { EmailSender } from '../notifications/email-sender';
+import { createNotificationStore } from '../notifications/notification-store';
+import type { SmsSender } from '../notifications/sms-sender';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -11,20 +16,62 @@ export interface PaylinksWorkerOptions {
   namespace: string;
   taskQueue: string;
   db: Db;
+  email: EmailSender;
+  sms: SmsSender;
+  publicBaseUrl: string;
+  /** Messages per second each channel's task queue hands out, across all workers. */
+  ratePerSecond: Record<Channel, number>;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
 }
 
-export async function createPaylinksWorker(options: PaylinksWorkerOptions): Promise<Worker> {
+/** The workflow worker and one rate-limited worker per channel, run and stopped together. */
+export interface PaylinksWorker {
+  run(): Promise<void>;
+  shutdown(): void;
+  isRunning(): boolean;
+}
+
+export async function createPaylinksWorker(options: PaylinksWorkerOptions): Promise<PaylinksWorker> {
   const { connection, namespace, taskQueue, db, workflowBundlePath } = options;
-  const activities = createActivities({ links: createLinkStore(db) });
-  return Worker.create({
+  const links = createLinkStore(db);
+  const { notifyCustomer } = createNotificationActivities({
+    db,
+    links,
+    notifications: createNotificationStore(db),
+    email: options.email,
+    sms: options.sms,
+    publicBaseUrl: options.publicBaseUrl,
+  });
+  const lifecycle = await Worker.create({
     connection,
     namespace,
     taskQueue,
-    activities,
+    activities: createLinkActivities({ links }),
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
   });
+  const channels = await Promise.all(
+    CHANNELS.map((channel) =>
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue: channelTaskQueue(taskQueue, channel),
+        activities: { notifyCustomer },
+        // Temporal's task-queue rate limit, shared by every worker on the queue: no sleeps.
+        maxTaskQueueActivitiesPerSecond: options.ratePerSecond[channel],
+      }),
+    ),
+  );
+  const all = [lifecycle, ...channels];
+  return {
+    async run() {
+      await Promise.all(all.map((w) => w.run()));
+    },
+    shutdown() {
+      for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+    isRunning: () => lifecycle.getState() === 'RUNNING',
+  };
 }

@@ -42,7 +42,9 @@ export function linkTools(stack: Stack) {
 
   const row = async (id: string) => (await links.findLink(account.id, id)) as LinkRow;
   const events = (id: string) => links.listEvents(account.id, id);
-  const eventTypes = async (id: string) => (await events(id)).map((e) => e.type);
+  /** The link's lifecycle timeline, without the per-message delivery entries (`notification.*`). */
+  const eventTypes = async (id: string) =>
+    (await events(id)).map((e) => e.type).filter((type) => !type.startsWith('notification.'));
   const payments = (id: string) => links.listPayments(account.id, id);
 
   const untilStatus = (id: string, status: string, timeoutMs = 15_000) =>

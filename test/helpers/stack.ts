@@ -2,12 +2,23 @@ import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { createAccount } from '../../src/accounts/accounts';
 import { composeApi } from '../../src/api/compose';
+import { startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
+import { createChannels } from '../../src/notifications/channels';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
 import { type RunningWorker, startTestWorker, testClient, uniqueTaskQueue } from './temporal';
 
 export const PUBLIC_BASE_URL = 'https://pay.example.test';
+
+/** No real providers: the worker sends to the stack's own local SMTP server and SMS endpoint. */
+export const TEST_NOTIFICATION_CONFIG = {
+  smtpUrl: undefined,
+  mailFrom: 'Test shop <billing@shop.test>',
+  twilio: undefined,
+  emailPerSecond: 100,
+  smsPerSecond: 100,
+};
 
 export interface StackOptions {
   worker?: boolean;
@@ -25,8 +36,11 @@ export async function startStack(options: StackOptions = {}) {
   const database: TestDatabase = await createTestDatabase();
   const taskQueue = uniqueTaskQueue('stack');
   const temporal: Client = await testClient();
+  const peers = await startDevPeers();
+  const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
+  const testChannels = { email: channels.email, sms: channels.sms, publicBaseUrl: PUBLIC_BASE_URL };
   let worker: RunningWorker | undefined =
-    options.worker === false ? undefined : await startTestWorker(database.db, taskQueue);
+    options.worker === false ? undefined : await startTestWorker(database.db, taskQueue, testChannels);
   const app = composeApi({
     db: database.db,
     temporal,
@@ -35,6 +49,7 @@ export async function startStack(options: StackOptions = {}) {
     createWaitMs: options.createWaitMs ?? 10_000,
     logger: createLogger('silent'),
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
+    twilioAuthToken: channels.twilioAuthToken,
   });
   const server: Server = await new Promise((ready) => {
     const s = app.listen(0, '127.0.0.1', () => ready(s));
@@ -71,12 +86,17 @@ export async function startStack(options: StackOptions = {}) {
     taskQueue,
     account,
     request,
+    /** The local SMTP server and SMS endpoint the worker sends to. */
+    peers,
+    twilioAuthToken: channels.twilioAuthToken,
     async startWorker() {
-      worker ??= await startTestWorker(database.db, taskQueue);
+      worker ??= await startTestWorker(database.db, taskQueue, testChannels);
     },
     async stop() {
       await new Promise((done) => server.close(done));
       await worker?.stop();
+      channels.close();
+      await peers.stop();
       await temporal.connection.close();
       await database.drop();
     },

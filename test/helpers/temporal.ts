@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Db } from '../../src/db/knex';
-import { createPaylinksWorker } from '../../src/worker/create-worker';
+import type { EmailSender } from '../../src/notifications/email-sender';
+import type { SmsSender } from '../../src/notifications/sms-sender';
+import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
 
 let runtimeInstalled = false;
 /** Workers log at INFO by default; tests keep warnings and errors only. Once per process. */
@@ -21,12 +23,23 @@ export async function testClient(): Promise<Client> {
 }
 
 export interface RunningWorker {
-  worker: Worker;
+  worker: PaylinksWorker;
   stop(): Promise<void>;
 }
 
-/** The production worker wiring (real activities, real Postgres), on the run's shared bundle. */
-export async function startTestWorker(db: Db, taskQueue: string): Promise<RunningWorker> {
+export interface TestChannels {
+  email: EmailSender;
+  sms: SmsSender;
+  publicBaseUrl: string;
+  ratePerSecond?: { email: number; sms: number };
+}
+
+/** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
+export async function startTestWorker(
+  db: Db,
+  taskQueue: string,
+  channels: TestChannels,
+): Promise<RunningWorker> {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await createPaylinksWorker({
@@ -34,13 +47,17 @@ export async function startTestWorker(db: Db, taskQueue: string): Promise<Runnin
     namespace: 'default',
     taskQueue,
     db,
+    email: channels.email,
+    sms: channels.sms,
+    publicBaseUrl: channels.publicBaseUrl,
+    ratePerSecond: channels.ratePerSecond ?? { email: 100, sms: 100 },
     workflowBundlePath: inject('workflowBundlePath'),
   });
   const running = worker.run();
   return {
     worker,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
       await connection.close();
     },

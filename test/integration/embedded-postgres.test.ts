@@ -36,7 +36,11 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
 
   const db = createDb(database.url, { max: database.poolMax });
   try {
-    expect(await migrateLatest(db)).toEqual(['20261123000000_accounts_and_links', '20261123000100_payments']);
+    expect(await migrateLatest(db)).toEqual([
+      '20261123000000_accounts_and_links',
+      '20261123000100_payments',
+      '20261123000200_notifications',
+    ]);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);
   } finally {

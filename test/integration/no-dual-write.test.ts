@@ -54,6 +54,7 @@ describe('creating a link', () => {
       publicBaseUrl: PUBLIC_BASE_URL,
       createWaitMs: 2000,
       logger: createLogger('silent'),
+      twilioAuthToken: undefined,
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

@@ -4,12 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
-import { createApp } from '../../src/api/app';
+import { composeApi } from '../../src/api/compose';
 import { createDb } from '../../src/db/knex';
-import { createLinkService } from '../../src/links/link-service';
-import { createLinkStore } from '../../src/links/link-store';
 import { createLogger } from '../../src/logger';
-import { DEFAULT_LIFECYCLE_SETTINGS, SearchAttributes } from '../../workflows/payment-link/contract';
+import { SearchAttributes } from '../../workflows/payment-link/contract';
 import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
@@ -414,22 +412,14 @@ describe('probes', () => {
 
   it('/readyz turns 503 when Postgres is unreachable', async () => {
     const deadDb = createDb('postgres://postgres@127.0.0.1:1/paylinks');
-    const logger = createLogger('silent');
-    const links = createLinkStore(deadDb);
-    const app = createApp({
+    const app = composeApi({
       db: deadDb,
       temporal: stack.temporal,
-      links,
-      linkService: createLinkService({
-        temporal: stack.temporal,
-        links,
-        taskQueue: stack.taskQueue,
-        settings: DEFAULT_LIFECYCLE_SETTINGS,
-        createWaitMs: 1000,
-        logger,
-      }),
+      taskQueue: stack.taskQueue,
       publicBaseUrl: PUBLIC_BASE_URL,
-      logger,
+      createWaitMs: 1000,
+      logger: createLogger('silent'),
+      twilioAuthToken: undefined,
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

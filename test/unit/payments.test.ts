@@ -27,6 +27,7 @@ const terms = (over: Partial<LinkTerms> = {}): LinkTerms => ({
   campaignId: null,
   metadata: {},
   successUrl: null,
+  notifyOnExpiry: false,
   ...over,
 });
 

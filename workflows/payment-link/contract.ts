@@ -26,6 +26,13 @@ export const isTerminal = (status: LinkStatus): boolean => TERMINAL_STATUSES.inc
 export const CHANNELS = ['email', 'sms'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/**
+ * Messages go through one task queue per channel, so each channel's throughput is bounded by
+ * its worker's rate limit (SMS providers allow about one message a second per sender).
+ */
+export const channelTaskQueue = (linkTaskQueue: string, channel: Channel): string =>
+  `${linkTaskQueue}-${channel}`;
+
 /** Registered on every server the project uses (dev server flags, docs for production clusters). */
 export const SearchAttributes = {
   LinkStatus: defineSearchAttributeKey('LinkStatus', SearchAttributeType.KEYWORD),
@@ -90,6 +97,8 @@ export interface LinkTerms {
   campaignId: string | null;
   metadata: Record<string, string>;
   successUrl: string | null;
+  /** Tell the customer when the link expires unpaid. */
+  notifyOnExpiry: boolean;
 }
 
 /** Knobs that tests shorten and production leaves at their defaults. */
@@ -149,6 +158,8 @@ export interface PaymentReceived {
 
 export interface CancelRequest {
   reason?: string;
+  /** Tell the customer the request was cancelled. */
+  notifyCustomer?: boolean;
 }
 
 export interface ExtendExpiryRequest {
@@ -199,5 +210,11 @@ export const EventTypes = {
   paymentSucceeded: 'payment.succeeded',
   paymentFlagged: 'payment.flagged',
   paymentRejected: 'payment.rejected',
+  notificationSent: 'notification.sent',
+  notificationDelivered: 'notification.delivered',
+  notificationUndelivered: 'notification.undelivered',
+  notificationFailed: 'notification.failed',
+  notificationSuppressed: 'notification.suppressed',
+  customerOptedOut: 'customer.opted_out',
 } as const;
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];

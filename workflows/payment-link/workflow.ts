@@ -27,6 +27,7 @@ import {
   type CancelRequest,
   type Channel,
   cancelUpdate,
+  channelTaskQueue,
   EventTypes,
   type ExtendExpiryRequest,
   extendExpiryUpdate,
@@ -55,10 +56,14 @@ const { persistLink, recordChange } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-const { notifyCustomer } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+/** `notifyCustomer` on the channel's own, rate-limited task queue. */
+function notifierFor(channel: Channel) {
+  return proxyActivities<Activities>({
+    taskQueue: channelTaskQueue(workflowInfo().taskQueue, channel),
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+  }).notifyCustomer;
+}
 
 type Command =
   | { kind: 'payment'; payment: PaymentReceived }
@@ -105,6 +110,11 @@ function initialState(input: PaymentLinkWorkflowInput): LinkState {
     reminderCursor: input.terms.createdAt,
     closedAt: null,
   };
+}
+
+/** Closing messages go once, by email when the link uses it, else by SMS. */
+function preferredChannel(state: LinkState): Channel | undefined {
+  return (['email', 'sms'] as const).find((c) => state.terms.channels.includes(c) && hasContact(state, c));
 }
 
 function hasContact(state: LinkState, channel: Channel): boolean {
@@ -187,18 +197,31 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     },
   });
 
-  // ---- messages out: cancelled as a whole when the link closes ----
-  const sends = new CancellationScope();
-  const inFlight = new Set<Promise<void>>();
-  function send(message: Omit<NotifyCustomerInput, 'linkId' | 'accountId'>): void {
-    const sending: Promise<void> = sends
-      .run(() => notifyCustomer({ ...message, linkId, accountId }))
-      .catch((err) => {
+  // ---- messages out ----
+  const notify = { email: notifierFor('email'), sms: notifierFor('sms') };
+  type Message = Omit<NotifyCustomerInput, 'linkId' | 'accountId'>;
+  const deliver = (message: Message) =>
+    notify[message.channel]({ ...message, linkId, accountId }).then(
+      () => undefined,
+      (err: unknown) => {
         // One channel failing never stops another channel or the lifecycle.
         if (!isCancellation(err)) log.warn('notification failed', { linkId, channel: message.channel, err });
-      })
-      .finally(() => inFlight.delete(sending));
+      },
+    );
+
+  // The link and its reminders: cancelled as a whole the moment the link closes.
+  const sends = new CancellationScope();
+  const inFlight = new Set<Promise<void>>();
+  function send(message: Message): void {
+    const sending: Promise<void> = sends.run(() => deliver(message)).finally(() => inFlight.delete(sending));
     inFlight.add(sending);
+  }
+
+  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the end.
+  const closingMessages: Promise<void>[] = [];
+  function sendClosingMessage(kind: 'receipt' | 'cancelled' | 'expired'): void {
+    const channel = preferredChannel(state);
+    if (channel) closingMessages.push(deliver({ channel, kind, messageKey: kind }));
   }
 
   // ---- transitions ----
@@ -298,6 +321,8 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       },
       events,
     });
+    // Receipts go to the link's customer: for a multi-use link that is not who paid.
+    if (closing && decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
   }
 
   async function apply(command: Command): Promise<void> {
@@ -310,6 +335,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     switch (command.kind) {
       case 'cancel':
         await close('cancelled', command.request.reason ? { reason: command.request.reason } : {});
+        if (command.request.notifyCustomer) sendClosingMessage('cancelled');
         break;
       case 'extend': {
         const { expiresAt } = command.request;
@@ -401,6 +427,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     if (queue.length > 0 || handOverDue()) continue;
     if (now() >= expiresAt) {
       await close('expired');
+      if (state.terms.notifyOnExpiry) sendClosingMessage('expired');
     } else if (reminder && now() >= Date.parse(reminder.at)) {
       state.reminderCursor = reminder.at;
       for (const channel of state.terms.channels) {
@@ -429,7 +456,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     const remaining = listenUntil - now();
     if (remaining <= 0 || !(await condition(() => queue.length > 0, remaining))) break;
   }
-  await Promise.all(inFlight);
+  await Promise.all([...inFlight, ...closingMessages]);
   await condition(allHandlersFinished);
   return { status: state.status, amountPaid: state.amountPaid, paymentsCount: state.paymentsCount };
 }

@@ -1,0 +1,16 @@
+import { currencyExponent } from './currencies';
+
+/**
+ * An amount in minor units, formatted for a person in their locale: ¥1,999, 19,99 €, $19.99.
+ * Division happens only here, for display; amounts are integers everywhere else.
+ */
+export function formatAmount(minor: number, currency: string, locale: string): string {
+  const exponent = currencyExponent(currency) ?? 2;
+  const format = new Intl.NumberFormat(locale, {
+    style: 'currency',
+    currency,
+    minimumFractionDigits: exponent,
+    maximumFractionDigits: exponent,
+  });
+  return format.format(minor / 10 ** exponent);
+}

@@ -1,0 +1,62 @@
+import nodemailer, { type Mail } from 'nodemailer';
+import { type Accepted, PermanentDeliveryError } from './delivery-errors';
+
+export interface OutgoingEmail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  headers?: Record<string, string>;
+  attachments?: { filename: string; content: Buffer; contentType: string; cid: string }[];
+}
+
+export interface EmailSender {
+  send(email: OutgoingEmail): Promise<Accepted>;
+  close(): void;
+}
+
+interface SmtpFailure {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  permanent?: boolean;
+  message?: string;
+}
+
+/** SMTP through a pooled nodemailer transport. */
+export function createEmailSender(options: {
+  smtpUrl: string;
+  from: string;
+  ignoreTLS?: boolean;
+}): EmailSender {
+  const url = new URL(options.smtpUrl);
+  url.searchParams.set('pool', 'true');
+  const transport: Mail = nodemailer.createTransport(url.toString(), { from: options.from });
+  if (options.ignoreTLS) (transport.options as { ignoreTLS?: boolean }).ignoreTLS = true;
+
+  return {
+    async send(email) {
+      try {
+        const info = await transport.sendMail(email);
+        if ((info.rejected?.length ?? 0) > 0) {
+          throw new PermanentDeliveryError('smtp_rejected', `recipient refused: ${String(info.response)}`);
+        }
+        return { providerMessageId: info.messageId };
+      } catch (err) {
+        if (err instanceof PermanentDeliveryError) throw err;
+        const e = err as SmtpFailure;
+        // nodemailer marks 5xx replies (except 503) permanent; 4xx and connection errors are not.
+        if (e.permanent === true) {
+          throw new PermanentDeliveryError(
+            `smtp_${e.responseCode ?? 'rejected'}`,
+            e.response ?? e.message ?? 'rejected',
+          );
+        }
+        throw new Error(
+          `SMTP ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${e.response ?? e.message}`,
+        );
+      }
+    },
+    close: () => transport.close(),
+  };
+}

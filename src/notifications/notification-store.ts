@@ -1,0 +1,207 @@
+/**
+ * One row per message on one channel, with its delivery status; every change also lands on the
+ * link's timeline as a `notification.*` event, in the same transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Channel, EventType } from '../../workflows/payment-link/contract';
+import { EventTypes } from '../../workflows/payment-link/contract';
+import type { Db } from '../db/knex';
+import { newId } from '../ids';
+import { insertLinkEvents, type LinkEventInput } from '../links/link-store';
+import type { MessageType } from './messages';
+
+export type NotificationStatus = 'pending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'suppressed';
+
+export interface NotificationRow {
+  id: string;
+  account_id: string;
+  link_id: string;
+  message_key: string;
+  channel: Channel;
+  message_type: MessageType;
+  recipient: string;
+  status: NotificationStatus;
+  provider_message_id: string | null;
+  error_code: string | null;
+  error_reason: string | null;
+  attempts: number;
+  unsubscribe_token: string;
+  created_at: Date;
+  sent_at: Date | null;
+  delivered_at: Date | null;
+}
+
+/** Twilio's message statuses, as our notification statuses. */
+const PROVIDER_STATUSES: Record<string, { status: NotificationStatus; event: EventType } | undefined> = {
+  delivered: { status: 'delivered', event: EventTypes.notificationDelivered },
+  undelivered: { status: 'undelivered', event: EventTypes.notificationUndelivered },
+  failed: { status: 'failed', event: EventTypes.notificationFailed },
+};
+
+export function createNotificationStore(db: Db) {
+  async function transition(
+    row: NotificationRow,
+    columns: Record<string, unknown>,
+    events: LinkEventInput[],
+  ): Promise<void> {
+    await db.transaction(async (tx) => {
+      await tx('notifications')
+        .where({ id: row.id })
+        .update({ ...columns, updated_at: tx.fn.now() });
+      await insertLinkEvents(tx, row.account_id, row.link_id, events);
+    });
+  }
+
+  const eventData = (row: NotificationRow, extra: Record<string, unknown> = {}) => ({
+    notification_id: row.id,
+    channel: row.channel,
+    message_type: row.message_type,
+    ...extra,
+  });
+
+  return {
+    /** The message's row, created on the first attempt; each call counts an attempt. */
+    async begin(input: {
+      accountId: string;
+      linkId: string;
+      messageKey: string;
+      channel: Channel;
+      type: MessageType;
+      recipient: string;
+    }): Promise<NotificationRow> {
+      const [row] = await db('notifications')
+        .insert({
+          id: newId('ntf'),
+          account_id: input.accountId,
+          link_id: input.linkId,
+          message_key: input.messageKey,
+          channel: input.channel,
+          message_type: input.type,
+          recipient: input.recipient,
+          status: 'pending',
+          attempts: 1,
+          unsubscribe_token: randomBytes(18).toString('base64url'),
+        })
+        .onConflict(['link_id', 'message_key'])
+        .merge({ attempts: db.raw('notifications.attempts + 1'), updated_at: db.fn.now() })
+        .returning('*');
+      return row as NotificationRow;
+    },
+
+    async markSent(
+      row: NotificationRow,
+      providerMessageId: string,
+      extraEvents: LinkEventInput[],
+    ): Promise<void> {
+      await transition(
+        row,
+        {
+          status: 'sent',
+          provider_message_id: providerMessageId,
+          sent_at: db.fn.now(),
+          error_code: null,
+          error_reason: null,
+        },
+        [
+          {
+            key: `ntf:${row.id}:sent`,
+            type: EventTypes.notificationSent,
+            data: eventData(row, { provider_message_id: providerMessageId }),
+          },
+          ...extraEvents,
+        ],
+      );
+    },
+
+    async markFailed(row: NotificationRow, code: string, reason: string): Promise<void> {
+      await transition(row, { status: 'failed', error_code: code, error_reason: reason }, [
+        {
+          key: `ntf:${row.id}:failed`,
+          type: EventTypes.notificationFailed,
+          data: eventData(row, { error_code: code, error_reason: reason }),
+        },
+      ]);
+    },
+
+    async markSuppressed(row: NotificationRow): Promise<void> {
+      await transition(row, { status: 'suppressed', error_code: 'opted_out' }, [
+        {
+          key: `ntf:${row.id}:suppressed`,
+          type: EventTypes.notificationSuppressed,
+          data: eventData(row, { reason: 'opted_out' }),
+        },
+      ]);
+    },
+
+    /** A transient failure: remembered for operators, retried by Temporal. */
+    async noteAttemptError(row: NotificationRow, reason: string): Promise<void> {
+      await db('notifications')
+        .where({ id: row.id })
+        .update({ error_reason: reason, updated_at: db.fn.now() });
+    },
+
+    async isOptedOut(accountId: string, channel: Channel, address: string): Promise<boolean> {
+      const row = await db('contact_opt_outs').where({ account_id: accountId, channel, address }).first('id');
+      return row !== undefined;
+    },
+
+    /** Records a "stop" for the address on the channel, and puts it on the link's timeline. */
+    async optOut(row: NotificationRow, source: 'unsubscribe_link' | 'provider_stop'): Promise<void> {
+      await db.transaction(async (tx) => {
+        await tx('contact_opt_outs')
+          .insert({ account_id: row.account_id, channel: row.channel, address: row.recipient, source })
+          .onConflict(['account_id', 'channel', 'address'])
+          .ignore();
+        await insertLinkEvents(tx, row.account_id, row.link_id, [
+          {
+            key: `optout:${row.channel}`,
+            type: EventTypes.customerOptedOut,
+            data: { channel: row.channel, source },
+          },
+        ]);
+      });
+    },
+
+    findByUnsubscribeToken(token: string): Promise<NotificationRow | undefined> {
+      return db('notifications').where({ unsubscribe_token: token }).first();
+    },
+
+    /** A provider's delivery report; unknown ids and in-between statuses change nothing. */
+    async applyProviderStatus(
+      providerMessageId: string,
+      providerStatus: string,
+      errorCode?: string,
+    ): Promise<boolean> {
+      const row: NotificationRow | undefined = await db('notifications')
+        .where({ provider_message_id: providerMessageId })
+        .first();
+      if (!row) return false;
+      const mapped = PROVIDER_STATUSES[providerStatus];
+      if (!mapped || row.status === mapped.status) return true;
+      await transition(
+        row,
+        {
+          status: mapped.status,
+          ...(mapped.status === 'delivered' ? { delivered_at: db.fn.now() } : {}),
+          ...(errorCode ? { error_code: `twilio_${errorCode}` } : {}),
+        },
+        [
+          {
+            key: `ntf:${row.id}:${mapped.status}`,
+            type: mapped.event,
+            data: eventData(row, errorCode ? { error_code: `twilio_${errorCode}` } : {}),
+          },
+        ],
+      );
+      return true;
+    },
+
+    listForLink(accountId: string, linkId: string): Promise<NotificationRow[]> {
+      return db('notifications')
+        .where({ account_id: accountId, link_id: linkId })
+        .orderBy('created_at', 'asc');
+    },
+  };
+}
+
+export type NotificationStore = ReturnType<typeof createNotificationStore>;
