@@ -26,14 +26,15 @@ export async function startDevPeers(ports: { smtp?: number; sms?: number } = {})
     const s = app.listen(ports.sms ?? 0, '127.0.0.1', () => ready(s));
   });
   const { port } = server.address() as AddressInfo;
-  return {
+  const peers: DevPeers = {
     smtp,
     twilio,
     twilioBaseUrl: `http://127.0.0.1:${port}`,
     smsFrom: '+15005550006',
     async stop() {
       await new Promise((done) => server.close(done));
-      await smtp.stop();
+      await peers.smtp.stop(); // whichever server is current (a test may have replaced it)
     },
   };
+  return peers;
 }

@@ -44,7 +44,7 @@ export async function startSmtpCatcher(port = 0): Promise<SmtpCatcher> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        simpleParser(raw)
+        simpleParser(raw, { keepCidLinks: true })
           .then((parsed) => {
             messages.push({
               receivedAt: new Date(),

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { createAccount } from '../../src/accounts/accounts';
 import { composeApi } from '../../src/api/compose';
-import { startDevPeers } from '../../src/dev/peers';
+import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
@@ -36,7 +36,7 @@ export async function startStack(options: StackOptions = {}) {
   const database: TestDatabase = await createTestDatabase();
   const taskQueue = uniqueTaskQueue('stack');
   const temporal: Client = await testClient();
-  const peers = await startDevPeers();
+  const peers: DevPeers = await startDevPeers();
   const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
   const testChannels = { email: channels.email, sms: channels.sms, publicBaseUrl: PUBLIC_BASE_URL };
   let worker: RunningWorker | undefined =
@@ -50,6 +50,7 @@ export async function startStack(options: StackOptions = {}) {
     logger: createLogger('silent'),
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
+    devPeers: peers,
   });
   const server: Server = await new Promise((ready) => {
     const s = app.listen(0, '127.0.0.1', () => ready(s));
