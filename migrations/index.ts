@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import * as accountsAndLinks from './20261123000000_accounts_and_links';
 import * as payments from './20261123000100_payments';
 import * as notifications from './20261123000200_notifications';
+import * as providerStatus from './20261123000300_notification_provider_status';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -13,6 +14,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000000_accounts_and_links', accountsAndLinks],
   ['20261123000100_payments', payments],
   ['20261123000200_notifications', notifications],
+  ['20261123000300_notification_provider_status', providerStatus],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

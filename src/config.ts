@@ -25,6 +25,9 @@ const EnvSchema = z.object({
 
   SMTP_URL: z.string().min(1).optional(),
   MAIL_FROM: z.string().min(1).default('Paylinks <payments@paylinks.localhost>'),
+  DKIM_DOMAIN: z.string().min(1).optional(),
+  DKIM_SELECTOR: z.string().min(1).optional(),
+  DKIM_PRIVATE_KEY: z.string().min(1).optional(),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_FROM: z.string().min(1).optional(),
@@ -73,6 +76,8 @@ export interface NotificationConfig {
   /** Undefined: `npm start` runs a local SMTP server; the worker role refuses to start. */
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** Signs outgoing mail when all three DKIM_* variables are set. */
+  dkim?: { domainName: string; keySelector: string; privateKey: string };
   /** Undefined: `npm start` runs a local Messages endpoint; the worker role refuses to start. */
   twilio: TwilioConfig | undefined;
   emailPerSecond: number;
@@ -114,6 +119,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notifications: {
       smtpUrl: e.SMTP_URL,
       mailFrom: e.MAIL_FROM,
+      dkim:
+        e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY
+          ? { domainName: e.DKIM_DOMAIN, keySelector: e.DKIM_SELECTOR, privateKey: e.DKIM_PRIVATE_KEY }
+          : undefined,
       twilio:
         e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN
           ? {

@@ -28,7 +28,12 @@ export function createChannels(config: NotificationConfig, publicBaseUrl: string
     });
   if (!smtpUrl) throw new Error('SMTP_URL is not set: email cannot be sent');
   if (!twilio) throw new Error('TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: SMS cannot be sent');
-  const email = createEmailSender({ smtpUrl, from: config.mailFrom, ignoreTLS: !config.smtpUrl });
+  const email = createEmailSender({
+    smtpUrl,
+    from: config.mailFrom,
+    ignoreTLS: !config.smtpUrl,
+    dkim: config.dkim,
+  });
   const sms = createSmsSender({ ...twilio, statusCallbackUrl: twilioStatusCallbackUrl(publicBaseUrl) });
   return { email, sms, twilioAuthToken: twilio.authToken, close: () => email.close() };
 }

@@ -23,15 +23,51 @@ interface SmtpFailure {
   message?: string;
 }
 
-/** SMTP through a pooled nodemailer transport. */
+export interface DkimConfig {
+  domainName: string;
+  keySelector: string;
+  privateKey: string;
+}
+
+/**
+ * The header fields DKIM signs: RFC 6376's recommended set plus both List-Unsubscribe headers,
+ * which RFC 8058 requires to be signed for one-click unsubscribe to be honoured.
+ */
+export const DKIM_SIGNED_HEADERS = [
+  'From',
+  'Sender',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'To',
+  'Cc',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'Content-ID',
+  'Content-Description',
+  'In-Reply-To',
+  'References',
+  'List-Id',
+  'List-Help',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+].join(':');
+
+/** SMTP through a pooled nodemailer transport, DKIM-signed when a key is configured. */
 export function createEmailSender(options: {
   smtpUrl: string;
   from: string;
   ignoreTLS?: boolean;
+  dkim?: DkimConfig;
 }): EmailSender {
   const url = new URL(options.smtpUrl);
   url.searchParams.set('pool', 'true');
-  const transport: Mail = nodemailer.createTransport(url.toString(), { from: options.from });
+  const transport: Mail = nodemailer.createTransport(url.toString(), {
+    from: options.from,
+    ...(options.dkim ? { dkim: { ...options.dkim, headerFieldNames: DKIM_SIGNED_HEADERS } } : {}),
+  });
   if (options.ignoreTLS) (transport.options as { ignoreTLS?: boolean }).ignoreTLS = true;
 
   return {

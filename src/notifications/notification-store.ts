@@ -22,6 +22,7 @@ export interface NotificationRow {
   recipient: string;
   status: NotificationStatus;
   provider_message_id: string | null;
+  provider_status: string | null;
   error_code: string | null;
   error_reason: string | null;
   attempts: number;
@@ -166,7 +167,10 @@ export function createNotificationStore(db: Db) {
       return db('notifications').where({ unsubscribe_token: token }).first();
     },
 
-    /** A provider's delivery report; unknown ids and in-between statuses change nothing. */
+    /**
+     * A provider's delivery report. Every status is kept on the row; the final ones (delivered,
+     * undelivered, failed) also change the notification's status and its timeline.
+     */
     async applyProviderStatus(
       providerMessageId: string,
       providerStatus: string,
@@ -177,19 +181,26 @@ export function createNotificationStore(db: Db) {
         .first();
       if (!row) return false;
       const mapped = PROVIDER_STATUSES[providerStatus];
-      if (!mapped || row.status === mapped.status) return true;
+      if (!mapped || row.status === mapped.status) {
+        await db('notifications')
+          .where({ id: row.id })
+          .update({ provider_status: providerStatus, updated_at: db.fn.now() });
+        return true;
+      }
+      const code = errorCode ? `twilio_${errorCode}` : undefined;
       await transition(
         row,
         {
           status: mapped.status,
+          provider_status: providerStatus,
           ...(mapped.status === 'delivered' ? { delivered_at: db.fn.now() } : {}),
-          ...(errorCode ? { error_code: `twilio_${errorCode}` } : {}),
+          ...(code ? { error_code: code } : {}),
         },
         [
           {
             key: `ntf:${row.id}:${mapped.status}`,
             type: mapped.event,
-            data: eventData(row, errorCode ? { error_code: `twilio_${errorCode}` } : {}),
+            data: eventData(row, code ? { error_code: code } : {}),
           },
         ],
       );

@@ -40,6 +40,7 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
       '20261123000000_accounts_and_links',
       '20261123000100_payments',
       '20261123000200_notifications',
+      '20261123000300_notification_provider_status',
     ]);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);
