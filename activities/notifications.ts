@@ -10,7 +10,7 @@ import type { NotificationRow, NotificationStore } from '../src/notifications/no
 import { qrPng } from '../src/notifications/qr';
 import type { SmsSender } from '../src/notifications/sms-sender';
 import type { Channel } from '../workflows/payment-link/contract';
-import { EventTypes } from '../workflows/payment-link/contract';
+import { EventTypes, TERMINAL_STATUSES } from '../workflows/payment-link/contract';
 
 export interface NotificationActivityDeps {
   db: Db;
@@ -37,6 +37,8 @@ export type NotifyOutcome = 'sent' | 'suppressed' | 'already_handled' | 'no_addr
 
 const QR_CID = 'payment-link-qr@paylinks';
 const DONE: readonly string[] = ['sent', 'delivered', 'undelivered', 'failed', 'suppressed'];
+const OPEN_LINK_KINDS: readonly MessageType[] = ['link', 'reminder'];
+const TERMINAL: readonly string[] = TERMINAL_STATUSES;
 
 /** The link's own timeline entry for a message the provider accepted. */
 function lifecycleEvent(input: NotifyCustomerInput, row: NotificationRow): LinkEventInput[] {
@@ -78,7 +80,7 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
       });
       if (DONE.includes(row.status)) return 'already_handled';
       if (await notifications.isOptedOut(input.accountId, input.channel, recipient)) {
-        await notifications.markSuppressed(row);
+        await notifications.markSuppressed(row, 'opted_out');
         return 'suppressed';
       }
 
@@ -100,17 +102,15 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
         unsubscribeUrl,
       });
 
-      try {
-        const accepted =
-          input.channel === 'email'
-            ? await email.send({
+      const send = () =>
+        input.channel === 'email'
+          ? qrPng(url).then((qr) =>
+              email.send({
                 to: recipient,
                 subject: message.subject,
                 text: message.text,
                 html: message.html,
-                attachments: [
-                  { filename: 'qr.png', content: await qrPng(url), contentType: 'image/png', cid: QR_CID },
-                ],
+                attachments: [{ filename: 'qr.png', content: qr, contentType: 'image/png', cid: QR_CID }],
                 // RFC 8058 one-click unsubscribe, on reminders only (receipts are transactional).
                 headers: unsubscribeUrl
                   ? {
@@ -118,19 +118,40 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
                       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
                     }
                   : {},
-              })
-            : await sms.send({ to: recipient, body: message.sms });
-        await notifications.markSent(row, accepted.providerMessageId, lifecycleEvent(input, row));
-        return 'sent';
-      } catch (err) {
-        if (err instanceof PermanentDeliveryError) {
-          await notifications.markFailed(row, err.code, err.reason);
-          if (err.optedOut) await notifications.optOut(row, 'provider_stop');
-          throw ApplicationFailure.nonRetryable(err.message, 'NotificationFailed');
-        }
-        await notifications.noteAttemptError(row, (err as Error).message);
-        throw err;
+              }),
+            )
+          : sms.send({ to: recipient, body: message.sms });
+
+      const outcome = await notifications.whileLinkLocked(
+        input.accountId,
+        input.linkId,
+        async (status, store) => {
+          // The link and its reminders are for an open link only; closing messages are about the close.
+          if (OPEN_LINK_KINDS.includes(input.kind) && status !== undefined && TERMINAL.includes(status)) {
+            await store.markSuppressed(row, 'link_closed');
+            return { result: 'suppressed' as const };
+          }
+          try {
+            const accepted = await send();
+            await store.markSent(row, accepted.providerMessageId, lifecycleEvent(input, row));
+            return { result: 'sent' as const };
+          } catch (err) {
+            // Recorded before the transaction commits; thrown after, so the record survives.
+            if (err instanceof PermanentDeliveryError) {
+              await store.markFailed(row, err.code, err.reason);
+              if (err.optedOut) await store.optOut(row, 'provider_stop');
+            } else {
+              await store.noteAttemptError(row, (err as Error).message);
+            }
+            return { error: err as Error };
+          }
+        },
+      );
+      if ('result' in outcome && outcome.result) return outcome.result;
+      if (outcome.error instanceof PermanentDeliveryError) {
+        throw ApplicationFailure.nonRetryable(outcome.error.message, 'NotificationFailed');
       }
+      throw outcome.error; // transient: Temporal retries with backoff
     },
   };
 }

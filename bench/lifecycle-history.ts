@@ -14,6 +14,7 @@ import proto from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import pg from 'pg';
 import { createAccount } from '../src/accounts/accounts';
+import { createCommerceStores } from '../src/commerce/stores';
 import { DEFAULT_DATABASE_URL } from '../src/config';
 import { createDb, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
@@ -122,6 +123,7 @@ async function main() {
       settings: { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
       createWaitMs: 10_000,
       logger,
+      commerce: createCommerceStores(db),
     });
     const row = await service.create(
       { id: account.accountId, name: 'Bench shop', timezone: 'UTC' },

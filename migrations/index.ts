@@ -7,6 +7,7 @@ import * as accountsAndLinks from './20261123000000_accounts_and_links';
 import * as payments from './20261123000100_payments';
 import * as notifications from './20261123000200_notifications';
 import * as providerStatus from './20261123000300_notification_provider_status';
+import * as paymentsApi from './20261123000400_payments_api';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -15,6 +16,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000100_payments', payments],
   ['20261123000200_notifications', notifications],
   ['20261123000300_notification_provider_status', providerStatus],
+  ['20261123000400_payments_api', paymentsApi],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

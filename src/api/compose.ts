@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
+import { createCommerceStores } from '../commerce/stores';
 import type { Db } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import { createLinkService } from '../links/link-service';
@@ -31,6 +32,7 @@ export function composeApi(w: ApiWiring): Express {
     settings: w.settings ?? DEFAULT_LIFECYCLE_SETTINGS,
     createWaitMs: w.createWaitMs,
     logger: w.logger,
+    commerce: createCommerceStores(w.db),
   });
   return createApp({
     db: w.db,

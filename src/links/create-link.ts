@@ -5,7 +5,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime, Duration, IANAZone } from 'luxon';
 import { z } from 'zod';
-import type { LinkTerms } from '../../workflows/payment-link/contract';
+import type { Customer, LinkTerms } from '../../workflows/payment-link/contract';
 import { CHANNELS } from '../../workflows/payment-link/contract';
 import { currencyExponent } from '../money/currencies';
 
@@ -79,6 +79,7 @@ export const CreatePaymentLinkSchema = z
       .optional(),
     reference: z.string().min(1).max(64).optional(),
     customer: CustomerSchema.optional(),
+    customer_id: z.string().min(1).max(64).optional(),
     expires_at: z.iso.datetime({ offset: true }).optional(),
     expires_in: isoDuration.optional(),
     max_payments: z.int().positive().nullable().optional(),
@@ -111,6 +112,9 @@ export const CreatePaymentLinkSchema = z
   })
   .superRefine((body, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (body.customer !== undefined && body.customer_id !== undefined) {
+      issue('customer_id', 'give either customer or customer_id, not both');
+    }
     if (body.expires_at !== undefined && body.expires_in !== undefined) {
       issue('expires_in', 'give either expires_at or expires_in, not both');
     }
@@ -128,7 +132,8 @@ export const CreatePaymentLinkSchema = z
       else if (body.min_partial_amount >= body.amount)
         issue('min_partial_amount', 'must be less than amount');
     }
-    for (const channel of body.channels ?? []) {
+    // With customer_id the contact details are checked once the customer is loaded.
+    for (const channel of body.customer_id ? [] : (body.channels ?? [])) {
       if (channel === 'email' && !body.customer?.email)
         issue('customer.email', 'is required to send by email');
       if (channel === 'sms' && !body.customer?.phone) issue('customer.phone', 'is required to send by SMS');
@@ -153,6 +158,9 @@ export interface TermsContext {
   accountId: string;
   accountTimezone: string;
   now: DateTime;
+  /** A stored customer (customer_id), snapshotted into the link. */
+  customer?: { id: string } & Customer;
+  reissuedFrom?: string;
 }
 
 /** Resolves defaults and the expiry against `now`; throws LinkTermsError for an expiry out of range. */
@@ -169,7 +177,18 @@ export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): Lin
       expiryParam,
     );
   }
-  const c = body.customer;
+  if (ctx.customer) {
+    for (const channel of body.channels ?? []) {
+      if (channel === 'email' && !ctx.customer.email) {
+        throw new LinkTermsError(`customer ${ctx.customer.id} has no email address`, 'channels');
+      }
+      if (channel === 'sms' && !ctx.customer.phone) {
+        throw new LinkTermsError(`customer ${ctx.customer.id} has no phone number`, 'channels');
+      }
+    }
+  }
+  const { id: storedCustomerId, ...stored }: { id?: string } & Customer = ctx.customer ?? {};
+  const c: Customer | undefined = ctx.customer ? stored : body.customer;
   return {
     id: ctx.id,
     accountId: ctx.accountId,
@@ -184,7 +203,7 @@ export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): Lin
     })),
     reference: body.reference ?? null,
     customer: c ? { ...c } : null,
-    customerId: null,
+    customerId: storedCustomerId ?? null,
     createdAt: now.toISO() as string,
     expiresAt: expiresAt.toISO() as string,
     maxPayments: body.max_payments === undefined ? 1 : body.max_payments,
@@ -203,5 +222,6 @@ export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): Lin
     metadata: body.metadata ?? {},
     successUrl: body.success_url ?? null,
     notifyOnExpiry: body.notify_on_expiry ?? false,
+    reissuedFrom: ctx.reissuedFrom ?? null,
   };
 }

@@ -2,21 +2,37 @@ import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@te
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
 import {
+  type CancelRequest,
+  type Channel,
+  type Customer,
+  cancelUpdate,
+  extendExpiryUpdate,
   FailureTypes,
   type LifecycleSettings,
+  type LinkChanges,
   type LinkTerms,
   linkCreatedUpdate,
   linkWorkflowId,
+  resendUpdate,
   SearchAttributes,
+  updateLinkUpdate,
 } from '../../workflows/payment-link/contract';
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
 import type { AuthenticatedAccount } from '../accounts/accounts';
 import { ApiError } from '../api/errors';
+import type { CommerceStores } from '../commerce/stores';
 import { newId, newLinkToken } from '../ids';
 import type { Logger } from '../logger';
-import { type CreatePaymentLinkBody, LinkTermsError, toLinkTerms } from './create-link';
+import {
+  type CreatePaymentLinkBody,
+  CreatePaymentLinkSchema,
+  LinkTermsError,
+  MAX_LINK_LIFETIME_DAYS,
+  toLinkTerms,
+} from './create-link';
 import type { LinkRow, LinkStore } from './link-store';
 import { rowFromTerms } from './serialize';
+import { updateFailureToApiError } from './workflow-errors';
 
 export interface LinkServiceDeps {
   temporal: Client;
@@ -26,6 +42,7 @@ export interface LinkServiceDeps {
   /** How long create waits for the workflow to store the row before answering from the terms. */
   createWaitMs: number;
   logger: Logger;
+  commerce: CommerceStores;
 }
 
 class TimedOut extends Error {}
@@ -48,14 +65,31 @@ const failureType = (err: unknown): string | undefined =>
     : undefined;
 
 export function createLinkService(deps: LinkServiceDeps) {
-  const { temporal, links, taskQueue, settings, createWaitMs, logger } = deps;
+  const { temporal, links, taskQueue, settings, createWaitMs, logger, commerce } = deps;
 
   return {
     /**
      * Starting the workflow is the one and only write: the workflow stores the row. The update
      * that follows resolves once the row exists, so a GET right after the 201 sees the link.
      */
-    async create(account: AuthenticatedAccount, body: CreatePaymentLinkBody): Promise<LinkRow> {
+    async create(
+      account: AuthenticatedAccount,
+      body: CreatePaymentLinkBody,
+      extras: { reissuedFrom?: string } = {},
+    ): Promise<LinkRow> {
+      let customer: ({ id: string } & Customer) | undefined;
+      if (body.customer_id) {
+        const stored = await commerce.findCustomer(account.id, body.customer_id);
+        if (!stored) throw ApiError.invalid(`No such customer: '${body.customer_id}'`, 'customer_id');
+        customer = {
+          id: stored.id,
+          ...(stored.name ? { name: stored.name } : {}),
+          ...(stored.email ? { email: stored.email } : {}),
+          ...(stored.phone ? { phone: stored.phone } : {}),
+          ...(stored.locale ? { locale: stored.locale } : {}),
+          ...(stored.timezone ? { timezone: stored.timezone } : {}),
+        };
+      }
       let terms: LinkTerms;
       try {
         terms = toLinkTerms(body, {
@@ -64,6 +98,8 @@ export function createLinkService(deps: LinkServiceDeps) {
           accountId: account.id,
           accountTimezone: account.timezone,
           now: DateTime.utc(),
+          customer,
+          reissuedFrom: extras.reissuedFrom,
         });
       } catch (err) {
         if (err instanceof LinkTermsError) throw ApiError.invalid(err.message, err.param);
@@ -92,6 +128,115 @@ export function createLinkService(deps: LinkServiceDeps) {
         return rowFromTerms(terms);
       }
       return (await links.findLink(account.id, terms.id)) ?? rowFromTerms(terms);
+    },
+
+    /** 404 unless the link exists and belongs to the account. */
+    async get(account: AuthenticatedAccount, linkId: string): Promise<LinkRow> {
+      const row = await links.findLink(account.id, linkId);
+      if (!row) throw ApiError.notFound('payment link', linkId);
+      return row;
+    },
+
+    /** Changes go through the workflow's validated updates, never straight to the row. */
+    async update(
+      account: AuthenticatedAccount,
+      linkId: string,
+      changes: LinkChanges & { expiresAt?: string },
+    ) {
+      const row = await this.get(account, linkId);
+      const handle = temporal.workflow.getHandle(linkWorkflowId(row.id));
+      const { expiresAt, ...rest } = changes;
+      try {
+        if (expiresAt !== undefined) {
+          const max = new Date(row.created_at.getTime() + MAX_LINK_LIFETIME_DAYS * 86_400_000);
+          if (new Date(expiresAt) > max) {
+            throw ApiError.invalid(
+              `expires_at must be at most ${MAX_LINK_LIFETIME_DAYS} days after creation`,
+              'expires_at',
+            );
+          }
+          await handle.executeUpdate(extendExpiryUpdate, {
+            args: [{ expiresAt: new Date(expiresAt).toISOString() }],
+          });
+        }
+        if (Object.keys(rest).length > 0) await handle.executeUpdate(updateLinkUpdate, { args: [rest] });
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        throw await updateFailureToApiError(err, async () => (await this.get(account, linkId)).status);
+      }
+      return this.get(account, linkId);
+    },
+
+    async cancel(account: AuthenticatedAccount, linkId: string, request: CancelRequest): Promise<LinkRow> {
+      const row = await this.get(account, linkId);
+      try {
+        await temporal.workflow
+          .getHandle(linkWorkflowId(row.id))
+          .executeUpdate(cancelUpdate, { args: [request] });
+      } catch (err) {
+        throw await updateFailureToApiError(err, async () => (await this.get(account, linkId)).status);
+      }
+      return this.get(account, linkId);
+    },
+
+    /**
+     * A customer hit an expired link: the same terms under a new token, with a fresh expiry of
+     * the original lifetime, pointing back to the old link.
+     */
+    async reissue(account: AuthenticatedAccount, linkId: string, expiresIn?: string): Promise<LinkRow> {
+      const old = await this.get(account, linkId);
+      if (old.status !== 'expired' && old.status !== 'cancelled') {
+        throw ApiError.conflict(
+          `Only an expired or cancelled link can be reissued; this one is ${old.status}`,
+          'link_open',
+        );
+      }
+      const lifetimeSeconds = Math.round((old.expires_at.getTime() - old.created_at.getTime()) / 1000);
+      const body = CreatePaymentLinkSchema.parse({
+        amount: old.amount - (old.max_payments === 1 ? old.amount_paid : 0),
+        currency: old.currency,
+        ...(old.description !== null ? { description: old.description } : {}),
+        ...(old.amount_paid === 0 && old.line_items.length > 0
+          ? {
+              line_items: old.line_items.map((i) => ({
+                name: i.name,
+                quantity: i.quantity,
+                unit_amount: i.unitAmount,
+              })),
+            }
+          : {}),
+        ...(old.customer_id
+          ? { customer_id: old.customer_id }
+          : old.customer
+            ? { customer: old.customer }
+            : {}),
+        expires_in: expiresIn ?? `PT${Math.min(lifetimeSeconds, MAX_LINK_LIFETIME_DAYS * 86_400)}S`,
+        max_payments: old.max_payments,
+        accept_partial: old.accept_partial,
+        ...(old.min_partial_amount !== null ? { min_partial_amount: old.min_partial_amount } : {}),
+        channels: old.channels,
+        reminders: { after_created: old.reminders.afterCreated, before_expiry: old.reminders.beforeExpiry },
+        quiet_hours: old.quiet_hours,
+        ...(old.invoice_id ? { invoice_id: old.invoice_id } : {}),
+        ...(old.order_id ? { order_id: old.order_id } : {}),
+        ...(old.campaign_id ? { campaign_id: old.campaign_id } : {}),
+        metadata: old.metadata,
+        ...(old.success_url ? { success_url: old.success_url } : {}),
+        notify_on_expiry: old.notify_on_expiry,
+      });
+      return this.create(account, body, { reissuedFrom: old.id });
+    },
+
+    async notify(account: AuthenticatedAccount, linkId: string, channel: Channel): Promise<LinkRow> {
+      const row = await this.get(account, linkId);
+      try {
+        await temporal.workflow
+          .getHandle(linkWorkflowId(row.id))
+          .executeUpdate(resendUpdate, { args: [{ channel }] });
+      } catch (err) {
+        throw await updateFailureToApiError(err, async () => (await this.get(account, linkId)).status);
+      }
+      return row;
     },
   };
 }

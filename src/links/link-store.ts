@@ -77,6 +77,7 @@ export interface LinkRow {
   metadata: Record<string, string>;
   success_url: string | null;
   notify_on_expiry: boolean;
+  reissued_from: string | null;
   amount_paid: number;
   payments_count: number;
   created_at: Date;
@@ -160,6 +161,7 @@ export function createLinkStore(db: Db) {
               metadata: json(terms.metadata),
               success_url: terms.successUrl,
               notify_on_expiry: terms.notifyOnExpiry,
+              reissued_from: terms.reissuedFrom ?? null,
               created_at: terms.createdAt,
             })
             .onConflict('id')
@@ -205,6 +207,9 @@ export function createLinkStore(db: Db) {
               .where({ id: change.linkId, account_id: change.accountId })
               .update({ ...columns, updated_at: tx.fn.now() });
           }
+        }
+        if (change.patch?.amountPaid !== undefined || change.patch?.status !== undefined) {
+          await settleDocuments(tx, change.accountId, change.linkId);
         }
         await insertLinkEvents(tx, change.accountId, change.linkId, change.events);
       });
@@ -252,6 +257,31 @@ export function createLinkStore(db: Db) {
 }
 
 export type LinkStore = ReturnType<typeof createLinkStore>;
+
+/**
+ * The invoice and order a link collects for follow its payments: an invoice is paid (or partly)
+ * by what all its links collected; an order is paid when its link is.
+ */
+async function settleDocuments(tx: Db, accountId: string, linkId: string): Promise<void> {
+  await tx.raw(
+    `UPDATE invoices AS i
+        SET amount_paid = s.paid,
+            status = CASE WHEN s.paid >= i.amount_due THEN 'paid' WHEN s.paid > 0 THEN 'partially_paid' ELSE i.status END
+       FROM (SELECT l.invoice_id, COALESCE(SUM(l.amount_paid), 0) AS paid
+               FROM payment_links l
+              WHERE l.account_id = ?
+                AND l.invoice_id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
+              GROUP BY l.invoice_id) AS s
+      WHERE i.account_id = ? AND i.id = s.invoice_id`,
+    [accountId, linkId, accountId, accountId],
+  );
+  await tx.raw(
+    `UPDATE orders SET status = 'paid'
+      WHERE account_id = ?
+        AND id = (SELECT order_id FROM payment_links WHERE id = ? AND account_id = ? AND status IN ('paid', 'completed'))`,
+    [accountId, linkId, accountId],
+  );
+}
 
 export async function insertLinkEvents(
   tx: Db,

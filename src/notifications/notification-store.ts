@@ -39,7 +39,8 @@ const PROVIDER_STATUSES: Record<string, { status: NotificationStatus; event: Eve
   failed: { status: 'failed', event: EventTypes.notificationFailed },
 };
 
-export function createNotificationStore(db: Db) {
+/** What can be done to notifications inside one transaction (or outside any). */
+function notificationOps(db: Db) {
   async function transition(
     row: NotificationRow,
     columns: Record<string, unknown>,
@@ -124,12 +125,12 @@ export function createNotificationStore(db: Db) {
       ]);
     },
 
-    async markSuppressed(row: NotificationRow): Promise<void> {
-      await transition(row, { status: 'suppressed', error_code: 'opted_out' }, [
+    async markSuppressed(row: NotificationRow, reason: 'opted_out' | 'link_closed'): Promise<void> {
+      await transition(row, { status: 'suppressed', error_code: reason }, [
         {
           key: `ntf:${row.id}:suppressed`,
           type: EventTypes.notificationSuppressed,
-          data: eventData(row, { reason: 'opted_out' }),
+          data: eventData(row, { reason }),
         },
       ]);
     },
@@ -211,6 +212,33 @@ export function createNotificationStore(db: Db) {
       return db('notifications')
         .where({ account_id: accountId, link_id: linkId })
         .orderBy('created_at', 'asc');
+    },
+  };
+}
+
+export type NotificationOps = ReturnType<typeof notificationOps>;
+
+export function createNotificationStore(db: Db) {
+  return {
+    ...notificationOps(db),
+
+    /**
+     * Runs `fn` holding a share lock on the link row, with a store bound to the same
+     * transaction. Recording the link's close needs that row, so it waits: a message either
+     * goes out while the link is open, or sees it closed and is suppressed, never in between.
+     */
+    whileLinkLocked<T>(
+      accountId: string,
+      linkId: string,
+      fn: (linkStatus: string | undefined, store: NotificationOps) => Promise<T>,
+    ): Promise<T> {
+      return db.transaction(async (tx) => {
+        const link = await tx('payment_links')
+          .where({ id: linkId, account_id: accountId })
+          .forShare()
+          .first('status');
+        return fn(link?.status, notificationOps(tx));
+      });
     },
   };
 }

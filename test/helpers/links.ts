@@ -1,4 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import { createCommerceStores } from '../../src/commerce/stores';
 import { CreatePaymentLinkSchema } from '../../src/links/create-link';
 import { createLinkService } from '../../src/links/link-service';
 import { createLinkStore, type LinkRow } from '../../src/links/link-store';
@@ -30,6 +31,7 @@ export function linkTools(stack: Stack) {
       settings,
       createWaitMs: 10_000,
       logger: createLogger('silent'),
+      commerce: createCommerceStores(stack.db),
     });
     const row = await service.create(account, CreatePaymentLinkSchema.parse({ currency: 'USD', ...body }));
     return { id: row.id, row, handle: stack.temporal.workflow.getHandle<typeof paymentLinkWorkflow>(row.id) };

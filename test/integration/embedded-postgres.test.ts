@@ -41,6 +41,7 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
       '20261123000100_payments',
       '20261123000200_notifications',
       '20261123000300_notification_provider_status',
+      '20261123000400_payments_api',
     ]);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);

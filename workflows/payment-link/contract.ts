@@ -99,6 +99,8 @@ export interface LinkTerms {
   successUrl: string | null;
   /** Tell the customer when the link expires unpaid. */
   notifyOnExpiry: boolean;
+  /** The expired or cancelled link this one replaces. */
+  reissuedFrom?: string | null;
 }
 
 /** Knobs that tests shorten and production leaves at their defaults. */
