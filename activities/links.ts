@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { LinkChange, LinkStore } from '../src/links/link-store';
 import type { LinkTerms } from '../workflows/payment-link/contract';
 import { EventTypes } from '../workflows/payment-link/contract';
@@ -6,20 +7,41 @@ export interface LinkActivityDeps {
   links: LinkStore;
 }
 
+/**
+ * Postgres refusing the data itself (class 22: data exception; 23502: not null) is not fixed by
+ * retrying: fail for good instead of blocking the link's lifecycle. Everything else is retried.
+ */
+async function nonRetryableOnBadData<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('22') || code === '23502') {
+      throw ApplicationFailure.nonRetryable(
+        `the database refused the data (${code}): ${(err as Error).message}`,
+        'InvalidData',
+      );
+    }
+    throw err;
+  }
+}
+
 export function createLinkActivities({ links }: LinkActivityDeps) {
   return {
     /** Stores the link row and its `created` event; safe to retry. */
     async persistLink(terms: LinkTerms): Promise<'created' | 'duplicate_reference'> {
-      return links.insertLink(terms, {
-        key: 'created',
-        type: EventTypes.created,
-        data: { amount: terms.amount, currency: terms.currency, expires_at: terms.expiresAt },
-      });
+      return nonRetryableOnBadData(() =>
+        links.insertLink(terms, {
+          key: 'created',
+          type: EventTypes.created,
+          data: { amount: terms.amount, currency: terms.currency, expires_at: terms.expiresAt },
+        }),
+      );
     },
 
     /** Writes one lifecycle transition (row, payment, events) in one transaction; safe to retry. */
     async recordChange(change: LinkChange): Promise<void> {
-      await links.applyChange(change);
+      await nonRetryableOnBadData(() => links.applyChange(change));
     },
   };
 }

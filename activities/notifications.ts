@@ -10,7 +10,7 @@ import type { NotificationRow, NotificationStore } from '../src/notifications/no
 import { qrPng } from '../src/notifications/qr';
 import type { SmsSender } from '../src/notifications/sms-sender';
 import type { Channel } from '../workflows/payment-link/contract';
-import { EventTypes, TERMINAL_STATUSES } from '../workflows/payment-link/contract';
+import { EventTypes } from '../workflows/payment-link/contract';
 
 export interface NotificationActivityDeps {
   db: Db;
@@ -38,7 +38,8 @@ export type NotifyOutcome = 'sent' | 'suppressed' | 'already_handled' | 'no_addr
 const QR_CID = 'payment-link-qr@paylinks';
 const DONE: readonly string[] = ['sent', 'delivered', 'undelivered', 'failed', 'suppressed'];
 const OPEN_LINK_KINDS: readonly MessageType[] = ['link', 'reminder'];
-const TERMINAL: readonly string[] = TERMINAL_STATUSES;
+/** Longer than any one attempt can run (the activity times out at 60 s, SMTP idles out at 30 s). */
+const SEND_LEASE_SECONDS = 120;
 
 /** The link's own timeline entry for a message the provider accepted. */
 function lifecycleEvent(input: NotifyCustomerInput, row: NotificationRow): LinkEventInput[] {
@@ -91,7 +92,8 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
         merchantName: account.name,
         customerName: link.customer?.name ?? null,
         amount: link.amount,
-        amountDue: link.amount - link.amount_paid,
+        // A multi-use link asks every payer for the full amount.
+        amountDue: link.max_payments === 1 ? link.amount - link.amount_paid : link.amount,
         currency: link.currency,
         description: link.description,
         url,
@@ -122,36 +124,27 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
             )
           : sms.send({ to: recipient, body: message.sms });
 
-      const outcome = await notifications.whileLinkLocked(
-        input.accountId,
-        input.linkId,
-        async (status, store) => {
-          // The link and its reminders are for an open link only; closing messages are about the close.
-          if (OPEN_LINK_KINDS.includes(input.kind) && status !== undefined && TERMINAL.includes(status)) {
-            await store.markSuppressed(row, 'link_closed');
-            return { result: 'suppressed' as const };
-          }
-          try {
-            const accepted = await send();
-            await store.markSent(row, accepted.providerMessageId, lifecycleEvent(input, row));
-            return { result: 'sent' as const };
-          } catch (err) {
-            // Recorded before the transaction commits; thrown after, so the record survives.
-            if (err instanceof PermanentDeliveryError) {
-              await store.markFailed(row, err.code, err.reason);
-              if (err.optedOut) await store.optOut(row, 'provider_stop');
-            } else {
-              await store.noteAttemptError(row, (err as Error).message);
-            }
-            return { error: err as Error };
-          }
-        },
-      );
-      if ('result' in outcome && outcome.result) return outcome.result;
-      if (outcome.error instanceof PermanentDeliveryError) {
-        throw ApplicationFailure.nonRetryable(outcome.error.message, 'NotificationFailed');
+      // The link and its reminders go only while the link is open; closing messages are about the close.
+      const claim = await notifications.claim(row, {
+        needsOpenLink: OPEN_LINK_KINDS.includes(input.kind),
+        leaseSeconds: SEND_LEASE_SECONDS,
+      });
+      if (claim === 'closed') return 'suppressed';
+      if (claim === 'busy') throw new Error('an earlier attempt is still sending this message'); // retried later
+
+      try {
+        const accepted = await send();
+        await notifications.markSent(row, accepted.providerMessageId, lifecycleEvent(input, row));
+        return 'sent';
+      } catch (err) {
+        if (err instanceof PermanentDeliveryError) {
+          await notifications.markFailed(row, err.code, err.reason);
+          if (err.optedOut) await notifications.optOut(row, 'provider_stop');
+          throw ApplicationFailure.nonRetryable(err.message, 'NotificationFailed');
+        }
+        await notifications.releaseAfterError(row, (err as Error).message);
+        throw err; // transient: Temporal retries with backoff
       }
-      throw outcome.error; // transient: Temporal retries with backoff
     },
   };
 }

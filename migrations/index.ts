@@ -8,6 +8,7 @@ import * as payments from './20261123000100_payments';
 import * as notifications from './20261123000200_notifications';
 import * as providerStatus from './20261123000300_notification_provider_status';
 import * as paymentsApi from './20261123000400_payments_api';
+import * as notificationLease from './20261123000500_notification_lease';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -17,6 +18,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000200_notifications', notifications],
   ['20261123000300_notification_provider_status', providerStatus],
   ['20261123000400_payments_api', paymentsApi],
+  ['20261123000500_notification_lease', notificationLease],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -95,6 +95,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.PUBLIC_BASE_URL) {
+    // Every link a customer receives, and every twilio signature, is built on it.
+    throw new ConfigError('invalid configuration: PUBLIC_BASE_URL is required when NODE_ENV=production');
+  }
   if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(
       'invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with twilio credentials',

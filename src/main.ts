@@ -87,6 +87,11 @@ try {
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   });
   const workerDone = worker.run();
+  workerDone.catch((err: unknown) => {
+    // A worker that dies takes the whole tree down cleanly, dev server included.
+    logger.fatal({ err }, 'the worker stopped unexpectedly');
+    void shutdown.run().then(() => process.exit(1));
+  });
   shutdown.add('worker', async () => {
     worker.shutdown();
     await workerDone;
@@ -102,7 +107,8 @@ try {
     createWaitMs: config.linkCreateWaitMs,
     logger,
     twilioAuthToken: channels.twilioAuthToken,
-    devPeers,
+    // The outbox shows message bodies (and so link URLs): development only.
+    devPeers: config.env === 'development' ? devPeers : undefined,
   });
   const server: Server = await new Promise((ready) => {
     const s = app.listen(config.port, () => ready(s));

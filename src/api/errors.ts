@@ -86,7 +86,20 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         'unsupported_encoding',
         'Unsupported body encoding',
       );
-    else {
+    else if (
+      typeof err?.status === 'number' &&
+      err.status >= 400 &&
+      err.status < 500 &&
+      err.expose !== false
+    ) {
+      // Express and body-parser's own 4xx (a malformed URL, too many parameters, an aborted body).
+      apiError = new ApiError(
+        err.status,
+        'invalid_request_error',
+        String(err.type ?? 'bad_request'),
+        err.message,
+      );
+    } else {
       logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
       apiError = new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred');
     }

@@ -14,10 +14,19 @@ export const MAX_LINK_LIFETIME_DAYS = 365;
 export const MAX_REMINDERS = 10;
 export const DEFAULT_QUIET_HOURS = { start: '21:00', end: '08:00' } as const;
 
+const MAX_DURATION_MS = 366 * 86_400_000;
+
 const isoDuration = z.string().refine((value) => {
   const d = Duration.fromISO(value);
-  return d.isValid && d.toMillis() > 0;
-}, 'must be a positive ISO 8601 duration such as "P3D" or "PT12H"');
+  return d.isValid && d.toMillis() > 0 && d.toMillis() <= MAX_DURATION_MS;
+}, 'must be a positive ISO 8601 duration of at most a year, such as "P3D" or "PT12H"');
+
+/** Text a person typed: Postgres refuses NUL characters, so they are refused here first. */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM (24-hour)');
 
@@ -33,10 +42,10 @@ const locale = z.string().refine((tag) => {
   }
 }, 'must be a BCP 47 language tag such as "en-US"');
 
-const shortId = z.string().min(1).max(64);
+const shortId = text(64).min(1);
 
 export const CustomerSchema = z.strictObject({
-  name: z.string().min(1).max(200).optional(),
+  name: text(200).min(1).optional(),
   email: z.email().max(254).optional(),
   phone: z
     .string()
@@ -66,23 +75,23 @@ export const CreatePaymentLinkSchema = z
         (code) => currencyExponent(code) !== undefined,
         'must be an ISO 4217 currency code such as "USD"',
       ),
-    description: z.string().max(1000).optional(),
+    description: text(1000).optional(),
     line_items: z
       .array(
         z.strictObject({
-          name: z.string().min(1).max(200),
+          name: text(200).min(1),
           quantity: z.int().positive(),
           unit_amount: z.int().nonnegative(),
         }),
       )
       .max(100)
       .optional(),
-    reference: z.string().min(1).max(64).optional(),
+    reference: text(64).min(1).optional(),
     customer: CustomerSchema.optional(),
     customer_id: z.string().min(1).max(64).optional(),
     expires_at: z.iso.datetime({ offset: true }).optional(),
     expires_in: isoDuration.optional(),
-    max_payments: z.int().positive().nullable().optional(),
+    max_payments: z.int().positive().max(2_147_483_647).nullable().optional(),
     accept_partial: z.boolean().optional(),
     min_partial_amount: z.int().positive().optional(),
     channels: z
@@ -104,7 +113,7 @@ export const CreatePaymentLinkSchema = z
     order_id: shortId.optional(),
     campaign_id: shortId.optional(),
     metadata: z
-      .record(z.string().min(1).max(40), z.string().max(500))
+      .record(text(40).min(1), text(500))
       .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
       .optional(),
     success_url: z.url({ protocol: /^https?$/ }).optional(),
@@ -170,6 +179,7 @@ export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): Lin
     ? DateTime.fromISO(body.expires_at, { setZone: true }).toUTC()
     : now.plus(Duration.fromISO(body.expires_in ?? DEFAULT_LINK_LIFETIME));
   const expiryParam = body.expires_at ? 'expires_at' : 'expires_in';
+  if (!expiresAt.isValid) throw new LinkTermsError(`${expiryParam} is not a valid time`, expiryParam);
   if (expiresAt <= now) throw new LinkTermsError(`${expiryParam} must be in the future`, expiryParam);
   if (expiresAt > now.plus({ days: MAX_LINK_LIFETIME_DAYS })) {
     throw new LinkTermsError(

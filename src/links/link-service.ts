@@ -115,14 +115,25 @@ export function createLinkService(deps: LinkServiceDeps) {
         logger,
         deadlineMs: createWaitMs,
       });
+      // Abandoned after the wait, the update's long-poll is aborted rather than left running.
+      const abandon = new AbortController();
       try {
-        await within(handle.executeUpdate(linkCreatedUpdate), createWaitMs);
+        await within(
+          temporal.connection.withAbortSignal(abandon.signal, () => handle.executeUpdate(linkCreatedUpdate)),
+          createWaitMs,
+        );
       } catch (err) {
+        abandon.abort();
         if (failureType(err) === FailureTypes.DuplicateReference)
           throw duplicateReference(terms.reference ?? '');
+        if (!(err instanceof TimedOut)) {
+          // The workflow refused the link (its row could not be stored): nothing exists to answer with.
+          logger.error({ err, linkId: terms.id }, 'the payment link workflow did not store the link');
+          throw new ApiError(500, 'api_error', 'link_not_created', 'The payment link could not be created');
+        }
         // The start is durable: the workflow stores the link as soon as a worker picks it up.
         logger.warn(
-          { err, linkId: terms.id },
+          { linkId: terms.id },
           'link workflow started but not yet persisted; answering from its terms',
         );
         return rowFromTerms(terms);
@@ -272,14 +283,19 @@ async function startOrFind(
     );
   } catch (err) {
     const handle = temporal.workflow.getHandle<typeof paymentLinkWorkflow>(workflowId);
-    const exists = await bounded(() => handle.describe()).then(
-      () => true,
-      () => false,
+    const found = await bounded(() => handle.describe()).then(
+      () => 'exists' as const,
+      (e: unknown) =>
+        (e as { name?: string }).name === 'WorkflowNotFoundError'
+          ? ('absent' as const)
+          : ('unknown' as const),
     );
-    if (exists) return handle;
+    if (found === 'exists') return handle;
     opts.logger.error({ err, linkId: terms.id }, 'could not start the payment link workflow');
     throw ApiError.unavailable(
-      'The payment link could not be created right now; nothing was stored. Retry later.',
+      found === 'absent'
+        ? 'The payment link could not be created right now; nothing was stored. Retry later.'
+        : 'Temporal did not answer; whether the payment link was created is unknown. Check before retrying.',
     );
   }
 }

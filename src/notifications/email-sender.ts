@@ -64,6 +64,11 @@ export function createEmailSender(options: {
 }): EmailSender {
   const url = new URL(options.smtpUrl);
   url.searchParams.set('pool', 'true');
+  // Below the activity's 60 s timeout, so a slow server fails this attempt instead of
+  // overlapping the next one.
+  url.searchParams.set('connectionTimeout', '10000');
+  url.searchParams.set('greetingTimeout', '10000');
+  url.searchParams.set('socketTimeout', '30000');
   const transport: Mail = nodemailer.createTransport(url.toString(), {
     from: options.from,
     ...(options.dkim ? { dkim: { ...options.dkim, headerFieldNames: DKIM_SIGNED_HEADERS } } : {}),

@@ -4,13 +4,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Channel, EventType } from '../../workflows/payment-link/contract';
-import { EventTypes } from '../../workflows/payment-link/contract';
+import { EventTypes, TERMINAL_STATUSES } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
 import { newId } from '../ids';
 import { insertLinkEvents, type LinkEventInput } from '../links/link-store';
 import type { MessageType } from './messages';
 
-export type NotificationStatus = 'pending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'suppressed';
+export type NotificationStatus =
+  | 'pending'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'failed'
+  | 'suppressed';
 
 export interface NotificationRow {
   id: string;
@@ -31,6 +38,10 @@ export interface NotificationRow {
   sent_at: Date | null;
   delivered_at: Date | null;
 }
+
+/** Mailbox names are case-insensitive in practice: Ada@X.com and ada@x.com opt out together. */
+const optOutKey = (channel: Channel, address: string) =>
+  channel === 'email' ? address.toLowerCase() : address;
 
 /** Twilio's message statuses, as our notification statuses. */
 const PROVIDER_STATUSES: Record<string, { status: NotificationStatus; event: EventType } | undefined> = {
@@ -135,15 +146,10 @@ function notificationOps(db: Db) {
       ]);
     },
 
-    /** A transient failure: remembered for operators, retried by Temporal. */
-    async noteAttemptError(row: NotificationRow, reason: string): Promise<void> {
-      await db('notifications')
-        .where({ id: row.id })
-        .update({ error_reason: reason, updated_at: db.fn.now() });
-    },
-
     async isOptedOut(accountId: string, channel: Channel, address: string): Promise<boolean> {
-      const row = await db('contact_opt_outs').where({ account_id: accountId, channel, address }).first('id');
+      const row = await db('contact_opt_outs')
+        .where({ account_id: accountId, channel, address: optOutKey(channel, address) })
+        .first('id');
       return row !== undefined;
     },
 
@@ -151,7 +157,12 @@ function notificationOps(db: Db) {
     async optOut(row: NotificationRow, source: 'unsubscribe_link' | 'provider_stop'): Promise<void> {
       await db.transaction(async (tx) => {
         await tx('contact_opt_outs')
-          .insert({ account_id: row.account_id, channel: row.channel, address: row.recipient, source })
+          .insert({
+            account_id: row.account_id,
+            channel: row.channel,
+            address: optOutKey(row.channel, row.recipient),
+            source,
+          })
           .onConflict(['account_id', 'channel', 'address'])
           .ignore();
         await insertLinkEvents(tx, row.account_id, row.link_id, [
@@ -182,7 +193,9 @@ function notificationOps(db: Db) {
         .first();
       if (!row) return false;
       const mapped = PROVIDER_STATUSES[providerStatus];
-      if (!mapped || row.status === mapped.status) {
+      // Final statuses are final: a late or replayed report only updates provider_status.
+      const open = row.status === 'sent' || row.status === 'sending' || row.status === 'pending';
+      if (!mapped || !open) {
         await db('notifications')
           .where({ id: row.id })
           .update({ provider_status: providerStatus, updated_at: db.fn.now() });
@@ -223,22 +236,45 @@ export function createNotificationStore(db: Db) {
     ...notificationOps(db),
 
     /**
-     * Runs `fn` holding a share lock on the link row, with a store bound to the same
-     * transaction. Recording the link's close needs that row, so it waits: a message either
-     * goes out while the link is open, or sees it closed and is suppressed, never in between.
+     * Claims the message for sending, for a lease longer than one attempt can last. Returns
+     * 'closed' (and suppresses it) when the link is no longer open and `needsOpenLink`, 'busy'
+     * while another attempt holds the lease, 'claimed' otherwise. A short transaction: no lock
+     * is held while the provider is called.
      */
-    whileLinkLocked<T>(
-      accountId: string,
-      linkId: string,
-      fn: (linkStatus: string | undefined, store: NotificationOps) => Promise<T>,
-    ): Promise<T> {
+    claim(
+      row: NotificationRow,
+      opts: { needsOpenLink: boolean; leaseSeconds: number },
+    ): Promise<'claimed' | 'busy' | 'closed'> {
       return db.transaction(async (tx) => {
         const link = await tx('payment_links')
-          .where({ id: linkId, account_id: accountId })
+          .where({ id: row.link_id, account_id: row.account_id })
           .forShare()
           .first('status');
-        return fn(link?.status, notificationOps(tx));
+        if (opts.needsOpenLink && (!link || TERMINAL_STATUSES.includes(link.status))) {
+          await notificationOps(tx).markSuppressed(row, 'link_closed');
+          return 'closed';
+        }
+        const claimed = await tx('notifications')
+          .where({ id: row.id })
+          .andWhere((w) =>
+            w
+              .where('status', 'pending')
+              .orWhere((s) => s.where('status', 'sending').andWhere('lease_until', '<', tx.fn.now())),
+          )
+          .update({
+            status: 'sending',
+            lease_until: tx.raw(`now() + make_interval(secs => ?)`, [opts.leaseSeconds]),
+            updated_at: tx.fn.now(),
+          });
+        return claimed === 1 ? 'claimed' : 'busy';
       });
+    },
+
+    /** A transient failure: the claim is released and the reason kept for operators. */
+    async releaseAfterError(row: NotificationRow, reason: string): Promise<void> {
+      await db('notifications')
+        .where({ id: row.id, status: 'sending' })
+        .update({ status: 'pending', lease_until: null, error_reason: reason, updated_at: db.fn.now() });
     },
   };
 }

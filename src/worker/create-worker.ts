@@ -67,7 +67,17 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
   const all = [lifecycle, ...channels];
   return {
     async run() {
-      await Promise.all(all.map((w) => w.run()));
+      // If one worker fails the others are stopped too; the first failure is rethrown.
+      const results = await Promise.allSettled(
+        all.map((w) =>
+          w.run().catch((err: unknown) => {
+            for (const other of all) if (other.getState() === 'RUNNING') other.shutdown();
+            throw err;
+          }),
+        ),
+      );
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
     shutdown() {
       for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();

@@ -42,6 +42,7 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
       '20261123000200_notifications',
       '20261123000300_notification_provider_status',
       '20261123000400_payments_api',
+      '20261123000500_notification_lease',
     ]);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);

@@ -197,7 +197,7 @@ describe('POST /v1/payment_links', () => {
         { json: { amount: 100, currency: 'USD', expires_in: 'P2Y' } },
         400,
         'expires_in',
-        /365 days/,
+        /at most a year/,
       ],
       [
         'bad duration',
@@ -325,6 +325,27 @@ describe('POST /v1/payment_links', () => {
         /not both/,
       ],
       [
+        'a duration beyond a year',
+        { json: { amount: 100, currency: 'USD', expires_in: 'P300000Y' } },
+        400,
+        'expires_in',
+        /at most a year/,
+      ],
+      [
+        'max_payments beyond 32 bits',
+        { json: { amount: 100, currency: 'USD', max_payments: 3_000_000_000 } },
+        400,
+        'max_payments',
+        /max_payments/,
+      ],
+      [
+        'a NUL character in text',
+        { json: { amount: 100, currency: 'USD', description: 'a\u0000b' } },
+        400,
+        'description',
+        /NUL/,
+      ],
+      [
         'max_payments zero',
         { json: { amount: 100, currency: 'USD', max_payments: 0 } },
         400,
@@ -397,6 +418,26 @@ describe('POST /v1/payment_links', () => {
       expect(JSON.stringify(mine.body)).not.toContain('GBP');
     }
     expect((await stack.request('GET', '/v1/payment_links/plink_doesnotexist')).status).toBe(404);
+  });
+});
+
+describe('malformed requests never get a 500', () => {
+  it('a badly encoded URL is a 400', async () => {
+    for (const path of ['/l/%E0/qr.png', '/u/%E0', '/v1/payment_links/%E0']) {
+      const res = await fetch(`${stack.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${stack.account.apiKey}` },
+      });
+      expect(res.status, path).toBe(400);
+    }
+  });
+
+  it('a twilio callback that is not a form is refused, not crashed on', async () => {
+    const res = await fetch(`${stack.baseUrl}/v1/callbacks/twilio/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-twilio-signature': 'abc' },
+      body: '{"MessageSid":"SM1"}',
+    });
+    expect(res.status).toBe(403);
   });
 });
 

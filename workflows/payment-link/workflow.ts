@@ -61,6 +61,8 @@ function notifierFor(channel: Channel) {
   return proxyActivities<Activities>({
     taskQueue: channelTaskQueue(workflowInfo().taskQueue, channel),
     startToCloseTimeout: '1 minute',
+    // A message that cannot go out within a day is given up (and recorded as pending).
+    scheduleToCloseTimeout: '1 day',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
   }).notifyCustomer;
 }
@@ -348,6 +350,8 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         }
         const previous = state.terms.expiresAt;
         state.terms = { ...state.terms, expiresAt };
+        // Offsets before expiry move with it; any that now fall in the past are not sent late.
+        state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
         await record({
           patch: { expiresAt },
           events: [
@@ -369,9 +373,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
           ...(changes.reminders !== undefined ? { reminders: changes.reminders } : {}),
           ...(changes.quietHours !== undefined ? { quietHours: changes.quietHours } : {}),
         };
-        // A new schedule applies from now on: offsets already in the past are not sent late.
-        if (changes.reminders !== undefined && Date.parse(state.reminderCursor) < now()) {
-          state.reminderCursor = iso(now());
+        // A new schedule (or quiet window) applies from now on: nothing already past is sent late.
+        if (changes.reminders !== undefined || changes.quietHours !== undefined) {
+          state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
         }
         await record({
           patch: changes,
@@ -457,6 +461,8 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     if (remaining <= 0 || !(await condition(() => queue.length > 0, remaining))) break;
   }
   await Promise.all([...inFlight, ...closingMessages]);
+  // Payments that arrived while the last messages went out are recorded too: none is dropped.
+  for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
   await condition(allHandlersFinished);
   return { status: state.status, amountPaid: state.amountPaid, paymentsCount: state.paymentsCount };
 }

@@ -17,7 +17,8 @@ export function twilioCallbackRoutes(deps: {
   router.post('/twilio/status', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const signature = req.get('x-twilio-signature') ?? '';
     const url = `${deps.publicBaseUrl}${req.originalUrl}`;
-    const params = req.body as Record<string, string>;
+    // Anything but a form body leaves req.body unset: nothing to verify, so it fails verification.
+    const params = (req.body ?? {}) as Record<string, string>;
     if (!deps.authToken || !signature || !twilio.validateRequest(deps.authToken, signature, url, params)) {
       throw new ApiError(403, 'authentication_error', 'signature_invalid', 'Invalid X-Twilio-Signature');
     }

@@ -22,8 +22,8 @@ export function unsubscribeRoutes(notifications: NotificationStore): Router {
       .type('html')
       .send(
         page(
-          'Stop reminders',
-          `<h1>Stop payment reminders?</h1><p>We will stop sending reminders by ${row.channel === 'email' ? 'email' : 'text message'} to ${escapeHtml(row.recipient)}.</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Stop reminders</button></form>`,
+          'Stop messages',
+          `<h1>Stop these messages?</h1><p>We will stop sending payment requests and reminders from this merchant by ${row.channel === 'email' ? 'email' : 'text message'} to ${escapeHtml(row.recipient)}.</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Stop messages</button></form>`,
         ),
       );
   });
@@ -37,7 +37,10 @@ export function unsubscribeRoutes(notifications: NotificationStore): Router {
     res
       .type('html')
       .send(
-        page('Unsubscribed', '<h1>Done</h1><p>You will not receive further reminders on this channel.</p>'),
+        page(
+          'Unsubscribed',
+          '<h1>Done</h1><p>You will not receive further messages from this merchant on this channel.</p>',
+        ),
       );
   });
   return router;
