@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import type { CommerceStores } from '../commerce/stores';
 import { type Db, isDatabaseReachable } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import type { LinkService } from '../links/link-service';
@@ -9,6 +10,7 @@ import type { NotificationStore } from '../notifications/notification-store';
 import { isTemporalReachable } from '../temporal/connection';
 import { requireApiKey } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { commerceRoutes } from './routes/commerce';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
@@ -17,6 +19,7 @@ import { unsubscribeRoutes } from './routes/unsubscribe';
 
 export interface AppDeps {
   db: Db;
+  commerce: CommerceStores;
   notifications: NotificationStore;
   /** Verifies twilio's delivery callbacks. */
   twilioAuthToken: string | undefined;
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(requireApiKey(deps.db)); // before parsing: an unauthenticated body is never read
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
+  v1.use(commerceRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

@@ -25,6 +25,7 @@ export interface ApiWiring {
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
 export function composeApi(w: ApiWiring): Express {
   const links = createLinkStore(w.db);
+  const commerce = createCommerceStores(w.db);
   const linkService = createLinkService({
     temporal: w.temporal,
     links,
@@ -32,10 +33,11 @@ export function composeApi(w: ApiWiring): Express {
     settings: w.settings ?? DEFAULT_LIFECYCLE_SETTINGS,
     createWaitMs: w.createWaitMs,
     logger: w.logger,
-    commerce: createCommerceStores(w.db),
+    commerce,
   });
   return createApp({
     db: w.db,
+    commerce,
     temporal: w.temporal,
     links,
     linkService,

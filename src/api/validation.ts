@@ -14,3 +14,10 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
   if (!parsed.success) throw fromZodError(parsed.error);
   return parsed.data;
 }
+
+/** Parses a query string; unknown parameters are refused like unknown body fields. */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
+  const parsed = schema.safeParse(query ?? {});
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}

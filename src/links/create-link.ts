@@ -151,6 +151,29 @@ export const CreatePaymentLinkSchema = z
 
 export type CreatePaymentLinkBody = z.output<typeof CreatePaymentLinkSchema>;
 
+/** What may change on an open link; each field goes through the workflow's validated update. */
+export const UpdatePaymentLinkSchema = z
+  .strictObject({
+    description: text(1000).nullable().optional(),
+    metadata: z
+      .record(text(40).min(1), text(500))
+      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+      .optional(),
+    reminders: z
+      .strictObject({
+        after_created: z.array(isoDuration).optional(),
+        before_expiry: z.array(isoDuration).optional(),
+      })
+      .refine(
+        (r) => (r.after_created?.length ?? 0) + (r.before_expiry?.length ?? 0) <= MAX_REMINDERS,
+        `at most ${MAX_REMINDERS} reminders in all`,
+      )
+      .optional(),
+    quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
+
 export class LinkTermsError extends Error {
   constructor(
     message: string,

@@ -1,39 +1,134 @@
 import { Router } from 'express';
-import { CreatePaymentLinkSchema } from '../../links/create-link';
+import { z } from 'zod';
+import { CHANNELS, LINK_STATUSES } from '../../../workflows/payment-link/contract';
+import type { Db } from '../../db/knex';
+import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
-import type { LinkStore } from '../../links/link-store';
+import type { LinkRow, LinkStore, PaymentRow } from '../../links/link-store';
 import { serializeEvent, serializeLink } from '../../links/serialize';
 import { accountOf } from '../auth';
-import { ApiError } from '../errors';
-import { parseBody } from '../validation';
+import { PaginationSchema, paginate } from '../pagination';
+import { parseBody, parseQuery } from '../validation';
 
 export interface PaymentLinkRoutesDeps {
+  db: Db;
   links: LinkStore;
   linkService: LinkService;
   publicBaseUrl: string;
 }
 
-export function paymentLinkRoutes({ links, linkService, publicBaseUrl }: PaymentLinkRoutesDeps): Router {
+const ListQuerySchema = PaginationSchema.extend({
+  status: z.enum(LINK_STATUSES).optional(),
+  customer_id: z.string().min(1).optional(),
+  invoice_id: z.string().min(1).optional(),
+  order_id: z.string().min(1).optional(),
+  campaign_id: z.string().min(1).optional(),
+  reference: z.string().min(1).optional(),
+  'created[gte]': z.iso.datetime({ offset: true }).optional(),
+  'created[lte]': z.iso.datetime({ offset: true }).optional(),
+}).strict();
+
+export const CancelSchema = z.strictObject({
+  reason: z.string().max(500).optional(),
+  notify_customer: z.boolean().optional(),
+});
+export const ReissueSchema = z.strictObject({ expires_in: z.string().optional() });
+export const NotifySchema = z.strictObject({ channel: z.enum(CHANNELS) });
+
+const serializePayment = (p: PaymentRow) => ({
+  id: p.id,
+  object: 'payment' as const,
+  payment_link: p.link_id,
+  provider: p.provider,
+  provider_payment_id: p.provider_payment_id,
+  amount: p.amount,
+  currency: p.currency,
+  status: p.status,
+  flags: p.flags,
+  refund_review: p.refund_review,
+  created_at: p.created_at.toISOString(),
+});
+
+export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: PaymentLinkRoutesDeps): Router {
   const router = Router();
+  const show = (row: LinkRow) => serializeLink(row, publicBaseUrl);
 
   router.post('/', async (req, res) => {
     const body = parseBody(CreatePaymentLinkSchema, req.body);
-    const row = await linkService.create(accountOf(req), body);
-    res.status(201).json(serializeLink(row, publicBaseUrl));
+    res.status(201).json(show(await linkService.create(accountOf(req), body)));
+  });
+
+  router.get('/', async (req, res) => {
+    const q = parseQuery(ListQuerySchema, req.query);
+    const { rows, hasMore } = await paginate<LinkRow>(db, 'payment_links', accountOf(req).id, q, (query) => {
+      for (const column of [
+        'status',
+        'customer_id',
+        'invoice_id',
+        'order_id',
+        'campaign_id',
+        'reference',
+      ] as const) {
+        if (q[column] !== undefined) query.where(`payment_links.${column}`, q[column]);
+      }
+      if (q['created[gte]']) query.where('payment_links.created_at', '>=', q['created[gte]']);
+      if (q['created[lte]']) query.where('payment_links.created_at', '<=', q['created[lte]']);
+    });
+    res.json({ object: 'list', data: rows.map(show), has_more: hasMore });
   });
 
   router.get('/:id', async (req, res) => {
-    const row = await links.findLink(accountOf(req).id, req.params.id);
-    if (!row) throw ApiError.notFound('payment link', req.params.id);
-    res.json(serializeLink(row, publicBaseUrl));
+    res.json(show(await linkService.get(accountOf(req), req.params.id)));
+  });
+
+  router.post('/:id', async (req, res) => {
+    const body = parseBody(UpdatePaymentLinkSchema, req.body);
+    const row = await linkService.update(accountOf(req), req.params.id, {
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+      ...(body.reminders !== undefined
+        ? {
+            reminders: {
+              afterCreated: body.reminders.after_created ?? [],
+              beforeExpiry: body.reminders.before_expiry ?? [],
+            },
+          }
+        : {}),
+      ...(body.quiet_hours !== undefined ? { quietHours: body.quiet_hours } : {}),
+      ...(body.expires_at !== undefined ? { expiresAt: body.expires_at } : {}),
+    });
+    res.json(show(row));
+  });
+
+  router.post('/:id/cancel', async (req, res) => {
+    const body = parseBody(CancelSchema, req.body ?? {});
+    const row = await linkService.cancel(accountOf(req), req.params.id, {
+      ...(body.reason ? { reason: body.reason } : {}),
+      ...(body.notify_customer ? { notifyCustomer: true } : {}),
+    });
+    res.json(show(row));
+  });
+
+  router.post('/:id/reissue', async (req, res) => {
+    const body = parseBody(ReissueSchema, req.body ?? {});
+    res.status(201).json(show(await linkService.reissue(accountOf(req), req.params.id, body.expires_in)));
+  });
+
+  router.post('/:id/notify', async (req, res) => {
+    const body = parseBody(NotifySchema, req.body);
+    res.json(show(await linkService.notify(accountOf(req), req.params.id, body.channel)));
   });
 
   router.get('/:id/events', async (req, res) => {
-    const accountId = accountOf(req).id;
-    const row = await links.findLink(accountId, req.params.id);
-    if (!row) throw ApiError.notFound('payment link', req.params.id);
-    const events = await links.listEvents(accountId, row.id);
-    res.json({ object: 'list', data: events.map(serializeEvent) });
+    const row = await linkService.get(accountOf(req), req.params.id);
+    const events = await links.listEvents(row.account_id, row.id);
+    res.json({ object: 'list', data: events.map(serializeEvent), has_more: false });
+  });
+
+  router.get('/:id/payments', async (req, res) => {
+    const row = await linkService.get(accountOf(req), req.params.id);
+    const payments = await links.listPayments(row.account_id, row.id);
+    res.json({ object: 'list', data: payments.map(serializePayment), has_more: false });
   });
 
   return router;

@@ -1,0 +1,291 @@
+import { Router } from 'express';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { DateTime, IANAZone } from 'luxon';
+import { z } from 'zod';
+import { CHANNELS } from '../../../workflows/payment-link/contract';
+import type { CommerceStores, CustomerRow, InvoiceRow, OrderRow } from '../../commerce/stores';
+import type { Db } from '../../db/knex';
+import { CreatePaymentLinkSchema } from '../../links/create-link';
+import type { LinkService } from '../../links/link-service';
+import { serializeLink } from '../../links/serialize';
+import { isPayableCurrency } from '../../money/currencies';
+import { accountOf } from '../auth';
+import { ApiError } from '../errors';
+import { PaginationSchema, paginate } from '../pagination';
+import { parseBody, parseQuery } from '../validation';
+
+export interface CommerceRoutesDeps {
+  db: Db;
+  commerce: CommerceStores;
+  linkService: LinkService;
+  publicBaseUrl: string;
+}
+
+const metadata = z
+  .record(z.string().min(1).max(40), z.string().max(500))
+  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+  .optional();
+const currency = z
+  .string()
+  .transform((c) => c.toUpperCase())
+  .refine(isPayableCurrency, 'must be an ISO 4217 currency code such as "USD"');
+const amount = z.int().positive().max(Number.MAX_SAFE_INTEGER);
+
+const CustomerSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  email: z.email().max(254).optional(),
+  phone: z
+    .string()
+    .transform((value, ctx) => {
+      const number = parsePhoneNumberFromString(value);
+      if (!number?.isValid()) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a valid phone number in international form (E.164)',
+        });
+        return z.NEVER;
+      }
+      return number.number;
+    })
+    .optional(),
+  locale: z.string().min(2).max(35).optional(),
+  timezone: z
+    .string()
+    .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone')
+    .optional(),
+  metadata,
+});
+
+const InvoiceSchema = z.strictObject({
+  number: z.string().min(1).max(64),
+  customer_id: z.string().min(1).optional(),
+  amount_due: amount,
+  currency,
+  due_date: z.iso.date(),
+  metadata,
+});
+
+const OrderSchema = z.strictObject({
+  customer_id: z.string().min(1).optional(),
+  amount,
+  currency,
+  description: z.string().max(1000).optional(),
+  metadata,
+});
+
+/** What a merchant may choose for a link made from a document; the rest comes from the document. */
+const DocumentLinkSchema = z.strictObject({
+  channels: z.array(z.enum(CHANNELS)).optional(),
+  expires_at: z.iso.datetime({ offset: true }).optional(),
+  quiet_hours: z.strictObject({ start: z.string(), end: z.string() }).nullable().optional(),
+  success_url: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+const iso = (d: Date) => d.toISOString();
+const serializeCustomer = (c: CustomerRow) => ({
+  id: c.id,
+  object: 'customer' as const,
+  name: c.name,
+  email: c.email,
+  phone: c.phone,
+  locale: c.locale,
+  timezone: c.timezone,
+  metadata: c.metadata,
+  created_at: iso(c.created_at),
+});
+const serializeInvoice = (i: InvoiceRow) => ({
+  id: i.id,
+  object: 'invoice' as const,
+  number: i.number,
+  customer_id: i.customer_id,
+  amount_due: i.amount_due,
+  amount_paid: i.amount_paid,
+  currency: i.currency,
+  due_date: typeof i.due_date === 'string' ? i.due_date : DateTime.fromJSDate(i.due_date as Date).toISODate(),
+  status: i.status,
+  metadata: i.metadata,
+  created_at: iso(i.created_at),
+});
+const serializeOrder = (o: OrderRow) => ({
+  id: o.id,
+  object: 'order' as const,
+  customer_id: o.customer_id,
+  amount: o.amount,
+  currency: o.currency,
+  description: o.description,
+  status: o.status,
+  metadata: o.metadata,
+  created_at: iso(o.created_at),
+});
+
+/**
+ * Reminders for an invoice follow its due date: 3 days before, on the day, 3 and 7 days after
+ * (at 09:00 in the customer's zone; quiet hours still apply), and the link lives 14 days past it.
+ */
+export function invoiceSchedule(dueDate: string, timezone: string, now: DateTime) {
+  const due = DateTime.fromISO(dueDate, { zone: timezone }).set({ hour: 9 });
+  const afterCreated = [-3, 0, 3, 7]
+    .map((days) => due.plus({ days }))
+    .filter((at) => at > now)
+    .map((at) => `PT${Math.round(at.diff(now).as('seconds'))}S`);
+  const expiresAt = DateTime.max(due.plus({ days: 14 }), now.plus({ days: 1 })) as DateTime;
+  return { afterCreated, expiresAt: expiresAt.toUTC().toISO() as string };
+}
+
+export function commerceRoutes({ db, commerce, linkService, publicBaseUrl }: CommerceRoutesDeps): Router {
+  const router = Router();
+  const list = (table: 'customers' | 'invoices' | 'orders', serialize: (row: never) => unknown) =>
+    router.get(`/${table}`, async (req, res) => {
+      const q = parseQuery(PaginationSchema.strict(), req.query);
+      const { rows, hasMore } = await paginate(db, table, accountOf(req).id, q);
+      res.json({ object: 'list', data: rows.map((r) => serialize(r as never)), has_more: hasMore });
+    });
+  const requireCustomer = async (accountId: string, customerId: string | undefined) => {
+    if (customerId && !(await commerce.findCustomer(accountId, customerId))) {
+      throw ApiError.invalid(`No such customer: '${customerId}'`, 'customer_id');
+    }
+  };
+
+  router.post('/customers', async (req, res) => {
+    const b = parseBody(CustomerSchema, req.body);
+    const row = await commerce.createCustomer(accountOf(req).id, {
+      name: b.name ?? null,
+      email: b.email ?? null,
+      phone: b.phone ?? null,
+      locale: b.locale ?? null,
+      timezone: b.timezone ?? null,
+      metadata: b.metadata ?? {},
+    });
+    res.status(201).json(serializeCustomer(row));
+  });
+  router.get('/customers/:id', async (req, res) => {
+    const row = await commerce.findCustomer(accountOf(req).id, req.params.id);
+    if (!row) throw ApiError.notFound('customer', req.params.id);
+    res.json(serializeCustomer(row));
+  });
+  list('customers', serializeCustomer);
+
+  router.post('/invoices', async (req, res) => {
+    const b = parseBody(InvoiceSchema, req.body);
+    const accountId = accountOf(req).id;
+    await requireCustomer(accountId, b.customer_id);
+    const row = await commerce.createInvoice(accountId, {
+      number: b.number,
+      customer_id: b.customer_id ?? null,
+      amount_due: b.amount_due,
+      currency: b.currency,
+      due_date: b.due_date,
+      metadata: b.metadata ?? {},
+    });
+    if (!row)
+      throw ApiError.conflict(
+        `An invoice numbered '${b.number}' already exists`,
+        'invoice_number_taken',
+        'number',
+      );
+    res.status(201).json(serializeInvoice(row));
+  });
+  router.get('/invoices/:id', async (req, res) => {
+    const row = await commerce.findInvoice(accountOf(req).id, req.params.id);
+    if (!row) throw ApiError.notFound('invoice', req.params.id);
+    res.json(serializeInvoice(row));
+  });
+  list('invoices', serializeInvoice);
+
+  router.post('/invoices/:id/payment_link', async (req, res) => {
+    const account = accountOf(req);
+    const invoice = await commerce.findInvoice(account.id, req.params.id);
+    if (!invoice) throw ApiError.notFound('invoice', req.params.id);
+    if (invoice.status === 'paid')
+      throw ApiError.unprocessable('The invoice is already paid', 'invoice_paid');
+    const b = parseBody(DocumentLinkSchema, req.body ?? {});
+    const customer = invoice.customer_id
+      ? await commerce.findCustomer(account.id, invoice.customer_id)
+      : undefined;
+    const dueDate = serializeInvoice(invoice).due_date as string;
+    const schedule = invoiceSchedule(dueDate, customer?.timezone ?? account.timezone, DateTime.utc());
+    const body = CreatePaymentLinkSchema.parse({
+      amount: invoice.amount_due - invoice.amount_paid,
+      currency: invoice.currency,
+      description: `Invoice ${invoice.number}`,
+      ...(invoice.customer_id ? { customer_id: invoice.customer_id } : {}),
+      invoice_id: invoice.id,
+      expires_at: b.expires_at ?? schedule.expiresAt,
+      reminders: { after_created: schedule.afterCreated },
+      ...(b.channels ? { channels: b.channels } : {}),
+      ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
+      ...(b.success_url ? { success_url: b.success_url } : {}),
+      accept_partial: true,
+    });
+    res.status(201).json(serializeLink(await linkService.create(account, body), publicBaseUrl));
+  });
+
+  router.post('/orders', async (req, res) => {
+    const b = parseBody(OrderSchema, req.body);
+    const accountId = accountOf(req).id;
+    await requireCustomer(accountId, b.customer_id);
+    const row = await commerce.createOrder(accountId, {
+      customer_id: b.customer_id ?? null,
+      amount: b.amount,
+      currency: b.currency,
+      description: b.description ?? null,
+      metadata: b.metadata ?? {},
+    });
+    res.status(201).json(serializeOrder(row));
+  });
+  router.get('/orders/:id', async (req, res) => {
+    const row = await commerce.findOrder(accountOf(req).id, req.params.id);
+    if (!row) throw ApiError.notFound('order', req.params.id);
+    res.json(serializeOrder(row));
+  });
+  list('orders', serializeOrder);
+
+  router.post('/orders/:id/payment_link', async (req, res) => {
+    const account = accountOf(req);
+    const order = await commerce.findOrder(account.id, req.params.id);
+    if (!order) throw ApiError.notFound('order', req.params.id);
+    if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
+    const b = parseBody(DocumentLinkSchema, req.body ?? {});
+    const body = CreatePaymentLinkSchema.parse({
+      amount: order.amount,
+      currency: order.currency,
+      ...(order.description ? { description: order.description } : {}),
+      ...(order.customer_id ? { customer_id: order.customer_id } : {}),
+      order_id: order.id,
+      ...(b.expires_at ? { expires_at: b.expires_at } : {}),
+      ...(b.channels ? { channels: b.channels } : {}),
+      ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
+      ...(b.success_url ? { success_url: b.success_url } : {}),
+    });
+    res.status(201).json(serializeLink(await linkService.create(account, body), publicBaseUrl));
+  });
+
+  router.get('/payment_profiles', async (req, res) => {
+    const q = parseQuery(PaginationSchema.extend({ customer_id: z.string().min(1) }).strict(), req.query);
+    const { rows, hasMore } = await paginate<{
+      id: string;
+      created_at: Date;
+      customer_id: string;
+      provider: string;
+      brand: string | null;
+      last4: string | null;
+    }>(db, 'payment_profiles', accountOf(req).id, q, (query) =>
+      query.where('payment_profiles.customer_id', q.customer_id),
+    );
+    res.json({
+      object: 'list',
+      data: rows.map((p) => ({
+        id: p.id,
+        object: 'payment_profile',
+        customer_id: p.customer_id,
+        provider: p.provider,
+        brand: p.brand,
+        last4: p.last4,
+        created_at: iso(p.created_at),
+      })),
+      has_more: hasMore,
+    });
+  });
+
+  return router;
+}
