@@ -33,6 +33,8 @@ const EnvSchema = z.object({
   TWILIO_FROM: z.string().min(1).optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().min(1).optional(),
   TWILIO_API_BASE_URL: z.url().optional(),
+  /** Signs the sandbox provider's callbacks. */
+  SANDBOX_SECRET: z.string().min(16).optional(),
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
   SMS_PER_SECOND: z.coerce.number().positive().default(1),
 
@@ -62,6 +64,8 @@ export interface Config {
   };
   linkCreateWaitMs: number;
   notifications: NotificationConfig;
+  /** Undefined: the sandbox provider is off (production without SANDBOX_SECRET). */
+  sandboxSecret: string | undefined;
 }
 
 export interface TwilioConfig {
@@ -120,6 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
+    // A fixed secret is fine for development; in production only a configured one turns it on.
+    sandboxSecret:
+      e.SANDBOX_SECRET ??
+      (e.NODE_ENV === 'production' ? undefined : 'sandbox-development-secret-not-for-production'),
     notifications: {
       smtpUrl: e.SMTP_URL,
       mailFrom: e.MAIL_FROM,

@@ -107,6 +107,7 @@ try {
     createWaitMs: config.linkCreateWaitMs,
     logger,
     twilioAuthToken: channels.twilioAuthToken,
+    sandboxSecret: config.sandboxSecret,
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });

@@ -7,13 +7,17 @@ import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
+import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import { requireApiKey } from './auth';
 import { ApiError, errorHandler } from './errors';
 import { commerceRoutes } from './routes/commerce';
 import { devOutboxRoutes } from './routes/dev-outbox';
+import { linkPageRoutes } from './routes/link-page';
 import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
+import { providerCallbackRoutes } from './routes/provider-callbacks';
+import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
 import { unsubscribeRoutes } from './routes/unsubscribe';
 
@@ -23,6 +27,8 @@ export interface AppDeps {
   notifications: NotificationStore;
   /** Verifies twilio's delivery callbacks. */
   twilioAuthToken: string | undefined;
+  /** Signs and verifies the sandbox provider's callbacks. */
+  sandboxSecret: string | undefined;
   /** The local SMTP/SMS stand-ins, shown at /dev/outbox (development only). */
   devPeers?: DevPeers;
   temporal: Client;
@@ -55,7 +61,11 @@ export function createApp(deps: AppDeps): Express {
     });
   });
 
+  const sessions = createSessionStore(deps.db);
   app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
+  app.use(linkPageRoutes({ db: deps.db, links: deps.links, sessions }));
+  if (deps.sandboxSecret)
+    app.use(sandboxCheckoutRoutes({ sessions, links: deps.links, secret: deps.sandboxSecret }));
   app.use(unsubscribeRoutes(deps.notifications));
   if (deps.devPeers) app.use(devOutboxRoutes(deps.devPeers));
   // Provider callbacks authenticate by signature, not by API key.
@@ -65,6 +75,16 @@ export function createApp(deps: AppDeps): Express {
       notifications: deps.notifications,
       authToken: deps.twilioAuthToken,
       publicBaseUrl: deps.publicBaseUrl,
+    }),
+  );
+  app.use(
+    '/v1/callbacks',
+    providerCallbackRoutes({
+      db: deps.db,
+      temporal: deps.temporal,
+      links: deps.links,
+      sessions,
+      secrets: deps.sandboxSecret ? { sandbox: deps.sandboxSecret } : {},
     }),
   );
 

@@ -19,6 +19,7 @@ export interface ApiWiring {
   logger: Logger;
   settings?: LifecycleSettings;
   twilioAuthToken: string | undefined;
+  sandboxSecret: string | undefined;
   devPeers?: DevPeers;
 }
 
@@ -43,6 +44,7 @@ export function composeApi(w: ApiWiring): Express {
     linkService,
     notifications: createNotificationStore(w.db),
     twilioAuthToken: w.twilioAuthToken,
+    sandboxSecret: w.sandboxSecret,
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,

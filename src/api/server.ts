@@ -26,6 +26,7 @@ const app = composeApi({
   createWaitMs: config.linkCreateWaitMs,
   logger,
   twilioAuthToken: config.notifications.twilio?.authToken,
+  sandboxSecret: config.sandboxSecret,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));

@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from './database';
 import { type RunningWorker, startTestWorker, testClient, uniqueTaskQueue } from './temporal';
 
 export const PUBLIC_BASE_URL = 'https://pay.example.test';
+export const SANDBOX_SECRET = 'sandbox-test-secret-0123456789';
 
 /** No real providers: the worker sends to the stack's own local SMTP server and SMS endpoint. */
 export const TEST_NOTIFICATION_CONFIG = {
@@ -50,6 +51,7 @@ export async function startStack(options: StackOptions = {}) {
     logger: createLogger('silent'),
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
+    sandboxSecret: SANDBOX_SECRET,
     devPeers: peers,
   });
   const server: Server = await new Promise((ready) => {

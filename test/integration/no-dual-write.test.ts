@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { composeApi } from '../../src/api/compose';
 import { createLogger } from '../../src/logger';
 import { freePort } from '../helpers/ports';
-import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
+import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
 const stacks: Stack[] = [];
@@ -55,6 +55,7 @@ describe('creating a link', () => {
       createWaitMs: 2000,
       logger: createLogger('silent'),
       twilioAuthToken: undefined,
+      sandboxSecret: SANDBOX_SECRET,
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

@@ -8,7 +8,7 @@ import { composeApi } from '../../src/api/compose';
 import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
 import { SearchAttributes } from '../../workflows/payment-link/contract';
-import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
+import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
@@ -461,6 +461,7 @@ describe('probes', () => {
       createWaitMs: 1000,
       logger: createLogger('silent'),
       twilioAuthToken: undefined,
+      sandboxSecret: SANDBOX_SECRET,
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

@@ -200,6 +200,9 @@ export const FailureTypes = {
 
 export const EventTypes = {
   created: 'payment_link.created',
+  viewed: 'link.viewed',
+  sessionStarted: 'payment_session.started',
+  sessionFailed: 'payment_session.failed',
   sent: 'payment_link.sent',
   reminded: 'payment_link.reminded',
   updated: 'payment_link.updated',
