@@ -108,6 +108,7 @@ async function main() {
     sms: channels.sms,
     publicBaseUrl: 'http://localhost:3000',
     ratePerSecond: { email: 100, sms: 100 },
+    secretsKey: Buffer.alloc(32, 'bench'),
   });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }) });

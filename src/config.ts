@@ -33,6 +33,11 @@ const EnvSchema = z.object({
   TWILIO_FROM: z.string().min(1).optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().min(1).optional(),
   TWILIO_API_BASE_URL: z.url().optional(),
+  /** 32 bytes, base64: encrypts the secrets Paylinks must read back (webhook signing secrets). */
+  SECRETS_KEY: z
+    .string()
+    .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
   /** Signs the sandbox provider's callbacks. */
   SANDBOX_SECRET: z.string().min(16).optional(),
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
@@ -41,6 +46,9 @@ const EnvSchema = z.object({
   /** How long POST /v1/payment_links waits for the workflow to persist the link before answering anyway. */
   LINK_CREATE_WAIT_MS: z.coerce.number().int().positive().default(10_000),
 });
+
+/** Development and tests only: production refuses to start without its own SECRETS_KEY. */
+const DEVELOPMENT_SECRETS_KEY = Buffer.alloc(32, 'paylinks-development-key').toString('base64');
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/paylinks';
 
@@ -64,6 +72,7 @@ export interface Config {
   };
   linkCreateWaitMs: number;
   notifications: NotificationConfig;
+  secretsKey: Buffer;
   /** Undefined: the sandbox provider is off (production without SANDBOX_SECRET). */
   sandboxSecret: string | undefined;
 }
@@ -99,6 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.SECRETS_KEY) {
+    throw new ConfigError('invalid configuration: SECRETS_KEY is required when NODE_ENV=production');
+  }
   if (e.NODE_ENV === 'production' && !e.PUBLIC_BASE_URL) {
     // Every link a customer receives, and every twilio signature, is built on it.
     throw new ConfigError('invalid configuration: PUBLIC_BASE_URL is required when NODE_ENV=production');
@@ -124,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
+    secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
     // A fixed secret is fine for development; in production only a configured one turns it on.
     sandboxSecret:
       e.SANDBOX_SECRET ??

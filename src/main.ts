@@ -85,6 +85,7 @@ try {
     sms: channels.sms,
     publicBaseUrl: config.publicBaseUrl,
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
+    secretsKey: config.secretsKey,
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {
@@ -108,6 +109,7 @@ try {
     logger,
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,
+    secretsKey: config.secretsKey,
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });

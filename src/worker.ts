@@ -23,6 +23,7 @@ const worker = await createPaylinksWorker({
   sms: channels.sms,
   publicBaseUrl: config.publicBaseUrl,
   ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
+  secretsKey: config.secretsKey,
 });
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.

@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
+import type { WebhookStore } from '../webhooks/webhook-store';
 import { requireApiKey } from './auth';
 import { ApiError, errorHandler } from './errors';
 import { commerceRoutes } from './routes/commerce';
@@ -20,6 +21,7 @@ import { providerCallbackRoutes } from './routes/provider-callbacks';
 import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
 import { unsubscribeRoutes } from './routes/unsubscribe';
+import { webhookRoutes } from './routes/webhooks';
 
 export interface AppDeps {
   db: Db;
@@ -29,6 +31,7 @@ export interface AppDeps {
   twilioAuthToken: string | undefined;
   /** Signs and verifies the sandbox provider's callbacks. */
   sandboxSecret: string | undefined;
+  webhooks: WebhookStore;
   /** The local SMTP/SMS stand-ins, shown at /dev/outbox (development only). */
   devPeers?: DevPeers;
   temporal: Client;
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
   v1.use(commerceRoutes(deps));
+  v1.use(webhookRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

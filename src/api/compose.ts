@@ -8,6 +8,7 @@ import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import { createNotificationStore } from '../notifications/notification-store';
+import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
 
 export interface ApiWiring {
@@ -20,6 +21,8 @@ export interface ApiWiring {
   settings?: LifecycleSettings;
   twilioAuthToken: string | undefined;
   sandboxSecret: string | undefined;
+  /** Encrypts the accounts' webhook secrets. */
+  secretsKey: Buffer;
   devPeers?: DevPeers;
 }
 
@@ -45,6 +48,7 @@ export function composeApi(w: ApiWiring): Express {
     notifications: createNotificationStore(w.db),
     twilioAuthToken: w.twilioAuthToken,
     sandboxSecret: w.sandboxSecret,
+    webhooks: createWebhookStore(w.db, w.secretsKey),
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,

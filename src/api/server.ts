@@ -27,6 +27,7 @@ const app = composeApi({
   logger,
   twilioAuthToken: config.notifications.twilio?.authToken,
   sandboxSecret: config.sandboxSecret,
+  secretsKey: config.secretsKey,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));

@@ -2,12 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
+import { createWebhookActivities } from '../../activities/webhooks';
 import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
 import { createLinkStore } from '../links/link-store';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
+import { createWebhookStore } from '../webhooks/webhook-store';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -21,6 +23,8 @@ export interface PaylinksWorkerOptions {
   publicBaseUrl: string;
   /** Messages per second each channel's task queue hands out, across all workers. */
   ratePerSecond: Record<Channel, number>;
+  /** Decrypts the accounts' webhook signing secrets. */
+  secretsKey: Buffer;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
 }
@@ -47,7 +51,10 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     connection,
     namespace,
     taskQueue,
-    activities: createLinkActivities({ links }),
+    activities: {
+      ...createLinkActivities({ links }),
+      ...createWebhookActivities({ webhooks: createWebhookStore(db, options.secretsKey) }),
+    },
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),

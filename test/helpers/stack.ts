@@ -7,7 +7,13 @@ import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
-import { type RunningWorker, startTestWorker, testClient, uniqueTaskQueue } from './temporal';
+import {
+  type RunningWorker,
+  startTestWorker,
+  TEST_SECRETS_KEY,
+  testClient,
+  uniqueTaskQueue,
+} from './temporal';
 
 export const PUBLIC_BASE_URL = 'https://pay.example.test';
 export const SANDBOX_SECRET = 'sandbox-test-secret-0123456789';
@@ -52,6 +58,7 @@ export async function startStack(options: StackOptions = {}) {
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: SANDBOX_SECRET,
+    secretsKey: TEST_SECRETS_KEY,
     devPeers: peers,
   });
   const server: Server = await new Promise((ready) => {

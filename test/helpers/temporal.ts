@@ -15,6 +15,9 @@ export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
   Runtime.install({ logger: new DefaultLogger(level) });
 }
 
+/** Encrypts webhook secrets in tests (what SECRETS_KEY is in production). */
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 'paylinks-test-key');
+
 export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
 
 export async function testClient(): Promise<Client> {
@@ -51,6 +54,7 @@ export async function startTestWorker(
     sms: channels.sms,
     publicBaseUrl: channels.publicBaseUrl,
     ratePerSecond: channels.ratePerSecond ?? { email: 100, sms: 100 },
+    secretsKey: TEST_SECRETS_KEY,
     workflowBundlePath: inject('workflowBundlePath'),
   });
   const running = worker.run();

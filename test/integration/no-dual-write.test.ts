@@ -8,7 +8,7 @@ import { composeApi } from '../../src/api/compose';
 import { createLogger } from '../../src/logger';
 import { freePort } from '../helpers/ports';
 import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, TEST_SECRETS_KEY } from '../helpers/temporal';
 
 const stacks: Stack[] = [];
 afterAll(async () => {
@@ -56,6 +56,7 @@ describe('creating a link', () => {
       logger: createLogger('silent'),
       twilioAuthToken: undefined,
       sandboxSecret: SANDBOX_SECRET,
+      secretsKey: TEST_SECRETS_KEY,
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

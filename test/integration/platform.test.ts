@@ -9,7 +9,7 @@ import { createDb } from '../../src/db/knex';
 import { createLogger } from '../../src/logger';
 import { SearchAttributes } from '../../workflows/payment-link/contract';
 import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, TEST_SECRETS_KEY } from '../helpers/temporal';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -462,6 +462,7 @@ describe('probes', () => {
       logger: createLogger('silent'),
       twilioAuthToken: undefined,
       sandboxSecret: SANDBOX_SECRET,
+      secretsKey: TEST_SECRETS_KEY,
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

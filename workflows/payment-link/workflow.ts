@@ -56,6 +56,13 @@ const { persistLink, recordChange } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/** Merchant webhooks: retried with backoff for up to a day, then given up. */
+const { deliverWebhook } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
+});
+
 /** `notifyCustomer` on the channel's own, rate-limited task queue. */
 function notifierFor(channel: Channel) {
   return proxyActivities<Activities>({
@@ -231,6 +238,41 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     await recordChange({ ...change, linkId, accountId });
   }
 
+  // ---- webhooks to the merchant: in the background, awaited before the workflow ends ----
+  const webhooks = new Set<Promise<void>>();
+  function emit(type: string, key: string, extra: Record<string, unknown> = {}): void {
+    const t = state.terms;
+    const delivering: Promise<void> = deliverWebhook({
+      id: `evt_${linkId}_${key}`,
+      type,
+      accountId,
+      linkId,
+      createdAt: iso(now()),
+      data: {
+        // What the receiver needs to match its own records.
+        payment_link: {
+          id: linkId,
+          status: state.status,
+          amount: t.amount,
+          amount_paid: state.amountPaid,
+          currency: t.currency,
+          reference: t.reference,
+          metadata: t.metadata,
+          invoice_id: t.invoiceId,
+          order_id: t.orderId,
+          customer_id: t.customerId,
+        },
+        ...extra,
+      },
+    })
+      .then(
+        () => undefined,
+        (err: unknown) => log.warn('webhook not delivered', { linkId, type, err }),
+      )
+      .finally(() => webhooks.delete(delivering));
+    webhooks.add(delivering);
+  }
+
   async function close(status: LinkStatus, data: Record<string, unknown> = {}): Promise<void> {
     state.status = status;
     state.closedAt = iso(now());
@@ -242,6 +284,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       patch: { status, closedAt: state.closedAt },
       events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
     });
+    emit(`payment_link.${status}`, `status:${status}`);
   }
 
   async function applyPayment(payment: PaymentReceived): Promise<void> {
@@ -325,6 +368,22 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     });
     // Receipts go to the link's customer: for a multi-use link that is not who paid.
     if (closing && decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
+    const counted =
+      decision.recordAs === 'succeeded' && !decision.flags.some((f) => f === 'late' || f === 'already_paid');
+    if (counted) {
+      emit('payment.succeeded', `payment:${payment.provider}:${payment.paymentId}`, {
+        payment: {
+          provider: payment.provider,
+          payment_id: payment.paymentId,
+          amount: payment.amount,
+          currency: payment.currency,
+        },
+      });
+    }
+    if (decision.status === 'partially_paid' && counted)
+      emit('payment_link.partially_paid', `partially_paid:${payment.paymentId}`);
+    else if (decision.status !== before.status)
+      emit(`payment_link.${decision.status}`, `status:${decision.status}`);
   }
 
   async function apply(command: Command): Promise<void> {
@@ -399,6 +458,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       workflowInfo().historyLength >= settings.continueAsNewAfterEvents) &&
     queue.length === 0 &&
     inFlight.size === 0 &&
+    webhooks.size === 0 &&
     allHandlersFinished();
 
   // ---- the lifecycle ----
@@ -460,7 +520,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     const remaining = listenUntil - now();
     if (remaining <= 0 || !(await condition(() => queue.length > 0, remaining))) break;
   }
-  await Promise.all([...inFlight, ...closingMessages]);
+  await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.
   for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
   await condition(allHandlersFinished);

@@ -1,0 +1,74 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../db/knex';
+import type { WebhookStore } from '../../webhooks/webhook-store';
+import { accountOf } from '../auth';
+import { PaginationSchema, paginate } from '../pagination';
+import { parseBody, parseQuery } from '../validation';
+
+const EndpointSchema = z.strictObject({ url: z.url({ protocol: /^https?$/ }) });
+
+interface DeliveryRow {
+  id: string;
+  created_at: Date;
+  event_id: string;
+  event_type: string;
+  link_id: string | null;
+  url: string;
+  attempt: number;
+  response_status: number | null;
+  error: string | null;
+  duration_ms: number | null;
+}
+
+/** The account's webhook endpoint (its secret shown once) and every delivery attempt. */
+export function webhookRoutes({ db, webhooks }: { db: Db; webhooks: WebhookStore }): Router {
+  const router = Router();
+
+  router.put('/webhook_endpoint', async (req, res) => {
+    const { url } = parseBody(EndpointSchema, req.body);
+    const endpoint = await webhooks.setEndpoint(accountOf(req).id, url);
+    res.json({ object: 'webhook_endpoint', url: endpoint.url, secret: endpoint.secret });
+  });
+  router.get('/webhook_endpoint', async (req, res) => {
+    res.json({ object: 'webhook_endpoint', url: await webhooks.endpointUrl(accountOf(req).id) });
+  });
+  router.delete('/webhook_endpoint', async (req, res) => {
+    await webhooks.clearEndpoint(accountOf(req).id);
+    res.status(204).end();
+  });
+
+  router.get('/webhook_deliveries', async (req, res) => {
+    const q = parseQuery(
+      PaginationSchema.extend({ event_id: z.string().min(1).optional() }).strict(),
+      req.query,
+    );
+    const { rows, hasMore } = await paginate<DeliveryRow>(
+      db,
+      'webhook_deliveries',
+      accountOf(req).id,
+      q,
+      (query) => {
+        if (q.event_id) query.where('webhook_deliveries.event_id', q.event_id);
+      },
+    );
+    res.json({
+      object: 'list',
+      data: rows.map((d) => ({
+        id: d.id,
+        object: 'webhook_delivery',
+        event_id: d.event_id,
+        event_type: d.event_type,
+        payment_link: d.link_id,
+        url: d.url,
+        attempt: d.attempt,
+        response_status: d.response_status,
+        error: d.error,
+        duration_ms: d.duration_ms,
+        created_at: d.created_at.toISOString(),
+      })),
+      has_more: hasMore,
+    });
+  });
+  return router;
+}

@@ -1,0 +1,174 @@
+/**
+ * The whole journey, over HTTP only: an invoice's link is emailed (real SMTP server), the
+ * customer opens it, pays in the sandbox, the callback completes it; the invoice is paid, the
+ * payment method saved, and the merchant's webhook receiver gets signed events.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { verifySignature } from '../../src/payments/sandbox-provider';
+import { type Stack, startStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
+
+interface Received {
+  signature: string;
+  raw: Buffer;
+  event: { id: string; type: string; data: { payment_link: Record<string, unknown> } };
+}
+
+let stack: Stack;
+let receiver: Server;
+let receiverUrl: string;
+const received: Received[] = [];
+let failNext = 0;
+
+beforeAll(async () => {
+  stack = await startStack();
+  // The merchant's endpoint: answers 500 when told to, to exercise retries.
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (failNext > 0) {
+        failNext -= 1;
+        res.writeHead(500).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      received.push({
+        signature: String(req.headers['paylinks-signature']),
+        raw,
+        event: JSON.parse(raw.toString()),
+      });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+});
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise((r) => receiver?.close(r));
+});
+
+const api = (method: string, path: string, json?: unknown) =>
+  stack.request(method, path, json === undefined ? {} : { json });
+const form = (path: string, fields: Record<string, string>) =>
+  fetch(`${stack.baseUrl}${path}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+
+it('invoice → email → page → sandbox payment → callback → paid, invoice paid, profile saved, signed webhooks', async () => {
+  const endpoint = await api('PUT', '/v1/webhook_endpoint', { url: receiverUrl });
+  expect(endpoint.status).toBe(200);
+  const secret: string = endpoint.body.secret;
+  expect(secret).toMatch(/^whsec_/);
+  expect((await api('GET', '/v1/webhook_endpoint')).body).toEqual({
+    object: 'webhook_endpoint',
+    url: receiverUrl,
+  }); // shown once
+  const stored = await stack
+    .db('accounts')
+    .where({ id: stack.account.accountId })
+    .first('webhook_secret_encrypted');
+  expect(stored.webhook_secret_encrypted).not.toContain(secret);
+
+  const customer = await api('POST', '/v1/customers', { name: 'Ada', email: 'ada.journey@example.com' });
+  const invoice = await api('POST', '/v1/invoices', {
+    number: `J-${Date.now()}`,
+    customer_id: customer.body.id,
+    amount_due: 15_000,
+    currency: 'USD',
+    due_date: new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10),
+    metadata: { erp: 'A-17' },
+  });
+  const link = await api('POST', `/v1/invoices/${invoice.body.id}/payment_link`, { channels: ['email'] });
+  expect(link.status).toBe(201);
+
+  // The email arrives; the customer follows its link.
+  const mail = await eventually(async () =>
+    stack.peers.smtp.messages.find((m) => m.envelopeTo.includes('ada.journey@example.com')),
+  );
+  const url = /Pay now: (\S+)/.exec(mail.parsed.text ?? '')?.[1] as string;
+  expect(url).toBe(link.body.url);
+  const path = new URL(url).pathname;
+  const page = await fetch(`${stack.baseUrl}${path}`);
+  expect(await page.text()).toContain('$150.00');
+
+  // Pay → hosted checkout → succeed and save the card.
+  const pay = await form(`${path}/pay`, {});
+  expect(pay.status).toBe(303);
+  const checkout = pay.headers.get('location') as string;
+  const done = await form(checkout, { outcome: 'succeed', save_payment_profile: 'true' });
+  expect(done.status).toBe(303);
+
+  const paid = await eventually(async () => {
+    const r = await api('GET', `/v1/payment_links/${link.body.id}`);
+    return r.body.status === 'paid' ? r.body : undefined;
+  });
+  expect(paid.amount_paid).toBe(15_000);
+  expect((await api('GET', `/v1/invoices/${invoice.body.id}`)).body).toMatchObject({
+    status: 'paid',
+    amount_paid: 15_000,
+  });
+  expect((await api('GET', `/v1/payment_profiles?customer_id=${customer.body.id}`)).body.data).toHaveLength(
+    1,
+  );
+
+  // The merchant's receiver gets payment.succeeded and payment_link.paid, correctly signed.
+  const events = await eventually(async () => {
+    const types = received.map((r) => r.event.type);
+    return types.includes('payment.succeeded') && types.includes('payment_link.paid') ? received : undefined;
+  });
+  for (const r of events) expect(verifySignature(secret, r.raw, r.signature)).toBe('ok');
+  const paidEvent = events.find((r) => r.event.type === 'payment_link.paid')?.event;
+  expect(paidEvent?.data.payment_link).toMatchObject({
+    id: link.body.id,
+    status: 'paid',
+    invoice_id: invoice.body.id,
+    amount_paid: 15_000,
+  });
+  const deliveries = await api('GET', '/v1/webhook_deliveries');
+  expect(
+    deliveries.body.data.map((d: { event_type: string; response_status: number }) => [
+      d.event_type,
+      d.response_status,
+    ]),
+  ).toEqual(
+    expect.arrayContaining([
+      ['payment.succeeded', 200],
+      ['payment_link.paid', 200],
+    ]),
+  );
+});
+
+it('a failing endpoint is retried with backoff; each attempt is recorded', async () => {
+  await api('PUT', '/v1/webhook_endpoint', { url: receiverUrl });
+  failNext = 1;
+  const link = await api('POST', '/v1/payment_links', { amount: 100, currency: 'USD' });
+  await api('POST', `/v1/payment_links/${link.body.id}/cancel`, {});
+  const eventId = `evt_${link.body.id}_status:cancelled`;
+  const attempts = await eventually(
+    async () => {
+      const r = await api('GET', `/v1/webhook_deliveries?event_id=${encodeURIComponent(eventId)}`);
+      return r.body.data.length >= 2 ? r.body.data : undefined;
+    },
+    20_000,
+    'a retried delivery',
+  );
+  expect(
+    attempts.map((d: { attempt: number; response_status: number }) => [d.attempt, d.response_status]).sort(),
+  ).toEqual([
+    [1, 500],
+    [2, 200],
+  ]);
+  expect(received.filter((r) => r.event.id === eventId)).toHaveLength(1);
+});
+
+it('rejects a webhook URL that is not http(s), and needs a key', async () => {
+  expect((await api('PUT', '/v1/webhook_endpoint', { url: 'ftp://x' })).body.error.param).toBe('url');
+  expect((await stack.request('GET', '/v1/webhook_deliveries', { key: null })).status).toBe(401);
+});
