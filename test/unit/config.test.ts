@@ -15,14 +15,20 @@ describe('loadConfig', () => {
   it('requires PUBLIC_BASE_URL in production: every link and twilio signature depends on it', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: KEY })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: KEY })).toThrow(/PUBLIC_BASE_URL/);
-    const prod = loadConfig({ NODE_ENV: 'production', SECRETS_KEY: KEY, PUBLIC_BASE_URL: 'https://pay.example.com/' });
+    const prod = loadConfig({
+      NODE_ENV: 'production',
+      SECRETS_KEY: KEY,
+      PUBLIC_BASE_URL: 'https://pay.example.com/',
+    });
     expect(prod.publicBaseUrl).toBe('https://pay.example.com');
     // No development fallbacks in production: the sandbox is off unless given its own secret.
     expect(prod.sandboxSecret).toBeUndefined();
   });
 
   it('requires its own SECRETS_KEY in production (webhook secrets are encrypted with it)', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', PUBLIC_BASE_URL: 'https://p.example' })).toThrow(/SECRETS_KEY/);
+    expect(() => loadConfig({ NODE_ENV: 'production', PUBLIC_BASE_URL: 'https://p.example' })).toThrow(
+      /SECRETS_KEY/,
+    );
     expect(() => loadConfig({ SECRETS_KEY: 'short' })).toThrow(/SECRETS_KEY/);
   });
 
