@@ -9,6 +9,7 @@ import * as notifications from './20261123000200_notifications';
 import * as providerStatus from './20261123000300_notification_provider_status';
 import * as paymentsApi from './20261123000400_payments_api';
 import * as notificationLease from './20261123000500_notification_lease';
+import * as idempotencyResource from './20261123000600_idempotency_resource';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -19,6 +20,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000300_notification_provider_status', providerStatus],
   ['20261123000400_payments_api', paymentsApi],
   ['20261123000500_notification_lease', notificationLease],
+  ['20261123000600_idempotency_resource', idempotencyResource],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -10,10 +10,11 @@ import type { NotificationStore } from '../notifications/notification-store';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import type { WebhookStore } from '../webhooks/webhook-store';
-import { requireApiKey } from './auth';
+import { authenticate, requireAccount } from './auth';
 import { ApiError, errorHandler } from './errors';
 import { commerceRoutes } from './routes/commerce';
 import { devOutboxRoutes } from './routes/dev-outbox';
+import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
 import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
@@ -22,6 +23,7 @@ import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
 import { unsubscribeRoutes } from './routes/unsubscribe';
 import { webhookRoutes } from './routes/webhooks';
+import { DEFAULT_RATE_LIMITS, limiters, type RateLimits, securityHeaders } from './security';
 
 export interface AppDeps {
   db: Db;
@@ -32,6 +34,7 @@ export interface AppDeps {
   /** Signs and verifies the sandbox provider's callbacks. */
   sandboxSecret: string | undefined;
   webhooks: WebhookStore;
+  rateLimits?: RateLimits;
   /** The local SMTP/SMS stand-ins, shown at /dev/outbox (development only). */
   devPeers?: DevPeers;
   temporal: Client;
@@ -47,6 +50,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
+  const limit = limiters(deps.rateLimits ?? DEFAULT_RATE_LIMITS);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -64,7 +69,10 @@ export function createApp(deps: AppDeps): Express {
     });
   });
 
+  app.use(docsRoutes(deps.publicBaseUrl));
   const sessions = createSessionStore(deps.db);
+  app.use(['/l', '/sandbox', '/u'], limit.publicPages);
+  app.use('/v1/callbacks', limit.callbacks);
   app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
   app.use(linkPageRoutes({ db: deps.db, links: deps.links, sessions }));
   if (deps.sandboxSecret)
@@ -92,7 +100,8 @@ export function createApp(deps: AppDeps): Express {
   );
 
   const v1 = express.Router();
-  v1.use(requireApiKey(deps.db)); // before parsing: an unauthenticated body is never read
+  // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.
+  v1.use(authenticate(deps.db), limit.failedAuth, requireAccount);
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
   v1.use(commerceRoutes(deps));

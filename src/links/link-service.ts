@@ -12,6 +12,7 @@ import {
   type LinkChanges,
   type LinkTerms,
   linkCreatedUpdate,
+  linkStateQuery,
   linkWorkflowId,
   resendUpdate,
   SearchAttributes,
@@ -75,7 +76,7 @@ export function createLinkService(deps: LinkServiceDeps) {
     async create(
       account: AuthenticatedAccount,
       body: CreatePaymentLinkBody,
-      extras: { reissuedFrom?: string } = {},
+      extras: { reissuedFrom?: string; linkId?: string } = {},
     ): Promise<LinkRow> {
       let customer: ({ id: string } & Customer) | undefined;
       if (body.customer_id) {
@@ -93,7 +94,7 @@ export function createLinkService(deps: LinkServiceDeps) {
       let terms: LinkTerms;
       try {
         terms = toLinkTerms(body, {
-          id: newId('plink'),
+          id: extras.linkId ?? newId('plink'),
           token: newLinkToken(),
           accountId: account.id,
           accountTimezone: account.timezone,
@@ -109,7 +110,7 @@ export function createLinkService(deps: LinkServiceDeps) {
         throw duplicateReference(terms.reference);
       }
 
-      const handle = await startOrFind(temporal, terms, {
+      const { handle, startedNow } = await startOrFind(temporal, terms, {
         taskQueue,
         settings,
         logger,
@@ -136,7 +137,8 @@ export function createLinkService(deps: LinkServiceDeps) {
           { linkId: terms.id },
           'link workflow started but not yet persisted; answering from its terms',
         );
-        return rowFromTerms(terms);
+        // A workflow started by an earlier attempt (same Idempotency-Key) holds the real terms.
+        return rowFromTerms(startedNow ? terms : (await handle.query(linkStateQuery)).terms);
       }
       return (await links.findLink(account.id, terms.id)) ?? rowFromTerms(terms);
     },
@@ -260,13 +262,13 @@ async function startOrFind(
   temporal: Client,
   terms: LinkTerms,
   opts: { taskQueue: string; settings: LifecycleSettings; logger: Logger; deadlineMs: number },
-): Promise<WorkflowHandle<typeof paymentLinkWorkflow>> {
+): Promise<{ handle: WorkflowHandle<typeof paymentLinkWorkflow>; startedNow: boolean }> {
   const workflowId = linkWorkflowId(terms.id);
   // A request must not hang on an unreachable server: bound the SDK's own retries.
   const bounded = <T>(fn: () => Promise<T>) =>
     temporal.connection.withDeadline(Date.now() + opts.deadlineMs, fn);
   try {
-    return await bounded(() =>
+    const started = await bounded(() =>
       temporal.workflow.start<typeof paymentLinkWorkflow>('paymentLinkWorkflow', {
         workflowId,
         taskQueue: opts.taskQueue,
@@ -281,6 +283,7 @@ async function startOrFind(
         ],
       }),
     );
+    return { handle: started, startedNow: true };
   } catch (err) {
     const handle = temporal.workflow.getHandle<typeof paymentLinkWorkflow>(workflowId);
     const found = await bounded(() => handle.describe()).then(
@@ -290,7 +293,7 @@ async function startOrFind(
           ? ('absent' as const)
           : ('unknown' as const),
     );
-    if (found === 'exists') return handle;
+    if (found === 'exists') return { handle, startedNow: false };
     opts.logger.error({ err, linkId: terms.id }, 'could not start the payment link workflow');
     throw ApiError.unavailable(
       found === 'absent'

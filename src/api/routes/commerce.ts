@@ -31,7 +31,7 @@ const currency = z
   .refine(isPayableCurrency, 'must be an ISO 4217 currency code such as "USD"');
 const amount = z.int().positive().max(Number.MAX_SAFE_INTEGER);
 
-const CustomerSchema = z.strictObject({
+export const CustomerSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   email: z.email().max(254).optional(),
   phone: z
@@ -56,7 +56,7 @@ const CustomerSchema = z.strictObject({
   metadata,
 });
 
-const InvoiceSchema = z.strictObject({
+export const InvoiceSchema = z.strictObject({
   number: z.string().min(1).max(64),
   customer_id: z.string().min(1).optional(),
   amount_due: amount,
@@ -65,7 +65,7 @@ const InvoiceSchema = z.strictObject({
   metadata,
 });
 
-const OrderSchema = z.strictObject({
+export const OrderSchema = z.strictObject({
   customer_id: z.string().min(1).optional(),
   amount,
   currency,
@@ -74,7 +74,7 @@ const OrderSchema = z.strictObject({
 });
 
 /** What a merchant may choose for a link made from a document; the rest comes from the document. */
-const DocumentLinkSchema = z.strictObject({
+export const DocumentLinkSchema = z.strictObject({
   channels: z.array(z.enum(CHANNELS)).optional(),
   expires_at: z.iso.datetime({ offset: true }).optional(),
   quiet_hours: z.strictObject({ start: z.string(), end: z.string() }).nullable().optional(),

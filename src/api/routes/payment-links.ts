@@ -2,11 +2,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { CHANNELS, LINK_STATUSES } from '../../../workflows/payment-link/contract';
 import type { Db } from '../../db/knex';
+import { newId } from '../../ids';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
 import type { LinkRow, LinkStore, PaymentRow } from '../../links/link-store';
 import { serializeEvent, serializeLink } from '../../links/serialize';
 import { accountOf } from '../auth';
+import { idempotent } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
@@ -17,7 +19,7 @@ export interface PaymentLinkRoutesDeps {
   publicBaseUrl: string;
 }
 
-const ListQuerySchema = PaginationSchema.extend({
+export const ListQuerySchema = PaginationSchema.extend({
   status: z.enum(LINK_STATUSES).optional(),
   customer_id: z.string().min(1).optional(),
   invoice_id: z.string().min(1).optional(),
@@ -55,7 +57,25 @@ export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: Pay
 
   router.post('/', async (req, res) => {
     const body = parseBody(CreatePaymentLinkSchema, req.body);
-    res.status(201).json(show(await linkService.create(accountOf(req), body)));
+    const account = accountOf(req);
+    const key = req.get('idempotency-key');
+    if (key === undefined) {
+      res.status(201).json(show(await linkService.create(account, body)));
+      return;
+    }
+    const result = await idempotent(
+      db,
+      account.id,
+      key,
+      req.body,
+      () => newId('plink'),
+      async (linkId) => ({
+        status: 201,
+        body: show(await linkService.create(account, body, { linkId })),
+      }),
+    );
+    if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    res.status(result.status).json(result.body);
   });
 
   router.get('/', async (req, res) => {

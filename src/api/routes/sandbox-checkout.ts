@@ -20,10 +20,15 @@ export function sandboxCheckoutRoutes(deps: {
   const { sessions, links, secret } = deps;
   const router = Router();
   const closed = page('Checkout closed', '<section><h1>This checkout is no longer open</h1></section>');
+  /** The session, if it can still be paid. */
+  const openSession = async (id: string) => {
+    const session = await sessions.find(id);
+    return session && session.status === 'open' && session.expires_at > new Date() ? session : undefined;
+  };
 
   router.get('/sandbox/checkout/:id', async (req, res) => {
-    const session = await sessions.find(req.params.id);
-    if (!session || session.status !== 'open' || session.expires_at < new Date()) {
+    const session = await openSession(req.params.id);
+    if (!session) {
       res.status(410).type('html').send(closed);
       return;
     }
@@ -43,8 +48,8 @@ export function sandboxCheckoutRoutes(deps: {
     '/sandbox/checkout/:id',
     express.urlencoded({ extended: false, limit: '2kb' }),
     async (req, res) => {
-      const session = await sessions.find(req.params.id);
-      if (!session || session.status !== 'open' || session.expires_at < new Date()) {
+      const session = await openSession(req.params.id);
+      if (!session) {
         res.status(410).type('html').send(closed);
         return;
       }

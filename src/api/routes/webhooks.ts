@@ -6,7 +6,7 @@ import { accountOf } from '../auth';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
-const EndpointSchema = z.strictObject({ url: z.url({ protocol: /^https?$/ }) });
+export const EndpointSchema = z.strictObject({ url: z.url({ protocol: /^https?$/ }) });
 
 interface DeliveryRow {
   id: string;

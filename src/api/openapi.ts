@@ -1,0 +1,244 @@
+/**
+ * The OpenAPI 3.1 document, built from the zod schemas the routes validate with: there is no
+ * second copy of a request's shape to drift.
+ */
+import { z } from 'zod';
+import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
+import { PaginationSchema } from './pagination';
+import { CustomerSchema, DocumentLinkSchema, InvoiceSchema, OrderSchema } from './routes/commerce';
+import { CancelSchema, ListQuerySchema, NotifySchema, ReissueSchema } from './routes/payment-links';
+import { EndpointSchema } from './routes/webhooks';
+
+type Json = Record<string, unknown>;
+
+const jsonSchema = (schema: z.ZodType): Json =>
+  z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+const ok = (description: string, status = '200') => ({
+  [status]: { description, content: { 'application/json': { schema: { type: 'object' } } } },
+  '400': errorResponse('Bad input; `param` names the field'),
+  '401': errorResponse('Missing or invalid API key'),
+  '404': errorResponse('No such object in this account'),
+  '429': errorResponse('Rate limited'),
+});
+
+const body = (schema: z.ZodType) => ({
+  required: true,
+  content: { 'application/json': { schema: jsonSchema(schema) } },
+});
+
+/** Query parameters from an object schema, one per key. */
+function queryParameters(schema: z.ZodObject): Json[] {
+  const json = jsonSchema(schema) as { properties?: Record<string, Json>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: json.required?.includes(name) ?? false,
+    schema: s,
+  }));
+}
+
+const idParam = (what: string) => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: `The ${what}'s id`,
+});
+
+export function buildOpenApiDocument(serverUrl: string): Json {
+  const list = (summary: string, query: z.ZodObject = PaginationSchema) => ({
+    summary,
+    parameters: queryParameters(query),
+    responses: ok('A page: `{object: "list", data, has_more}`'),
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Paylinks API',
+      version: '1.0.0',
+      description:
+        'Payment links: create, send, remind, collect. Amounts are integers in the currency\'s minor unit. Errors have one shape: `{"error": {"type", "code", "message", "param"}}`.',
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ apiKey: [] }],
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `paylinks accounts create`' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['type', 'code', 'message'],
+              properties: {
+                type: { type: 'string' },
+                code: { type: 'string' },
+                message: { type: 'string' },
+                param: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+    paths: {
+      '/v1/payment_links': {
+        post: {
+          summary: 'Create a payment link',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: 255 },
+              description: 'Same key and body: the same response. Same key, other body: 409.',
+            },
+          ],
+          requestBody: body(CreatePaymentLinkSchema),
+          responses: {
+            ...ok('The link', '201'),
+            '409': errorResponse('Reference or idempotency key already used'),
+          },
+        },
+        get: list('List payment links, newest first', ListQuerySchema),
+      },
+      '/v1/payment_links/{id}': {
+        get: { summary: 'Retrieve a payment link', parameters: [idParam('link')], responses: ok('The link') },
+        post: {
+          summary: 'Update an open payment link',
+          parameters: [idParam('link')],
+          requestBody: body(UpdatePaymentLinkSchema),
+          responses: { ...ok('The link'), '409': errorResponse('The link is closed') },
+        },
+      },
+      '/v1/payment_links/{id}/cancel': {
+        post: {
+          summary: 'Cancel a payment link',
+          parameters: [idParam('link')],
+          requestBody: body(CancelSchema),
+          responses: { ...ok('The cancelled link'), '409': errorResponse('Already closed') },
+        },
+      },
+      '/v1/payment_links/{id}/reissue': {
+        post: {
+          summary: 'Reissue an expired or cancelled link',
+          parameters: [idParam('link')],
+          requestBody: body(ReissueSchema),
+          responses: { ...ok('The new link', '201'), '409': errorResponse('The link is still open') },
+        },
+      },
+      '/v1/payment_links/{id}/notify': {
+        post: {
+          summary: 'Send the link again now',
+          parameters: [idParam('link')],
+          requestBody: body(NotifySchema),
+          responses: {
+            ...ok('The link'),
+            '422': errorResponse('The customer cannot be reached on that channel'),
+          },
+        },
+      },
+      '/v1/payment_links/{id}/events': {
+        get: {
+          summary: "The link's timeline, oldest first",
+          parameters: [idParam('link')],
+          responses: ok('A list'),
+        },
+      },
+      '/v1/payment_links/{id}/payments': {
+        get: {
+          summary: 'Payments received through the link',
+          parameters: [idParam('link')],
+          responses: ok('A list'),
+        },
+      },
+      '/v1/customers': {
+        post: {
+          summary: 'Create a customer',
+          requestBody: body(CustomerSchema),
+          responses: ok('The customer', '201'),
+        },
+        get: list('List customers'),
+      },
+      '/v1/customers/{id}': {
+        get: {
+          summary: 'Retrieve a customer',
+          parameters: [idParam('customer')],
+          responses: ok('The customer'),
+        },
+      },
+      '/v1/invoices': {
+        post: {
+          summary: 'Create an invoice',
+          requestBody: body(InvoiceSchema),
+          responses: ok('The invoice', '201'),
+        },
+        get: list('List invoices'),
+      },
+      '/v1/invoices/{id}': {
+        get: {
+          summary: 'Retrieve an invoice',
+          parameters: [idParam('invoice')],
+          responses: ok('The invoice'),
+        },
+      },
+      '/v1/invoices/{id}/payment_link': {
+        post: {
+          summary: "A link for the invoice's open amount, reminding around its due date",
+          parameters: [idParam('invoice')],
+          requestBody: body(DocumentLinkSchema),
+          responses: ok('The link', '201'),
+        },
+      },
+      '/v1/orders': {
+        post: {
+          summary: 'Create an order',
+          requestBody: body(OrderSchema),
+          responses: ok('The order', '201'),
+        },
+        get: list('List orders'),
+      },
+      '/v1/orders/{id}': {
+        get: { summary: 'Retrieve an order', parameters: [idParam('order')], responses: ok('The order') },
+      },
+      '/v1/orders/{id}/payment_link': {
+        post: {
+          summary: 'A link for the order',
+          parameters: [idParam('order')],
+          requestBody: body(DocumentLinkSchema),
+          responses: ok('The link', '201'),
+        },
+      },
+      '/v1/payment_profiles': {
+        get: list(
+          'Saved payment methods of a customer',
+          PaginationSchema.extend({ customer_id: z.string().min(1) }),
+        ),
+      },
+      '/v1/webhook_endpoint': {
+        put: {
+          summary: "Set the account's webhook URL; answers its signing secret, once",
+          requestBody: body(EndpointSchema),
+          responses: ok('The endpoint and its secret'),
+        },
+        get: { summary: "The account's webhook URL", responses: ok('The endpoint') },
+        delete: { summary: 'Stop webhooks', responses: { '204': { description: 'Removed' } } },
+      },
+      '/v1/webhook_deliveries': {
+        get: list(
+          'Every webhook delivery attempt, newest first',
+          PaginationSchema.extend({ event_id: z.string().min(1).optional() }),
+        ),
+      },
+    },
+  };
+}
