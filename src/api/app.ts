@@ -7,6 +7,7 @@ import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
+import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import type { WebhookStore } from '../webhooks/webhook-store';
@@ -74,7 +75,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
   app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
-  app.use(linkPageRoutes({ db: deps.db, links: deps.links, sessions }));
+  const providers: ProviderRegistry = deps.sandboxSecret
+    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
+    : {};
+  app.use(linkPageRoutes({ db: deps.db, links: deps.links, sessions, provider: providers.sandbox }));
   if (deps.sandboxSecret)
     app.use(sandboxCheckoutRoutes({ sessions, links: deps.links, secret: deps.sandboxSecret }));
   app.use(unsubscribeRoutes(deps.notifications));
@@ -95,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
       temporal: deps.temporal,
       links: deps.links,
       sessions,
-      secrets: deps.sandboxSecret ? { sandbox: deps.sandboxSecret } : {},
+      providers,
     }),
   );
 

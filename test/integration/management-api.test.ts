@@ -342,3 +342,40 @@ describe('customers, invoices and orders', () => {
     });
   });
 });
+
+describe('tenant isolation', () => {
+  it('no list, timeline or payment of one account shows another account’s rows', async () => {
+    const { body: mine } = await post('/v1/customers', { email: 'mine@example.com' });
+    const { body: link } = await post('/v1/payment_links', {
+      amount: 100,
+      currency: 'USD',
+      customer_id: mine.id,
+    });
+    await pay(link.id, `pi_iso_${link.id}`, 100);
+    await untilStatus(`/v1/payment_links/${link.id}`, 'paid');
+    for (const path of [
+      `/v1/payment_links/${link.id}/events`,
+      `/v1/payment_links/${link.id}/payments`,
+      `/v1/customers/${mine.id}`,
+    ]) {
+      expect((await get(path, other.apiKey)).status, path).toBe(404);
+    }
+    for (const path of [
+      '/v1/payment_links',
+      '/v1/customers',
+      '/v1/invoices',
+      '/v1/orders',
+      '/v1/webhook_deliveries',
+    ]) {
+      const theirs = await get(`${path}?limit=100`, other.apiKey);
+      expect(JSON.stringify(theirs.body), path).not.toContain(stack.account.accountId);
+      expect(JSON.stringify(theirs.body), path).not.toContain(link.id);
+    }
+    expect((await get(`/v1/payment_profiles?customer_id=${mine.id}`, other.apiKey)).body.data).toEqual([]);
+    expect((await post(`/v1/payment_links/${link.id}/cancel`, {}, other.apiKey)).status).toBe(404);
+    expect(
+      (await post('/v1/payment_links', { amount: 1, currency: 'USD', customer_id: mine.id }, other.apiKey))
+        .body.error.param,
+    ).toBe('customer_id');
+  });
+});

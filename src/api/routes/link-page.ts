@@ -5,14 +5,21 @@ import { findAccount } from '../../accounts/accounts';
 import type { Db } from '../../db/knex';
 import { insertLinkEvents, type LinkStore } from '../../links/link-store';
 import { escapeHtml as e } from '../../notifications/messages';
+import type { PaymentProvider } from '../../payments/provider';
 import type { SessionStore } from '../../payments/session-store';
 import { page, renderLinkPage } from '../../public/link-page';
 
 const notFound = page('Not found', '<section><h1>This payment link does not exist</h1></section>');
 
 /** The customer's side: the link page, and "Pay" that opens a session at the provider. */
-export function linkPageRoutes(deps: { db: Db; links: LinkStore; sessions: SessionStore }): Router {
-  const { db, links, sessions } = deps;
+export function linkPageRoutes(deps: {
+  db: Db;
+  links: LinkStore;
+  sessions: SessionStore;
+  /** The provider new sessions open at; none configured means paying is unavailable. */
+  provider: PaymentProvider | undefined;
+}): Router {
+  const { db, links, sessions, provider } = deps;
   const router = Router();
 
   router.get('/l/:token', async (req, res) => {
@@ -44,6 +51,7 @@ export function linkPageRoutes(deps: { db: Db; links: LinkStore; sessions: Sessi
         .type('html')
         .send(page('Cannot pay', `<section><h1>${e(message)}</h1></section>`));
     if (isTerminal(link.status)) return refuse(409, `This payment link is ${link.status}.`);
+    if (!provider) return refuse(503, 'Payments are not available right now.');
     const remaining = link.amount - link.amount_paid;
     const due = link.max_payments === 1 ? remaining : link.amount;
     let amount = due;
@@ -58,7 +66,7 @@ export function linkPageRoutes(deps: { db: Db; links: LinkStore; sessions: Sessi
     const session = await sessions.open({
       accountId: link.account_id,
       linkId: link.id,
-      provider: 'sandbox',
+      provider: provider.name,
       amount,
       currency: link.currency,
     });
@@ -69,7 +77,7 @@ export function linkPageRoutes(deps: { db: Db; links: LinkStore; sessions: Sessi
         data: { session_id: session.id, amount },
       },
     ]);
-    res.redirect(303, `/sandbox/checkout/${session.id}`);
+    res.redirect(303, provider.checkoutUrl(session));
   });
 
   router.get('/l/:token/thanks', async (req, res) => {

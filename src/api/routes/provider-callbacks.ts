@@ -5,12 +5,8 @@ import { EventTypes, linkWorkflowId, paymentReceivedSignal } from '../../../work
 import type { Db } from '../../db/knex';
 import { newId } from '../../ids';
 import { insertLinkEvents, type LinkRow, type LinkStore } from '../../links/link-store';
-import {
-  type ProviderEvent,
-  ProviderEventSchema,
-  SIGNATURE_HEADER,
-  verifySignature,
-} from '../../payments/sandbox-provider';
+import type { ProviderRegistry } from '../../payments/provider';
+import type { ProviderEvent } from '../../payments/sandbox-provider';
 import type { SessionRow, SessionStore } from '../../payments/session-store';
 import { ApiError } from '../errors';
 
@@ -19,8 +15,7 @@ export interface ProviderCallbackDeps {
   temporal: Client;
   links: LinkStore;
   sessions: SessionStore;
-  /** Signing secret per provider. */
-  secrets: Record<string, string>;
+  providers: ProviderRegistry;
 }
 
 /**
@@ -29,15 +24,15 @@ export interface ProviderCallbackDeps {
  * provider's retry is always safe.
  */
 export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
-  const { db, temporal, links, sessions, secrets } = deps;
+  const { db, temporal, links, sessions, providers } = deps;
   const router = Router();
 
   router.post('/:provider', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
     const provider = req.params.provider;
-    const secret = secrets[provider];
-    if (!secret) throw ApiError.notFound('payment provider', provider);
+    const implementation = providers[provider];
+    if (!implementation) throw ApiError.notFound('payment provider', provider);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const check = verifySignature(secret, raw, req.get(SIGNATURE_HEADER));
+    const check = implementation.verifyCallback(raw, req.headers);
     if (check !== 'ok') {
       throw new ApiError(
         400,
@@ -48,7 +43,7 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     }
     let event: ProviderEvent;
     try {
-      event = ProviderEventSchema.parse(JSON.parse(raw.toString('utf8')));
+      event = implementation.parseEvent(raw);
     } catch {
       throw ApiError.invalid('The event is not a valid payment event', undefined, 'event_invalid');
     }
