@@ -29,8 +29,14 @@ export class Shutdown {
   }
 
   onSignals(after: () => void = () => process.exit(0)): void {
+    // Kept for the whole shutdown: a second Ctrl-C (or a wrapper relaying the same signal) must
+    // not fall back to Node's default, which would exit at once and orphan child processes.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
+      process.on(signal, () => {
+        if (this.running) {
+          this.logger.info(`${signal} received again; still shutting down`);
+          return;
+        }
         this.logger.info(`${signal} received, shutting down`);
         void this.run().then(after);
       });

@@ -44,6 +44,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  // Last resort: whatever way this process ends, the server does not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
 
   const address = `127.0.0.1:${port}`;
   try {

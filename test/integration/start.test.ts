@@ -53,7 +53,7 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number):
   });
 }
 
-it('starts everything in one process tree and stops it cleanly on SIGTERM', async () => {
+it('starts everything in one process tree and stops it cleanly on Ctrl-C, even twice', async () => {
   database = await createTestDatabase();
   dataDir = mkdtempSync(join(tmpdir(), 'paylinks-start-'));
   const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
@@ -86,7 +86,10 @@ it('starts everything in one process tree and stops it cleanly on SIGTERM', asyn
   expect(devServers).toHaveLength(1);
   expect(readdirSync(dataDir)).toContain('temporal.db');
 
-  child.kill('SIGTERM');
+  // Ctrl-C twice, as an impatient person (or a wrapper relaying the signal) would.
+  child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
   expect(await exited).toBe(0);
   expect(pidsRunning('server', 'start-dev', '--port', String(temporalPort))).toEqual([]);
   await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
