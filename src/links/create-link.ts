@@ -30,11 +30,11 @@ const text = (max: number) =>
 
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM (24-hour)');
 
-const timezone = z
+export const TimezoneSchema = z
   .string()
   .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as "Europe/Paris"');
 
-const locale = z.string().refine((tag) => {
+export const LocaleSchema = z.string().refine((tag) => {
   try {
     return Intl.getCanonicalLocales(tag).length === 1;
   } catch {
@@ -44,25 +44,39 @@ const locale = z.string().refine((tag) => {
 
 const shortId = text(64).min(1);
 
+/** A phone number in international form, normalised to E.164. */
+export const PhoneSchema = z.string().transform((value, ctx) => {
+  const number = parsePhoneNumberFromString(value);
+  if (!number?.isValid()) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a valid phone number in international form (E.164), such as "+14155550123"',
+    });
+    return z.NEVER;
+  }
+  return number.number;
+});
+
+export const MetadataSchema = z
+  .record(text(40).min(1), text(500))
+  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
+
+export const RemindersSchema = z
+  .strictObject({
+    after_created: z.array(isoDuration).optional(),
+    before_expiry: z.array(isoDuration).optional(),
+  })
+  .refine(
+    (r) => (r.after_created?.length ?? 0) + (r.before_expiry?.length ?? 0) <= MAX_REMINDERS,
+    `at most ${MAX_REMINDERS} reminders in all`,
+  );
+
 export const CustomerSchema = z.strictObject({
   name: text(200).min(1).optional(),
   email: z.email().max(254).optional(),
-  phone: z
-    .string()
-    .transform((value, ctx) => {
-      const number = parsePhoneNumberFromString(value);
-      if (!number?.isValid()) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'must be a valid phone number in international form (E.164), such as "+14155550123"',
-        });
-        return z.NEVER;
-      }
-      return number.number; // normalised to E.164
-    })
-    .optional(),
-  locale: locale.optional(),
-  timezone: timezone.optional(),
+  phone: PhoneSchema.optional(),
+  locale: LocaleSchema.optional(),
+  timezone: TimezoneSchema.optional(),
 });
 
 export const CreatePaymentLinkSchema = z
@@ -98,24 +112,12 @@ export const CreatePaymentLinkSchema = z
       .array(z.enum(CHANNELS))
       .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
       .optional(),
-    reminders: z
-      .strictObject({
-        after_created: z.array(isoDuration).optional(),
-        before_expiry: z.array(isoDuration).optional(),
-      })
-      .refine(
-        (r) => (r.after_created?.length ?? 0) + (r.before_expiry?.length ?? 0) <= MAX_REMINDERS,
-        `at most ${MAX_REMINDERS} reminders in all`,
-      )
-      .optional(),
+    reminders: RemindersSchema.optional(),
     quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
     invoice_id: shortId.optional(),
     order_id: shortId.optional(),
     campaign_id: shortId.optional(),
-    metadata: z
-      .record(text(40).min(1), text(500))
-      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
-      .optional(),
+    metadata: MetadataSchema.optional(),
     success_url: z.url({ protocol: /^https?$/ }).optional(),
     notify_on_expiry: z.boolean().optional(),
   })
@@ -155,20 +157,8 @@ export type CreatePaymentLinkBody = z.output<typeof CreatePaymentLinkSchema>;
 export const UpdatePaymentLinkSchema = z
   .strictObject({
     description: text(1000).nullable().optional(),
-    metadata: z
-      .record(text(40).min(1), text(500))
-      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
-      .optional(),
-    reminders: z
-      .strictObject({
-        after_created: z.array(isoDuration).optional(),
-        before_expiry: z.array(isoDuration).optional(),
-      })
-      .refine(
-        (r) => (r.after_created?.length ?? 0) + (r.before_expiry?.length ?? 0) <= MAX_REMINDERS,
-        `at most ${MAX_REMINDERS} reminders in all`,
-      )
-      .optional(),
+    metadata: MetadataSchema.optional(),
+    reminders: RemindersSchema.optional(),
     quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
     expires_at: z.iso.datetime({ offset: true }).optional(),
   })

@@ -1,11 +1,14 @@
 import { Router } from 'express';
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { CHANNELS } from '../../../workflows/payment-link/contract';
 import type { CommerceStores, CustomerRow, InvoiceRow, OrderRow } from '../../commerce/stores';
 import type { Db } from '../../db/knex';
-import { CreatePaymentLinkSchema } from '../../links/create-link';
+import {
+  CreatePaymentLinkSchema,
+  CustomerSchema as LinkCustomerSchema,
+  MetadataSchema,
+} from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
 import { serializeLink } from '../../links/serialize';
 import { isPayableCurrency } from '../../money/currencies';
@@ -21,40 +24,15 @@ export interface CommerceRoutesDeps {
   publicBaseUrl: string;
 }
 
-const metadata = z
-  .record(z.string().min(1).max(40), z.string().max(500))
-  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
-  .optional();
+const metadata = MetadataSchema.optional();
 const currency = z
   .string()
   .transform((c) => c.toUpperCase())
   .refine(isPayableCurrency, 'must be an ISO 4217 currency code such as "USD"');
 const amount = z.int().positive().max(Number.MAX_SAFE_INTEGER);
 
-export const CustomerSchema = z.strictObject({
-  name: z.string().min(1).max(200).optional(),
-  email: z.email().max(254).optional(),
-  phone: z
-    .string()
-    .transform((value, ctx) => {
-      const number = parsePhoneNumberFromString(value);
-      if (!number?.isValid()) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'must be a valid phone number in international form (E.164)',
-        });
-        return z.NEVER;
-      }
-      return number.number;
-    })
-    .optional(),
-  locale: z.string().min(2).max(35).optional(),
-  timezone: z
-    .string()
-    .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone')
-    .optional(),
-  metadata,
-});
+/** A stored customer: the same contact fields a link's inline customer has, plus metadata. */
+export const CustomerSchema = LinkCustomerSchema.extend({ metadata: MetadataSchema.optional() });
 
 export const InvoiceSchema = z.strictObject({
   number: z.string().min(1).max(64),
