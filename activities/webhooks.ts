@@ -48,6 +48,8 @@ export function createWebhookActivities({ webhooks, timeoutMs = 10_000 }: Webhoo
           },
           body,
           signal: AbortSignal.timeout(timeoutMs),
+          // A redirect could lead anywhere, including inside our network: it counts as a failure.
+          redirect: 'manual',
         });
         status = res.status;
         if (!res.ok) error = `HTTP ${res.status}`;

@@ -10,6 +10,7 @@ import * as providerStatus from './20261123000300_notification_provider_status';
 import * as paymentsApi from './20261123000400_payments_api';
 import * as notificationLease from './20261123000500_notification_lease';
 import * as idempotencyResource from './20261123000600_idempotency_resource';
+import * as providerEventRaw from './20261123000700_provider_event_raw';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -21,6 +22,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000400_payments_api', paymentsApi],
   ['20261123000500_notification_lease', notificationLease],
   ['20261123000600_idempotency_resource', idempotencyResource],
+  ['20261123000700_provider_event_raw', providerEventRaw],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -38,6 +38,8 @@ const EnvSchema = z.object({
     .string()
     .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
+  /** Accept webhook URLs on private or loopback addresses; default: everywhere but production. */
+  ALLOW_PRIVATE_WEBHOOK_URLS: z.enum(['true', 'false']).optional(),
   /** Signs the sandbox provider's callbacks. */
   SANDBOX_SECRET: z.string().min(16).optional(),
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
@@ -73,6 +75,7 @@ export interface Config {
   linkCreateWaitMs: number;
   notifications: NotificationConfig;
   secretsKey: Buffer;
+  allowPrivateWebhookUrls: boolean;
   /** Undefined: the sandbox provider is off (production without SANDBOX_SECRET). */
   sandboxSecret: string | undefined;
 }
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
+    allowPrivateWebhookUrls: (e.ALLOW_PRIVATE_WEBHOOK_URLS ?? String(e.NODE_ENV !== 'production')) === 'true',
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
     // A fixed secret is fine for development; in production only a configured one turns it on.
     sandboxSecret:

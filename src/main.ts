@@ -110,6 +110,8 @@ try {
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,
     secretsKey: config.secretsKey,
+    allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+    production: config.env === 'production',
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });

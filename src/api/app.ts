@@ -36,6 +36,9 @@ export interface AppDeps {
   sandboxSecret: string | undefined;
   webhooks: WebhookStore;
   rateLimits?: RateLimits;
+  allowPrivateWebhookUrls: boolean;
+  /** Production: only https redirects after checkout. */
+  production: boolean;
   /** The local SMTP/SMS stand-ins, shown at /dev/outbox (development only). */
   devPeers?: DevPeers;
   temporal: Client;
@@ -51,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(securityHeaders());
+  app.use(securityHeaders({ allowHttpRedirects: !deps.production }));
   const limit = limiters(deps.rateLimits ?? DEFAULT_RATE_LIMITS);
 
   app.get('/healthz', (_req, res) => {

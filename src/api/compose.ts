@@ -23,6 +23,9 @@ export interface ApiWiring {
   sandboxSecret: string | undefined;
   /** Encrypts the accounts' webhook secrets. */
   secretsKey: Buffer;
+  /** Accept webhook URLs on private or loopback addresses (development and tests). */
+  allowPrivateWebhookUrls?: boolean;
+  production?: boolean;
   devPeers?: DevPeers;
 }
 
@@ -49,6 +52,8 @@ export function composeApi(w: ApiWiring): Express {
     twilioAuthToken: w.twilioAuthToken,
     sandboxSecret: w.sandboxSecret,
     webhooks: createWebhookStore(w.db, w.secretsKey),
+    allowPrivateWebhookUrls: w.allowPrivateWebhookUrls ?? false,
+    production: w.production ?? true,
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,

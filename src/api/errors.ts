@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler } from 'express';
-import type { z } from 'zod';
+import { ZodError, type z } from 'zod';
 import type { Logger } from '../logger';
 
 export type ErrorType =
@@ -75,6 +75,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
+    else if (err instanceof ZodError) apiError = fromZodError(err);
     else if (err?.type === 'entity.parse.failed')
       apiError = ApiError.invalid('Request body is not valid JSON', undefined, 'invalid_json');
     else if (err?.type === 'entity.too.large')

@@ -47,7 +47,19 @@ export async function idempotent(
     return { status: row.response_status, body: row.response_body, replayed: true };
 
   // First run, a concurrent one, or one that died half-way: all create the same resource id.
-  const result = await run(row.resource_id);
+  let result: { status: number; body: unknown };
+  try {
+    result = await run(row.resource_id);
+  } catch (err) {
+    // A refused request created nothing: free the key so the corrected request can use it.
+    if (err instanceof ApiError && err.status < 500) {
+      await db('idempotency_keys')
+        .where({ account_id: accountId, key })
+        .whereNull('response_status')
+        .delete();
+    }
+    throw err;
+  }
   await db('idempotency_keys')
     .where({ account_id: accountId, key })
     .update({ response_status: result.status, response_body: JSON.stringify(result.body) });

@@ -37,13 +37,14 @@ export async function paginate<Row extends { id: string; created_at: Date }>(
         'cursor_invalid',
       );
     }
-    query.where((w: Knex.QueryBuilder) =>
-      w
-        .where(`${table}.created_at`, '<', cursor.created_at)
-        .orWhere((same: Knex.QueryBuilder) =>
-          same.where(`${table}.created_at`, '=', cursor.created_at).andWhere(`${table}.id`, '<', cursor.id),
-        ),
-    );
+    // Compared in SQL: timestamptz keeps microseconds, a JS Date only milliseconds.
+    query.whereRaw(`(??, ??) < (SELECT created_at, id FROM ?? WHERE id = ? AND account_id = ?)`, [
+      `${table}.created_at`,
+      `${table}.id`,
+      table,
+      cursor.id,
+      accountId,
+    ]);
   }
   const rows = (await query
     .where(`${table}.account_id`, accountId)

@@ -44,5 +44,9 @@ export const limiters = (limits: RateLimits) => ({
  * Security headers. Pages post forms to themselves; the sandbox checkout then redirects to the
  * merchant's https success URL, which form-action must allow.
  */
-export const securityHeaders = (): RequestHandler =>
-  helmet({ contentSecurityPolicy: { directives: { 'form-action': ["'self'", 'https:'] } } });
+export const securityHeaders = (options: { allowHttpRedirects: boolean }): RequestHandler =>
+  helmet({
+    contentSecurityPolicy: {
+      directives: { 'form-action': ["'self'", 'https:', ...(options.allowHttpRedirects ? ['http:'] : [])] },
+    },
+  });

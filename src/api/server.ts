@@ -28,6 +28,8 @@ const app = composeApi({
   twilioAuthToken: config.notifications.twilio?.authToken,
   sandboxSecret: config.sandboxSecret,
   secretsKey: config.secretsKey,
+  allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+  production: config.env === 'production',
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));

@@ -106,7 +106,8 @@ export function createLinkService(deps: LinkServiceDeps) {
         if (err instanceof LinkTermsError) throw ApiError.invalid(err.message, err.param);
         throw err;
       }
-      if (terms.reference && (await links.referenceTaken(account.id, terms.reference))) {
+      // An idempotent retry may find its own link holding the reference: that is not a conflict.
+      if (terms.reference && (await links.referenceTaken(account.id, terms.reference, terms.id))) {
         throw duplicateReference(terms.reference);
       }
 
@@ -274,6 +275,8 @@ async function startOrFind(
         taskQueue: opts.taskQueue,
         args: [{ terms, settings: opts.settings }],
         workflowIdConflictPolicy: 'FAIL',
+        // A link's id is never started twice, not even after its first run has closed.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: [
           { key: SearchAttributes.LinkStatus, value: 'active' },
           { key: SearchAttributes.AccountId, value: terms.accountId },

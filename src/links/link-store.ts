@@ -224,9 +224,26 @@ export function createLinkStore(db: Db) {
       return db('payment_links').where({ token }).first();
     },
 
-    async referenceTaken(accountId: string, reference: string): Promise<boolean> {
-      const row = await db('payment_links').where({ account_id: accountId, reference }).first('id');
-      return row !== undefined;
+    /** An open link already collecting for this invoice or order, if any. */
+    async openLinkFor(
+      accountId: string,
+      document: { invoiceId?: string; orderId?: string },
+    ): Promise<string | undefined> {
+      const row = await db('payment_links')
+        .where({
+          account_id: accountId,
+          ...(document.invoiceId ? { invoice_id: document.invoiceId } : { order_id: document.orderId }),
+        })
+        .whereIn('status', ['active', 'partially_paid'])
+        .first('id');
+      return row?.id;
+    },
+
+    /** Whether another link than `exceptId` already holds the reference. */
+    async referenceTaken(accountId: string, reference: string, exceptId?: string): Promise<boolean> {
+      const query = db('payment_links').where({ account_id: accountId, reference });
+      if (exceptId) query.whereNot({ id: exceptId });
+      return (await query.first('id')) !== undefined;
     },
 
     async listEvents(accountId: string, linkId: string): Promise<LinkEventRow[]> {
@@ -263,23 +280,35 @@ export type LinkStore = ReturnType<typeof createLinkStore>;
  * by what all its links collected; an order is paid when its link is.
  */
 async function settleDocuments(tx: Db, accountId: string, linkId: string): Promise<void> {
+  // Locked first, as its own statement: the sum below then sees every committed payment of the
+  // invoice's other links, so two links settling at once cannot lose one another's amounts.
+  await tx.raw(
+    `SELECT 1 FROM invoices
+      WHERE account_id = ? AND id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
+      FOR UPDATE`,
+    [accountId, linkId, accountId],
+  );
+  // Only links in the invoice's own currency count towards it.
   await tx.raw(
     `UPDATE invoices AS i
         SET amount_paid = s.paid,
             status = CASE WHEN s.paid >= i.amount_due THEN 'paid' WHEN s.paid > 0 THEN 'partially_paid' ELSE i.status END
-       FROM (SELECT l.invoice_id, COALESCE(SUM(l.amount_paid), 0) AS paid
-               FROM payment_links l
-              WHERE l.account_id = ?
-                AND l.invoice_id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
-              GROUP BY l.invoice_id) AS s
+       FROM (SELECT inv.id AS invoice_id, COALESCE(SUM(l.amount_paid), 0) AS paid
+               FROM invoices inv
+               JOIN payment_links l ON l.account_id = inv.account_id AND l.invoice_id = inv.id AND l.currency = inv.currency
+              WHERE inv.account_id = ?
+                AND inv.id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
+              GROUP BY inv.id) AS s
       WHERE i.account_id = ? AND i.id = s.invoice_id`,
     [accountId, linkId, accountId, accountId],
   );
+  // An order is paid by a link in its currency that collected its whole amount.
   await tx.raw(
-    `UPDATE orders SET status = 'paid'
-      WHERE account_id = ?
-        AND id = (SELECT order_id FROM payment_links WHERE id = ? AND account_id = ? AND status IN ('paid', 'completed'))`,
-    [accountId, linkId, accountId],
+    `UPDATE orders AS o SET status = 'paid'
+       FROM payment_links AS l
+      WHERE l.id = ? AND l.account_id = ? AND o.account_id = l.account_id AND o.id = l.order_id
+        AND l.status IN ('paid', 'completed') AND l.currency = o.currency AND l.amount_paid >= o.amount`,
+    [linkId, accountId],
   );
 }
 

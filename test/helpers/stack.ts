@@ -59,6 +59,8 @@ export async function startStack(options: StackOptions = {}) {
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: SANDBOX_SECRET,
     secretsKey: TEST_SECRETS_KEY,
+    allowPrivateWebhookUrls: true, // the tests' receiver listens on loopback
+    production: false,
     devPeers: peers,
   });
   const server: Server = await new Promise((ready) => {

@@ -370,16 +370,22 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     if (closing && decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
     const counted =
       decision.recordAs === 'succeeded' && !decision.flags.some((f) => f === 'late' || f === 'already_paid');
-    if (counted) {
-      emit('payment.succeeded', `payment:${payment.provider}:${payment.paymentId}`, {
+    // A payment that needs a person (over, under, late, wrong currency…) is announced as such,
+    // never as a plain success a merchant would fulfil on.
+    emit(
+      decision.refundReview || decision.recordAs === 'rejected' ? 'payment.flagged' : 'payment.succeeded',
+      `payment:${payment.provider}:${payment.paymentId}`,
+      {
         payment: {
           provider: payment.provider,
           payment_id: payment.paymentId,
           amount: payment.amount,
           currency: payment.currency,
+          flags: decision.flags,
+          refund_review: decision.refundReview,
         },
-      });
-    }
+      },
+    );
     if (decision.status === 'partially_paid' && counted)
       emit('payment_link.partially_paid', `partially_paid:${payment.paymentId}`);
     else if (decision.status !== before.status)

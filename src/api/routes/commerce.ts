@@ -7,9 +7,11 @@ import type { Db } from '../../db/knex';
 import {
   CreatePaymentLinkSchema,
   CustomerSchema as LinkCustomerSchema,
+  MAX_LINK_LIFETIME_DAYS,
   MetadataSchema,
 } from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
+import type { LinkStore } from '../../links/link-store';
 import { serializeLink } from '../../links/serialize';
 import { isPayableCurrency } from '../../money/currencies';
 import { accountOf } from '../auth';
@@ -19,6 +21,7 @@ import { parseBody, parseQuery } from '../validation';
 
 export interface CommerceRoutesDeps {
   db: Db;
+  links: LinkStore;
   commerce: CommerceStores;
   linkService: LinkService;
   publicBaseUrl: string;
@@ -102,15 +105,26 @@ const serializeOrder = (o: OrderRow) => ({
  */
 export function invoiceSchedule(dueDate: string, timezone: string, now: DateTime) {
   const due = DateTime.fromISO(dueDate, { zone: timezone }).set({ hour: 9 });
+  // A link lives at most a year: for a due date further out, it stops there.
+  const latest = now.plus({ days: MAX_LINK_LIFETIME_DAYS });
+  const expiresAt = DateTime.min(
+    DateTime.max(due.plus({ days: 14 }), now.plus({ days: 1 })) as DateTime,
+    latest,
+  ) as DateTime;
   const afterCreated = [-3, 0, 3, 7]
     .map((days) => due.plus({ days }))
-    .filter((at) => at > now)
+    .filter((at) => at > now && at < expiresAt)
     .map((at) => `PT${Math.round(at.diff(now).as('seconds'))}S`);
-  const expiresAt = DateTime.max(due.plus({ days: 14 }), now.plus({ days: 1 })) as DateTime;
   return { afterCreated, expiresAt: expiresAt.toUTC().toISO() as string };
 }
 
-export function commerceRoutes({ db, commerce, linkService, publicBaseUrl }: CommerceRoutesDeps): Router {
+export function commerceRoutes({
+  db,
+  links,
+  commerce,
+  linkService,
+  publicBaseUrl,
+}: CommerceRoutesDeps): Router {
   const router = Router();
   const list = (table: 'customers' | 'invoices' | 'orders', serialize: (row: never) => unknown) =>
     router.get(`/${table}`, async (req, res) => {
@@ -223,6 +237,12 @@ export function commerceRoutes({ db, commerce, linkService, publicBaseUrl }: Com
     const order = await commerce.findOrder(account.id, req.params.id);
     if (!order) throw ApiError.notFound('order', req.params.id);
     if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
+    const open = await links.openLinkFor(account.id, { orderId: order.id });
+    if (open)
+      throw ApiError.conflict(
+        `The order already has an open payment link: '${open}'`,
+        'document_has_open_link',
+      );
     const b = parseBody(DocumentLinkSchema, req.body ?? {});
     const body = CreatePaymentLinkSchema.parse({
       amount: order.amount,

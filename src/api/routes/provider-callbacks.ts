@@ -95,9 +95,11 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     link: LinkRow,
   ): Promise<void> {
     const { data } = event;
-    const paymentProfileId = data.payment_profile
-      ? await saveProfile(provider, data.payment_profile, link)
-      : undefined;
+    // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
+    const paymentProfileId =
+      data.payment_profile && link.max_payments === 1
+        ? await saveProfile(provider, data.payment_profile, link)
+        : undefined;
     try {
       await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, {
         provider,

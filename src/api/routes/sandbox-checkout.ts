@@ -76,7 +76,8 @@ export function sandboxCheckoutRoutes(deps: {
         },
       };
       const body = JSON.stringify(event);
-      const response = await fetch(`${req.protocol}://${req.get('host')}/v1/callbacks/sandbox`, {
+      // To this very server over loopback: never to a host the client could name (Host header).
+      const response = await fetch(`http://127.0.0.1:${req.socket.localPort}/v1/callbacks/sandbox`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signPayload(secret, body) },
         body,

@@ -1,8 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
+import { webhookUrlProblem } from '../../webhooks/url-safety';
 import type { WebhookStore } from '../../webhooks/webhook-store';
 import { accountOf } from '../auth';
+import { ApiError } from '../errors';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
@@ -22,11 +24,22 @@ interface DeliveryRow {
 }
 
 /** The account's webhook endpoint (its secret shown once) and every delivery attempt. */
-export function webhookRoutes({ db, webhooks }: { db: Db; webhooks: WebhookStore }): Router {
+export function webhookRoutes({
+  db,
+  webhooks,
+  allowPrivateWebhookUrls,
+}: {
+  db: Db;
+  webhooks: WebhookStore;
+  /** Local receivers, for development and tests only. */
+  allowPrivateWebhookUrls: boolean;
+}): Router {
   const router = Router();
 
   router.put('/webhook_endpoint', async (req, res) => {
     const { url } = parseBody(EndpointSchema, req.body);
+    const problem = allowPrivateWebhookUrls ? undefined : await webhookUrlProblem(url);
+    if (problem) throw ApiError.invalid(`Invalid url: ${problem}`, 'url');
     const endpoint = await webhooks.setEndpoint(accountOf(req).id, url);
     res.json({ object: 'webhook_endpoint', url: endpoint.url, secret: endpoint.secret });
   });

@@ -1,0 +1,179 @@
+/**
+ * Money and security edges found in review: each test fails on the code before its fix.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signPayload } from '../../src/payments/sandbox-provider';
+import { webhookUrlProblem } from '../../src/webhooks/url-safety';
+import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
+import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const post = (path: string, json: unknown, headers?: Record<string, string>) =>
+  stack.request('POST', path, { json, headers });
+const form = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+  fetch(`${stack.baseUrl}${path}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+const statusOf = (path: string, status: string) =>
+  eventually(
+    async () => {
+      const r = await stack.request('GET', path);
+      return r.body.status === status ? r.body : undefined;
+    },
+    15_000,
+    `${path} ${status}`,
+  );
+
+describe('payments', () => {
+  it('the sandbox callback goes to this server, whatever Host header the client sends', async () => {
+    const { body: link } = await post('/v1/payment_links', { amount: 300, currency: 'USD' });
+    const path = new URL(link.url).pathname;
+    const checkout = (await form(`${path}/pay`, {})).headers.get('location') as string;
+    const done = await form(checkout, { outcome: 'succeed' }, { host: '10.0.0.5:6379' });
+    expect(done.status).toBe(303);
+    await statusOf(`/v1/payment_links/${link.id}`, 'paid');
+  });
+
+  it('a saved card on a multi-use link is not attached to the link’s customer', async () => {
+    const { body: customer } = await post('/v1/customers', { email: 'owner@example.com' });
+    const { body: link } = await post('/v1/payment_links', {
+      amount: 300,
+      currency: 'USD',
+      max_payments: 5,
+      customer_id: customer.id,
+    });
+    const path = new URL(link.url).pathname;
+    const checkout = (await form(`${path}/pay`, {})).headers.get('location') as string;
+    expect((await form(checkout, { outcome: 'succeed', save_payment_profile: 'true' })).status).toBe(303);
+    await eventually(async () =>
+      (await stack.request('GET', `/v1/payment_links/${link.id}`)).body.payments_count === 1
+        ? true
+        : undefined,
+    );
+    expect((await stack.request('GET', `/v1/payment_profiles?customer_id=${customer.id}`)).body.data).toEqual(
+      [],
+    );
+  });
+
+  it('a callback carrying \\u0000 in a string is stored and applied, not refused forever', async () => {
+    const { body: link } = await post('/v1/payment_links', { amount: 300, currency: 'USD' });
+    const checkout = (await form(`${new URL(link.url).pathname}/pay`, {})).headers.get('location') as string;
+    const sessionId = checkout.split('/').at(-1) as string;
+    const body = JSON.stringify({
+      id: `evt_nul_${sessionId}`,
+      type: 'payment.succeeded',
+      data: {
+        session_id: sessionId,
+        payment_id: `pi_nul_${sessionId}`,
+        amount: 300,
+        currency: 'USD',
+        failure_reason: 'a\u0000b',
+      },
+    });
+    const res = await fetch(`${stack.baseUrl}/v1/callbacks/sandbox`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'paylinks-signature': signPayload(SANDBOX_SECRET, body),
+      },
+      body,
+    });
+    expect(res.status).toBe(200);
+    await statusOf(`/v1/payment_links/${link.id}`, 'paid');
+  });
+
+  it('a link in another currency does not settle an order, and a document has one open link at a time', async () => {
+    const { body: order } = await post('/v1/orders', { amount: 1_000_000, currency: 'EUR' });
+    const { body: cheap } = await post('/v1/payment_links', {
+      amount: 1,
+      currency: 'JPY',
+      order_id: order.id,
+    });
+    await stack.temporal.workflow.getHandle(cheap.id).signal(paymentReceivedSignal, {
+      provider: 'sandbox',
+      paymentId: `pi_jpy_${order.id}`,
+      amount: 1,
+      currency: 'JPY',
+    });
+    await statusOf(`/v1/payment_links/${cheap.id}`, 'paid');
+    expect((await stack.request('GET', `/v1/orders/${order.id}`)).body.status).toBe('open');
+
+    const first = await post(`/v1/orders/${order.id}/payment_link`, {});
+    expect(first.status).toBe(201);
+    const second = await post(`/v1/orders/${order.id}/payment_link`, {});
+    expect(second.status).toBe(409);
+    expect(second.body.error.code).toBe('document_has_open_link');
+  });
+});
+
+describe('API edges', () => {
+  it('reissue and document links answer 400, not 500, for bad input', async () => {
+    const { body: link } = await post('/v1/payment_links', { amount: 100, currency: 'USD' });
+    await post(`/v1/payment_links/${link.id}/cancel`, {});
+    const reissue = await post(`/v1/payment_links/${link.id}/reissue`, { expires_in: 'abc' });
+    expect(reissue.status).toBe(400);
+    expect(reissue.body.error.param).toBe('expires_in');
+    const { body: invoice } = await post('/v1/invoices', {
+      number: `E-${Date.now()}`,
+      amount_due: 100,
+      currency: 'USD',
+      due_date: '2030-01-01',
+    });
+    const noCustomer = await post(`/v1/invoices/${invoice.id}/payment_link`, { channels: ['email'] });
+    expect(noCustomer.status).toBe(400);
+    expect(noCustomer.body.error.param).toBe('customer.email');
+  });
+
+  it('an idempotent retry of a create with a reference returns the link, not reference_taken', async () => {
+    const key = `idem-ref-${Date.now()}`;
+    const body = { amount: 100, currency: 'USD', reference: key };
+    const first = await post('/v1/payment_links', body, { 'Idempotency-Key': key });
+    await stack.db('idempotency_keys').where({ key }).update({ response_status: null, response_body: null });
+    const retry = await post('/v1/payment_links', body, { 'Idempotency-Key': key });
+    expect(retry.status).toBe(201);
+    expect(retry.body.id).toBe(first.body.id);
+  });
+
+  it('a refused request frees its Idempotency-Key for the corrected one', async () => {
+    const key = `idem-fix-${Date.now()}`;
+    const bad = await post(
+      '/v1/payment_links',
+      { amount: 100, currency: 'USD', customer_id: 'cus_nope' },
+      { 'Idempotency-Key': key },
+    );
+    expect(bad.status).toBe(400);
+    const fixed = await post(
+      '/v1/payment_links',
+      { amount: 100, currency: 'USD' },
+      { 'Idempotency-Key': key },
+    );
+    expect(fixed.status).toBe(201);
+  });
+});
+
+describe('webhook URLs', () => {
+  it('refuses private, loopback and link-local addresses', async () => {
+    for (const url of [
+      'http://127.0.0.1/x',
+      'http://169.254.169.254/latest',
+      'http://10.1.2.3/',
+      'http://[::1]/',
+      'http://localhost:9/',
+    ]) {
+      expect(await webhookUrlProblem(url), url).toMatch(/private or loopback/);
+    }
+    expect(await webhookUrlProblem('https://93.184.216.34/hooks')).toBeUndefined();
+    expect(await webhookUrlProblem('https://no-such-host.invalid/hooks')).toMatch(/does not resolve/);
+  });
+});
