@@ -129,6 +129,9 @@ export function createLinkService(deps: LinkServiceDeps) {
         if (failureType(err) === FailureTypes.DuplicateReference)
           throw duplicateReference(terms.reference ?? '');
         if (!(err instanceof TimedOut)) {
+          // A retry (same Idempotency-Key) of a link whose workflow has since finished: its row is the answer.
+          const stored = startedNow ? undefined : await links.findLink(account.id, terms.id);
+          if (stored) return stored;
           // The workflow refused the link (its row could not be stored): nothing exists to answer with.
           logger.error({ err, linkId: terms.id }, 'the payment link workflow did not store the link');
           throw new ApiError(500, 'api_error', 'link_not_created', 'The payment link could not be created');

@@ -145,6 +145,21 @@ describe('API edges', () => {
     expect(retry.body.id).toBe(first.body.id);
   });
 
+  it('a retry after the link’s workflow has finished still answers with the link', async () => {
+    const key = `idem-late-${Date.now()}`;
+    const body = { amount: 100, currency: 'USD', expires_in: 'PT1S' };
+    const first = await post('/v1/payment_links', body, { 'Idempotency-Key': key });
+    await eventually(async () =>
+      (await stack.temporal.workflow.getHandle(first.body.id).describe()).status.name === 'COMPLETED'
+        ? true
+        : undefined,
+    );
+    await stack.db('idempotency_keys').where({ key }).update({ response_status: null, response_body: null });
+    const retry = await post('/v1/payment_links', body, { 'Idempotency-Key': key });
+    expect(retry.status).toBe(201);
+    expect(retry.body).toMatchObject({ id: first.body.id, status: 'expired' });
+  });
+
   it('a refused request frees its Idempotency-Key for the corrected one', async () => {
     const key = `idem-fix-${Date.now()}`;
     const bad = await post(
