@@ -59,9 +59,11 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
 
   return {
     /**
-     * Sends one message on one channel, exactly once: the provider's acceptance is recorded
-     * before returning, and a retry that finds it recorded sends nothing. Permanent refusals
-     * are recorded and fail without retry; transient ones are retried by Temporal.
+     * Sends one message on one channel, once: an attempt claims the message for a lease and
+     * records the provider's acceptance before returning; a retry that finds it recorded, or
+     * still claimed, sends nothing. (Should the database fail between the provider's acceptance
+     * and that record, a retry after the lease sends again: SMTP and twilio take no idempotency
+     * key.) Permanent refusals are recorded and fail without retry; transient ones are retried.
      */
     async notifyCustomer(input: NotifyCustomerInput): Promise<NotifyOutcome> {
       const link = await links.findLink(input.accountId, input.linkId);
