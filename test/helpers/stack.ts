@@ -29,6 +29,8 @@ export const TEST_NOTIFICATION_CONFIG = {
 
 export interface StackOptions {
   worker?: boolean;
+  /** Messages per second per channel (the task-queue rate limits); tests default to 100. */
+  ratePerSecond?: { email: number; sms: number };
   createWaitMs?: number;
   settings?: LifecycleSettings;
 }
@@ -45,7 +47,12 @@ export async function startStack(options: StackOptions = {}) {
   const temporal: Client = await testClient();
   const peers: DevPeers = await startDevPeers();
   const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
-  const testChannels = { email: channels.email, sms: channels.sms, publicBaseUrl: PUBLIC_BASE_URL };
+  const testChannels = {
+    email: channels.email,
+    sms: channels.sms,
+    publicBaseUrl: PUBLIC_BASE_URL,
+    ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
+  };
   let worker: RunningWorker | undefined =
     options.worker === false ? undefined : await startTestWorker(database.db, taskQueue, testChannels);
   const app = composeApi({
