@@ -220,16 +220,8 @@ function notificationOps(db: Db) {
       );
       return true;
     },
-
-    listForLink(accountId: string, linkId: string): Promise<NotificationRow[]> {
-      return db('notifications')
-        .where({ account_id: accountId, link_id: linkId })
-        .orderBy('created_at', 'asc');
-    },
   };
 }
-
-export type NotificationOps = ReturnType<typeof notificationOps>;
 
 export function createNotificationStore(db: Db) {
   return {
