@@ -10,7 +10,7 @@ import type { NotificationRow, NotificationStore } from '../src/notifications/no
 import { qrPng } from '../src/notifications/qr';
 import type { SmsSender } from '../src/notifications/sms-sender';
 import type { Channel } from '../workflows/payment-link/contract';
-import { EventTypes } from '../workflows/payment-link/contract';
+import { contactFor, EventTypes } from '../workflows/payment-link/contract';
 
 export interface NotificationActivityDeps {
   db: Db;
@@ -70,7 +70,7 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
       const account = await findAccount(db, input.accountId);
       if (!link || !account)
         throw ApplicationFailure.nonRetryable(`link ${input.linkId} not found`, 'LinkMissing');
-      const recipient = input.channel === 'email' ? link.customer?.email : link.customer?.phone;
+      const recipient = contactFor(link.customer, input.channel);
       if (!recipient) return 'no_address';
 
       const row = await notifications.begin({

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { signPayload } from '../src/payments/sandbox-provider';
+import { SIGNATURE_HEADER, signPayload } from '../src/signing';
 import type { WebhookStore } from '../src/webhooks/webhook-store';
 
 export interface WebhookActivityDeps {
@@ -44,7 +44,7 @@ export function createWebhookActivities({ webhooks, timeoutMs = 10_000 }: Webhoo
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            'paylinks-signature': signPayload(endpoint.secret, body),
+            [SIGNATURE_HEADER]: signPayload(endpoint.secret, body),
           },
           body,
           signal: AbortSignal.timeout(timeoutMs),

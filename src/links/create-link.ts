@@ -6,7 +6,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime, Duration, IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { Customer, LinkTerms } from '../../workflows/payment-link/contract';
-import { CHANNELS } from '../../workflows/payment-link/contract';
+import { CHANNELS, contactFor } from '../../workflows/payment-link/contract';
 import { currencyExponent } from '../money/currencies';
 
 export const DEFAULT_LINK_LIFETIME = 'P30D';
@@ -145,9 +145,12 @@ export const CreatePaymentLinkSchema = z
     }
     // With customer_id the contact details are checked once the customer is loaded.
     for (const channel of body.customer_id ? [] : (body.channels ?? [])) {
-      if (channel === 'email' && !body.customer?.email)
-        issue('customer.email', 'is required to send by email');
-      if (channel === 'sms' && !body.customer?.phone) issue('customer.phone', 'is required to send by SMS');
+      if (!contactFor(body.customer, channel)) {
+        issue(
+          `customer.${channel === 'email' ? 'email' : 'phone'}`,
+          `is required to send by ${channel === 'email' ? 'email' : 'SMS'}`,
+        );
+      }
     }
   });
 
@@ -200,15 +203,10 @@ export function toLinkTerms(body: CreatePaymentLinkBody, ctx: TermsContext): Lin
       expiryParam,
     );
   }
-  if (ctx.customer) {
-    for (const channel of body.channels ?? []) {
-      if (channel === 'email' && !ctx.customer.email) {
-        throw new LinkTermsError(`customer ${ctx.customer.id} has no email address`, 'channels');
-      }
-      if (channel === 'sms' && !ctx.customer.phone) {
-        throw new LinkTermsError(`customer ${ctx.customer.id} has no phone number`, 'channels');
-      }
-    }
+  const unreachable = ctx.customer && (body.channels ?? []).find((c) => !contactFor(ctx.customer, c));
+  if (ctx.customer && unreachable) {
+    const missing = unreachable === 'email' ? 'email address' : 'phone number';
+    throw new LinkTermsError(`customer ${ctx.customer.id} has no ${missing}`, 'channels');
   }
   const { id: storedCustomerId, ...stored }: { id?: string } & Customer = ctx.customer ?? {};
   const c: Customer | undefined = ctx.customer ? stored : body.customer;

@@ -68,6 +68,22 @@ const failureType = (err: unknown): string | undefined =>
 export function createLinkService(deps: LinkServiceDeps) {
   const { temporal, links, taskQueue, settings, createWaitMs, logger, commerce } = deps;
 
+  /** Runs the link workflow's validated updates; a refusal becomes the API error it means. */
+  async function throughWorkflow(
+    account: AuthenticatedAccount,
+    row: LinkRow,
+    run: (handle: WorkflowHandle<typeof paymentLinkWorkflow>) => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      await run(temporal.workflow.getHandle<typeof paymentLinkWorkflow>(linkWorkflowId(row.id)));
+    } catch (err) {
+      throw await updateFailureToApiError(
+        err,
+        async () => (await links.findLink(account.id, row.id))?.status ?? row.status,
+      );
+    }
+  }
+
   return {
     /**
      * Starting the workflow is the one and only write: the workflow stores the row. The update
@@ -161,38 +177,30 @@ export function createLinkService(deps: LinkServiceDeps) {
       changes: LinkChanges & { expiresAt?: string },
     ) {
       const row = await this.get(account, linkId);
-      const handle = temporal.workflow.getHandle(linkWorkflowId(row.id));
       const { expiresAt, ...rest } = changes;
-      try {
+      const max = new Date(row.created_at.getTime() + MAX_LINK_LIFETIME_DAYS * 86_400_000);
+      if (expiresAt !== undefined && new Date(expiresAt) > max) {
+        throw ApiError.invalid(
+          `expires_at must be at most ${MAX_LINK_LIFETIME_DAYS} days after creation`,
+          'expires_at',
+        );
+      }
+      await throughWorkflow(account, row, async (handle) => {
         if (expiresAt !== undefined) {
-          const max = new Date(row.created_at.getTime() + MAX_LINK_LIFETIME_DAYS * 86_400_000);
-          if (new Date(expiresAt) > max) {
-            throw ApiError.invalid(
-              `expires_at must be at most ${MAX_LINK_LIFETIME_DAYS} days after creation`,
-              'expires_at',
-            );
-          }
           await handle.executeUpdate(extendExpiryUpdate, {
             args: [{ expiresAt: new Date(expiresAt).toISOString() }],
           });
         }
         if (Object.keys(rest).length > 0) await handle.executeUpdate(updateLinkUpdate, { args: [rest] });
-      } catch (err) {
-        if (err instanceof ApiError) throw err;
-        throw await updateFailureToApiError(err, async () => (await this.get(account, linkId)).status);
-      }
+      });
       return this.get(account, linkId);
     },
 
     async cancel(account: AuthenticatedAccount, linkId: string, request: CancelRequest): Promise<LinkRow> {
       const row = await this.get(account, linkId);
-      try {
-        await temporal.workflow
-          .getHandle(linkWorkflowId(row.id))
-          .executeUpdate(cancelUpdate, { args: [request] });
-      } catch (err) {
-        throw await updateFailureToApiError(err, async () => (await this.get(account, linkId)).status);
-      }
+      await throughWorkflow(account, row, (handle) =>
+        handle.executeUpdate(cancelUpdate, { args: [request] }),
+      );
       return this.get(account, linkId);
     },
 
@@ -246,13 +254,9 @@ export function createLinkService(deps: LinkServiceDeps) {
 
     async notify(account: AuthenticatedAccount, linkId: string, channel: Channel): Promise<LinkRow> {
       const row = await this.get(account, linkId);
-      try {
-        await temporal.workflow
-          .getHandle(linkWorkflowId(row.id))
-          .executeUpdate(resendUpdate, { args: [{ channel }] });
-      } catch (err) {
-        throw await updateFailureToApiError(err, async () => (await this.get(account, linkId)).status);
-      }
+      await throughWorkflow(account, row, (handle) =>
+        handle.executeUpdate(resendUpdate, { args: [{ channel }] }),
+      );
       return row;
     },
   };

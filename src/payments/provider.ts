@@ -1,11 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  type ProviderEvent,
-  ProviderEventSchema,
-  SIGNATURE_HEADER,
-  type SignatureCheck,
-  verifySignature,
-} from './sandbox-provider';
+import { SIGNATURE_HEADER, type SignatureCheck, verifySignature } from '../signing';
+import { type ProviderEvent, ProviderEventSchema } from './sandbox-provider';
 import type { SessionRow } from './session-store';
 
 /** What Paylinks needs of a payment provider; each provider is one implementation. */

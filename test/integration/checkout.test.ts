@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
-import { signPayload } from '../../src/payments/sandbox-provider';
+import { signPayload } from '../../src/signing';
 import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 

@@ -2,7 +2,7 @@
  * Money and security edges found in review: each test fails on the code before its fix.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signPayload } from '../../src/payments/sandbox-provider';
+import { signPayload } from '../../src/signing';
 import { webhookUrlProblem } from '../../src/webhooks/url-safety';
 import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
 import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifySignature } from '../../src/payments/sandbox-provider';
+import { verifySignature } from '../../src/signing';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 

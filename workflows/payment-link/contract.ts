@@ -62,6 +62,10 @@ export interface Customer {
   timezone?: string;
 }
 
+/** The address a channel reaches the customer at, when they gave one. */
+export const contactFor = (customer: Customer | null | undefined, channel: Channel): string | undefined =>
+  (channel === 'email' ? customer?.email : customer?.phone) || undefined;
+
 export interface LineItem {
   name: string;
   quantity: number;

@@ -28,6 +28,7 @@ import {
   type Channel,
   cancelUpdate,
   channelTaskQueue,
+  contactFor,
   EventTypes,
   type ExtendExpiryRequest,
   extendExpiryUpdate,
@@ -126,10 +127,8 @@ function preferredChannel(state: LinkState): Channel | undefined {
   return (['email', 'sms'] as const).find((c) => state.terms.channels.includes(c) && hasContact(state, c));
 }
 
-function hasContact(state: LinkState, channel: Channel): boolean {
-  const customer = state.terms.customer;
-  return channel === 'email' ? Boolean(customer?.email) : Boolean(customer?.phone);
-}
+const hasContact = (state: LinkState, channel: Channel): boolean =>
+  contactFor(state.terms.customer, channel) !== undefined;
 
 export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Promise<PaymentLinkOutcome> {
   const { settings } = input;

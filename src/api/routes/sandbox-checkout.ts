@@ -3,9 +3,10 @@ import express, { Router } from 'express';
 import type { LinkStore } from '../../links/link-store';
 import { formatAmount } from '../../money/format';
 import { escapeHtml as e } from '../../notifications/messages';
-import { type ProviderEvent, SIGNATURE_HEADER, signPayload } from '../../payments/sandbox-provider';
+import type { ProviderEvent } from '../../payments/sandbox-provider';
 import type { SessionStore } from '../../payments/session-store';
 import { page } from '../../public/link-page';
+import { SIGNATURE_HEADER, signPayload } from '../../signing';
 
 /**
  * The sandbox provider's hosted checkout. On submit it sends its callback to
