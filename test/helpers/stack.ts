@@ -1,13 +1,15 @@
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { createAccount } from '../../src/accounts/accounts';
-import { composeApi } from '../../src/api/compose';
+import { type ApiWiring, composeApi } from '../../src/api/compose';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
 import {
+  eventually,
   type RunningWorker,
   startTestWorker,
   TEST_SECRETS_KEY,
@@ -40,6 +42,34 @@ export interface ApiResponse<T = any> {
   body: T;
 }
 
+/**
+ * The API as the stack wires it, listening on a random loopback port; tests pass other
+ * dependencies (a database or a Temporal that is down) to see how it copes.
+ */
+export async function listenTestApi(
+  wiring: Pick<ApiWiring, 'db' | 'temporal' | 'taskQueue'> & Partial<ApiWiring>,
+) {
+  const app = composeApi({
+    publicBaseUrl: PUBLIC_BASE_URL,
+    createWaitMs: 10_000,
+    logger: createLogger('silent'),
+    twilioAuthToken: undefined,
+    sandboxSecret: SANDBOX_SECRET,
+    secretsKey: TEST_SECRETS_KEY,
+    allowPrivateWebhookUrls: true, // the tests' receiver listens on loopback
+    production: false,
+    ...wiring,
+  });
+  const server: Server = await new Promise((ready) => {
+    const s = app.listen(0, '127.0.0.1', () => ready(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
+
 /** API + worker + Postgres + Temporal, all real, on a random port, with one account. */
 export async function startStack(options: StackOptions = {}) {
   const database: TestDatabase = await createTestDatabase();
@@ -55,26 +85,16 @@ export async function startStack(options: StackOptions = {}) {
   };
   let worker: RunningWorker | undefined =
     options.worker === false ? undefined : await startTestWorker(database.db, taskQueue, testChannels);
-  const app = composeApi({
+  const api = await listenTestApi({
     db: database.db,
     temporal,
     taskQueue,
-    publicBaseUrl: PUBLIC_BASE_URL,
     createWaitMs: options.createWaitMs ?? 10_000,
-    logger: createLogger('silent'),
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
-    sandboxSecret: SANDBOX_SECRET,
-    secretsKey: TEST_SECRETS_KEY,
-    allowPrivateWebhookUrls: true, // the tests' receiver listens on loopback
-    production: false,
     devPeers: peers,
   });
-  const server: Server = await new Promise((ready) => {
-    const s = app.listen(0, '127.0.0.1', () => ready(s));
-  });
-  const address = server.address();
-  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { baseUrl } = api;
   const account = await createAccount(database.db, 'Test shop');
 
   async function request<T = any>(
@@ -105,6 +125,26 @@ export async function startStack(options: StackOptions = {}) {
     taskQueue,
     account,
     request,
+    /** A browser's form POST (no redirect following: tests read Location). */
+    postForm(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+      return fetch(`${baseUrl}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(fields).toString(),
+      });
+    },
+    /** Polls an API object until its status is `status`; returns it. */
+    untilStatus(path: string, status: string, key?: string) {
+      return eventually(
+        async () => {
+          const r = await request('GET', path, { key });
+          return r.body.status === status ? r.body : undefined;
+        },
+        15_000,
+        `${path} to be ${status}`,
+      );
+    },
     /** The local SMTP server and SMS endpoint the worker sends to. */
     peers,
     twilioAuthToken: channels.twilioAuthToken,
@@ -112,7 +152,7 @@ export async function startStack(options: StackOptions = {}) {
       worker ??= await startTestWorker(database.db, taskQueue, testChannels);
     },
     async stop() {
-      await new Promise((done) => server.close(done));
+      await api.close();
       await worker?.stop();
       channels.close();
       await peers.stop();

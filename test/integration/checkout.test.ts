@@ -16,6 +16,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+const form = (path: string, fields: Record<string, string>) => stack.postForm(path, fields);
+const linkStatus = (id: string, status: string) => stack.untilStatus(`/v1/payment_links/${id}`, status);
+
 const createLink = async (body: Record<string, unknown>, key?: string) => {
   const r = await stack.request('POST', '/v1/payment_links', { json: { currency: 'USD', ...body }, key });
   expect(r.status).toBe(201);
@@ -30,22 +33,6 @@ const html = async (path: string) => {
   const res = await fetch(`${stack.baseUrl}${path}`);
   return { status: res.status, text: await res.text() };
 };
-const form = (path: string, fields: Record<string, string>) =>
-  fetch(`${stack.baseUrl}${path}`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-const linkStatus = (id: string, status: string) =>
-  eventually(
-    async () => {
-      const r = await stack.request('GET', `/v1/payment_links/${id}`);
-      return r.body.status === status ? r.body : undefined;
-    },
-    15_000,
-    `${id} to be ${status}`,
-  );
 
 /** Pay → checkout → submit: returns the final redirect. */
 async function payThroughSandbox(path: string, fields: Record<string, string>, amount?: string) {

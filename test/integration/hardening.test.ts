@@ -18,31 +18,15 @@ afterAll(async () => {
 
 const post = (path: string, json: unknown, headers?: Record<string, string>) =>
   stack.request('POST', path, { json, headers });
-const form = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-  fetch(`${stack.baseUrl}${path}`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(fields).toString(),
-  });
-const statusOf = (path: string, status: string) =>
-  eventually(
-    async () => {
-      const r = await stack.request('GET', path);
-      return r.body.status === status ? r.body : undefined;
-    },
-    15_000,
-    `${path} ${status}`,
-  );
 
 describe('payments', () => {
   it('the sandbox callback goes to this server, whatever Host header the client sends', async () => {
     const { body: link } = await post('/v1/payment_links', { amount: 300, currency: 'USD' });
     const path = new URL(link.url).pathname;
-    const checkout = (await form(`${path}/pay`, {})).headers.get('location') as string;
-    const done = await form(checkout, { outcome: 'succeed' }, { host: '10.0.0.5:6379' });
+    const checkout = (await stack.postForm(`${path}/pay`, {})).headers.get('location') as string;
+    const done = await stack.postForm(checkout, { outcome: 'succeed' }, { host: '10.0.0.5:6379' });
     expect(done.status).toBe(303);
-    await statusOf(`/v1/payment_links/${link.id}`, 'paid');
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
   });
 
   it('a saved card on a multi-use link is not attached to the link’s customer', async () => {
@@ -54,8 +38,10 @@ describe('payments', () => {
       customer_id: customer.id,
     });
     const path = new URL(link.url).pathname;
-    const checkout = (await form(`${path}/pay`, {})).headers.get('location') as string;
-    expect((await form(checkout, { outcome: 'succeed', save_payment_profile: 'true' })).status).toBe(303);
+    const checkout = (await stack.postForm(`${path}/pay`, {})).headers.get('location') as string;
+    expect(
+      (await stack.postForm(checkout, { outcome: 'succeed', save_payment_profile: 'true' })).status,
+    ).toBe(303);
     await eventually(async () =>
       (await stack.request('GET', `/v1/payment_links/${link.id}`)).body.payments_count === 1
         ? true
@@ -68,7 +54,9 @@ describe('payments', () => {
 
   it('a callback carrying \\u0000 in a string is stored and applied, not refused forever', async () => {
     const { body: link } = await post('/v1/payment_links', { amount: 300, currency: 'USD' });
-    const checkout = (await form(`${new URL(link.url).pathname}/pay`, {})).headers.get('location') as string;
+    const checkout = (await stack.postForm(`${new URL(link.url).pathname}/pay`, {})).headers.get(
+      'location',
+    ) as string;
     const sessionId = checkout.split('/').at(-1) as string;
     const body = JSON.stringify({
       id: `evt_nul_${sessionId}`,
@@ -90,7 +78,7 @@ describe('payments', () => {
       body,
     });
     expect(res.status).toBe(200);
-    await statusOf(`/v1/payment_links/${link.id}`, 'paid');
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
   });
 
   it('a link in another currency does not settle an order, and a document has one open link at a time', async () => {
@@ -106,7 +94,7 @@ describe('payments', () => {
       amount: 1,
       currency: 'JPY',
     });
-    await statusOf(`/v1/payment_links/${cheap.id}`, 'paid');
+    await stack.untilStatus(`/v1/payment_links/${cheap.id}`, 'paid');
     expect((await stack.request('GET', `/v1/orders/${order.id}`)).body.status).toBe('open');
 
     const first = await post(`/v1/orders/${order.id}/payment_link`, {});

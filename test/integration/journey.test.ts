@@ -53,13 +53,6 @@ afterAll(async () => {
 
 const api = (method: string, path: string, json?: unknown) =>
   stack.request(method, path, json === undefined ? {} : { json });
-const form = (path: string, fields: Record<string, string>) =>
-  fetch(`${stack.baseUrl}${path}`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
 
 it('invoice → email → page → sandbox payment → callback → paid, invoice paid, profile saved, signed webhooks', async () => {
   const endpoint = await api('PUT', '/v1/webhook_endpoint', { url: receiverUrl });
@@ -99,10 +92,10 @@ it('invoice → email → page → sandbox payment → callback → paid, invoic
   expect(await page.text()).toContain('$150.00');
 
   // Pay → hosted checkout → succeed and save the card.
-  const pay = await form(`${path}/pay`, {});
+  const pay = await stack.postForm(`${path}/pay`, {});
   expect(pay.status).toBe(303);
   const checkout = pay.headers.get('location') as string;
-  const done = await form(checkout, { outcome: 'succeed', save_payment_profile: 'true' });
+  const done = await stack.postForm(checkout, { outcome: 'succeed', save_payment_profile: 'true' });
   expect(done.status).toBe(303);
 
   const paid = await eventually(async () => {

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
 import { type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
 let other: { accountId: string; apiKey: string };
@@ -24,15 +23,6 @@ const pay = (linkId: string, paymentId: string, amount: number, currency = 'USD'
   stack.temporal.workflow
     .getHandle(linkId)
     .signal(paymentReceivedSignal, { provider: 'sandbox', paymentId, amount, currency });
-const untilStatus = (path: string, status: string) =>
-  eventually(
-    async () => {
-      const r = await get(path);
-      return r.body.status === status ? r.body : undefined;
-    },
-    15_000,
-    `${path} to be ${status}`,
-  );
 
 describe('GET /v1/payment_links', () => {
   it('lists newest first, filters, and pages with a cursor', async () => {
@@ -170,7 +160,7 @@ describe('changing a link', () => {
     });
     await pay(link.id, 'pi_api_1', 400);
     await pay(link.id, 'pi_api_2', 600);
-    await untilStatus(`/v1/payment_links/${link.id}`, 'paid');
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
     const payments = await get(`/v1/payment_links/${link.id}/payments`);
     expect(
       payments.body.data.map((p: { provider_payment_id: string; amount: number }) => [
@@ -310,11 +300,13 @@ describe('customers, invoices and orders', () => {
     );
 
     await pay(link.body.id, `pi_inv_${invoice.id}_1`, 2000);
-    expect(await untilStatus(`/v1/invoices/${invoice.id}`, 'partially_paid')).toMatchObject({
+    expect(await stack.untilStatus(`/v1/invoices/${invoice.id}`, 'partially_paid')).toMatchObject({
       amount_paid: 2000,
     });
     await pay(link.body.id, `pi_inv_${invoice.id}_2`, 3000);
-    expect(await untilStatus(`/v1/invoices/${invoice.id}`, 'paid')).toMatchObject({ amount_paid: 5000 });
+    expect(await stack.untilStatus(`/v1/invoices/${invoice.id}`, 'paid')).toMatchObject({
+      amount_paid: 5000,
+    });
     const again = await post(`/v1/invoices/${invoice.id}/payment_link`, {});
     expect(again.status).toBe(422);
     expect((await post(`/v1/invoices/${invoice.id}/payment_link`, {}, other.apiKey)).status).toBe(404);
@@ -329,7 +321,7 @@ describe('customers, invoices and orders', () => {
     const link = await post(`/v1/orders/${order.id}/payment_link`, {});
     expect(link.body).toMatchObject({ amount: 2500, order_id: order.id, description: 'Remote checkout' });
     await pay(link.body.id, `pi_ord_${order.id}`, 2500);
-    await untilStatus(`/v1/orders/${order.id}`, 'paid');
+    await stack.untilStatus(`/v1/orders/${order.id}`, 'paid');
   });
 
   it('payment profiles are listed per customer, and customer_id is required', async () => {
@@ -352,7 +344,7 @@ describe('tenant isolation', () => {
       customer_id: mine.id,
     });
     await pay(link.id, `pi_iso_${link.id}`, 100);
-    await untilStatus(`/v1/payment_links/${link.id}`, 'paid');
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
     for (const path of [
       `/v1/payment_links/${link.id}/events`,
       `/v1/payment_links/${link.id}/payments`,

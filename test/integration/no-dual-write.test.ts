@@ -4,11 +4,9 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { composeApi } from '../../src/api/compose';
-import { createLogger } from '../../src/logger';
 import { freePort } from '../helpers/ports';
-import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
-import { eventually, TEST_SECRETS_KEY } from '../helpers/temporal';
+import { listenTestApi, type Stack, startStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
 
 const stacks: Stack[] = [];
 afterAll(async () => {
@@ -47,22 +45,14 @@ describe('creating a link', () => {
     const deadClient = new Client({
       connection: await Connection.lazy({ address: `127.0.0.1:${deadPort}`, connectTimeout: 300 }),
     });
-    const app = composeApi({
+    const api = await listenTestApi({
       db: stack.db,
       temporal: deadClient,
       taskQueue: stack.taskQueue,
-      publicBaseUrl: PUBLIC_BASE_URL,
       createWaitMs: 2000,
-      logger: createLogger('silent'),
-      twilioAuthToken: undefined,
-      sandboxSecret: SANDBOX_SECRET,
-      secretsKey: TEST_SECRETS_KEY,
     });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
     try {
-      const { port } = server.address() as { port: number };
-      const res = await fetch(`http://127.0.0.1:${port}/v1/payment_links`, {
+      const res = await fetch(`${api.baseUrl}/v1/payment_links`, {
         method: 'POST',
         headers: { authorization: `Bearer ${stack.account.apiKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ amount: 100, currency: 'USD', reference: 'never-stored' }),
@@ -72,7 +62,7 @@ describe('creating a link', () => {
       expect(body.error.code).toBe('service_unavailable');
       expect(await stack.db('payment_links').where({ reference: 'never-stored' }).first()).toBeUndefined();
     } finally {
-      server.close();
+      await api.close();
     }
   });
 });

@@ -4,12 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
-import { composeApi } from '../../src/api/compose';
 import { createDb } from '../../src/db/knex';
-import { createLogger } from '../../src/logger';
 import { SearchAttributes } from '../../workflows/payment-link/contract';
-import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
-import { eventually, TEST_SECRETS_KEY } from '../helpers/temporal';
+import { listenTestApi, PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -453,29 +451,16 @@ describe('probes', () => {
 
   it('/readyz turns 503 when Postgres is unreachable', async () => {
     const deadDb = createDb('postgres://postgres@127.0.0.1:1/paylinks');
-    const app = composeApi({
-      db: deadDb,
-      temporal: stack.temporal,
-      taskQueue: stack.taskQueue,
-      publicBaseUrl: PUBLIC_BASE_URL,
-      createWaitMs: 1000,
-      logger: createLogger('silent'),
-      twilioAuthToken: undefined,
-      sandboxSecret: SANDBOX_SECRET,
-      secretsKey: TEST_SECRETS_KEY,
-    });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
+    const api = await listenTestApi({ db: deadDb, temporal: stack.temporal, taskQueue: stack.taskQueue });
     try {
-      const { port } = server.address() as { port: number };
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      const res = await fetch(`${api.baseUrl}/readyz`);
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({
         status: 'unavailable',
         checks: { postgres: 'unreachable', temporal: 'ok' },
       });
     } finally {
-      server.close();
+      await api.close();
       await deadDb.destroy();
     }
   });
