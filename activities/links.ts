@@ -1,10 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { LinkChange, LinkStore } from '../src/links/link-store';
-import type { LinkTerms } from '../workflows/payment-link/contract';
-import { EventTypes } from '../workflows/payment-link/contract';
+import type { PaymentRecorded, RecordPayment, RecordPaymentInput } from '../src/payments/record-payment';
+import type { LinkTerms, PersistOutcome } from '../workflows/payment-link/contract';
+import { EventTypes, FailureTypes } from '../workflows/payment-link/contract';
 
 export interface LinkActivityDeps {
   links: LinkStore;
+  recordPayment: RecordPayment;
 }
 
 /**
@@ -19,17 +21,17 @@ async function nonRetryableOnBadData<T>(work: () => Promise<T>): Promise<T> {
     if (code.startsWith('22') || code === '23502') {
       throw ApplicationFailure.nonRetryable(
         `the database refused the data (${code}): ${(err as Error).message}`,
-        'InvalidData',
+        FailureTypes.InvalidData,
       );
     }
     throw err;
   }
 }
 
-export function createLinkActivities({ links }: LinkActivityDeps) {
+export function createLinkActivities({ links, recordPayment }: LinkActivityDeps) {
   return {
     /** Stores the link row and its `created` event; safe to retry. */
-    async persistLink(terms: LinkTerms): Promise<'created' | 'duplicate_reference'> {
+    async persistLink(terms: LinkTerms): Promise<PersistOutcome> {
       return nonRetryableOnBadData(() =>
         links.insertLink(terms, {
           key: 'created',
@@ -42,6 +44,11 @@ export function createLinkActivities({ links }: LinkActivityDeps) {
     /** Writes one lifecycle transition (row, payment, events) in one transaction; safe to retry. */
     async recordChange(change: LinkChange): Promise<void> {
       await nonRetryableOnBadData(() => links.applyChange(change));
+    },
+
+    /** Records one payment, de-duplicated by Postgres, settling its invoice or order; safe to retry. */
+    async recordPayment(input: RecordPaymentInput): Promise<PaymentRecorded> {
+      return nonRetryableOnBadData(() => recordPayment(input));
     },
   };
 }

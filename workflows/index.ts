@@ -1,2 +1,3 @@
 // The worker's workflow bundle entry: every workflow type the task queue serves.
 export { paymentLinkWorkflow } from './payment-link/workflow';
+export { webhookDeliveryWorkflow } from './webhook-delivery/workflow';

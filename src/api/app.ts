@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
 import { type Db, isDatabaseReachable } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
@@ -7,6 +8,7 @@ import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
+import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
@@ -44,6 +46,8 @@ export interface AppDeps {
   temporal: Client;
   links: LinkStore;
   linkService: LinkService;
+  documentLinks: DocumentLinks;
+  recordLatePayment: RecordLatePayment;
   publicBaseUrl: string;
   logger: Logger;
 }
@@ -103,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
       links: deps.links,
       sessions,
       providers,
+      recordLatePayment: deps.recordLatePayment,
     }),
   );
 

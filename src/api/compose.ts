@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
+import { createDocumentLinks } from '../commerce/document-links';
 import { createCommerceStores } from '../commerce/stores';
 import type { Db } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
@@ -8,6 +9,8 @@ import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import { createNotificationStore } from '../notifications/notification-store';
+import { createLatePayments } from '../payments/late-payments';
+import { createPaymentRecorder } from '../payments/record-payment';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
 
@@ -48,6 +51,12 @@ export function composeApi(w: ApiWiring): Express {
     temporal: w.temporal,
     links,
     linkService,
+    documentLinks: createDocumentLinks({ commerce, links, linkService }),
+    recordLatePayment: createLatePayments({
+      recordPayment: createPaymentRecorder(w.db),
+      temporal: w.temporal,
+      taskQueue: w.taskQueue,
+    }),
     notifications: createNotificationStore(w.db),
     twilioAuthToken: w.twilioAuthToken,
     sandboxSecret: w.sandboxSecret,

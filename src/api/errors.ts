@@ -19,6 +19,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly param?: string,
+    /** Ids the client needs to act on the error (for example the link that holds a slot). */
+    readonly details?: Record<string, string>,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -31,6 +33,7 @@ export class ApiError extends Error {
         code: this.code,
         message: this.message,
         ...(this.param ? { param: this.param } : {}),
+        ...this.details,
       },
     };
   }
@@ -43,8 +46,8 @@ export class ApiError extends Error {
     return new ApiError(404, 'not_found_error', 'resource_missing', `No such ${what}: '${id}'`);
   }
 
-  static conflict(message: string, code: string, param?: string) {
-    return new ApiError(409, 'conflict_error', code, message, param);
+  static conflict(message: string, code: string, param?: string, details?: Record<string, string>) {
+    return new ApiError(409, 'conflict_error', code, message, param, details);
   }
 
   static unprocessable(message: string, code: string) {

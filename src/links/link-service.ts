@@ -60,10 +60,9 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-const failureType = (err: unknown): string | undefined =>
-  err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure
-    ? (err.cause.type ?? undefined)
-    : undefined;
+/** The workflow's reason for refusing the link, if that is what the error is. */
+const refusalOf = (err: unknown): ApplicationFailure | undefined =>
+  err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure ? err.cause : undefined;
 
 export function createLinkService(deps: LinkServiceDeps) {
   const { temporal, links, taskQueue, settings, createWaitMs, logger, commerce } = deps;
@@ -142,8 +141,17 @@ export function createLinkService(deps: LinkServiceDeps) {
         );
       } catch (err) {
         abandon.abort();
-        if (failureType(err) === FailureTypes.DuplicateReference)
+        const refused = refusalOf(err);
+        if (refused?.type === FailureTypes.DuplicateReference)
           throw duplicateReference(terms.reference ?? '');
+        if (refused?.type === FailureTypes.DocumentHasOpenLink)
+          throw documentHasOpenLink(String((refused.details ?? [])[0]));
+        if (refused?.type === FailureTypes.InvalidData)
+          throw ApiError.invalid(
+            'The payment link contains data that cannot be stored',
+            undefined,
+            'invalid_data',
+          );
         if (!(err instanceof TimedOut)) {
           // A retry (same Idempotency-Key) of a link whose workflow has since finished: its row is the answer.
           const stored = startedNow ? undefined : await links.findLink(account.id, terms.id);
@@ -314,6 +322,15 @@ async function startOrFind(
 }
 
 export type LinkService = ReturnType<typeof createLinkService>;
+
+/** One open link per invoice and per order: the client is told which link holds it. */
+export const documentHasOpenLink = (openLinkId: string) =>
+  ApiError.conflict(
+    `The document already has an open payment link: '${openLinkId}'`,
+    'document_has_open_link',
+    undefined,
+    { payment_link: openLinkId },
+  );
 
 const duplicateReference = (reference: string) =>
   ApiError.conflict(

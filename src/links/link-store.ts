@@ -6,9 +6,11 @@ import type {
   EventType,
   LinkStatus,
   LinkTerms,
+  PersistOutcome,
   QuietHours,
   ReminderPolicy,
 } from '../../workflows/payment-link/contract';
+import { settleDocuments } from '../commerce/settlement';
 import type { Db } from '../db/knex';
 
 export interface LinkEventInput {
@@ -106,9 +108,14 @@ export interface PaymentRow {
 }
 
 const UNIQUE_VIOLATION = '23505';
+/** The partial unique indexes that keep one open link per invoice and per order. */
+const DOCUMENT_SLOTS: Record<string, 'invoiceId' | 'orderId'> = {
+  payment_links_one_open_per_invoice: 'invoiceId',
+  payment_links_one_open_per_order: 'orderId',
+};
 const json = (value: unknown) => JSON.stringify(value);
 
-function patchColumns(patch: LinkPatch): Record<string, unknown> {
+export function patchColumns(patch: LinkPatch): Record<string, unknown> {
   const columns: Record<string, unknown> = {};
   if (patch.status !== undefined) columns.status = patch.status;
   if (patch.amountPaid !== undefined) columns.amount_paid = patch.amountPaid;
@@ -123,15 +130,28 @@ function patchColumns(patch: LinkPatch): Record<string, unknown> {
 }
 
 export function createLinkStore(db: Db) {
+  /** An open link already collecting for this invoice or order, if any. */
+  async function openLinkFor(
+    accountId: string,
+    document: { invoiceId?: string; orderId?: string },
+  ): Promise<string | undefined> {
+    const row = await db('payment_links')
+      .where({
+        account_id: accountId,
+        ...(document.invoiceId ? { invoice_id: document.invoiceId } : { order_id: document.orderId }),
+      })
+      .whereIn('status', ['active', 'partially_paid'])
+      .orderBy('holds_document', 'desc')
+      .first('id');
+    return row?.id;
+  }
+
   return {
     /**
      * Inserts the link and its `created` event. A retry after success finds the row and is a
-     * no-op; another link of the account holding the same reference is reported, not thrown.
+     * no-op; a reference or a document another link already holds is reported, not thrown.
      */
-    async insertLink(
-      terms: LinkTerms,
-      createdEvent: LinkEventInput,
-    ): Promise<'created' | 'duplicate_reference'> {
+    async insertLink(terms: LinkTerms, createdEvent: LinkEventInput): Promise<PersistOutcome> {
       try {
         await db.transaction(async (tx) => {
           const inserted = await tx('payment_links')
@@ -169,15 +189,24 @@ export function createLinkStore(db: Db) {
             .returning('id');
           if (inserted.length > 0) await insertLinkEvents(tx, terms.accountId, terms.id, [createdEvent]);
         });
-        return 'created';
+        return { outcome: 'created' };
       } catch (err) {
         const e = err as { code?: string; constraint?: string };
-        if (e.code === UNIQUE_VIOLATION && e.constraint?.includes('reference')) return 'duplicate_reference';
-        throw err;
+        if (e.code !== UNIQUE_VIOLATION) throw err;
+        if (e.constraint?.includes('reference')) return { outcome: 'duplicate_reference' };
+        const document = DOCUMENT_SLOTS[e.constraint ?? ''];
+        if (!document) throw err;
+        const openLinkId = await openLinkFor(terms.accountId, { [document]: terms[document] ?? '' });
+        // Gone between the insert and this read: the slot is free, a retry will take it.
+        if (!openLinkId) throw err;
+        return { outcome: 'document_has_open_link', openLinkId };
       }
     },
 
-    /** One transition, atomically: row patch, optional payment, timeline entries. Idempotent. */
+    /**
+     * One transition, atomically: row patch, timeline entries, and (for links that started before
+     * payments were recorded by `recordPayment`) a payment. Idempotent.
+     */
     async applyChange(change: LinkChange): Promise<void> {
       await db.transaction(async (tx) => {
         if (change.payment) {
@@ -197,7 +226,7 @@ export function createLinkStore(db: Db) {
               session_id: p.sessionId,
               payment_profile_id: p.paymentProfileId,
             })
-            .onConflict(['account_id', 'provider', 'provider_payment_id'])
+            .onConflict(['provider', 'provider_payment_id'])
             .ignore();
         }
         if (change.patch) {
@@ -224,20 +253,7 @@ export function createLinkStore(db: Db) {
       return db('payment_links').where({ token }).first();
     },
 
-    /** An open link already collecting for this invoice or order, if any. */
-    async openLinkFor(
-      accountId: string,
-      document: { invoiceId?: string; orderId?: string },
-    ): Promise<string | undefined> {
-      const row = await db('payment_links')
-        .where({
-          account_id: accountId,
-          ...(document.invoiceId ? { invoice_id: document.invoiceId } : { order_id: document.orderId }),
-        })
-        .whereIn('status', ['active', 'partially_paid'])
-        .first('id');
-      return row?.id;
-    },
+    openLinkFor,
 
     /** Whether another link than `exceptId` already holds the reference. */
     async referenceTaken(accountId: string, reference: string, exceptId?: string): Promise<boolean> {
@@ -274,43 +290,6 @@ export function createLinkStore(db: Db) {
 }
 
 export type LinkStore = ReturnType<typeof createLinkStore>;
-
-/**
- * The invoice and order a link collects for follow its payments: an invoice is paid (or partly)
- * by what all its links collected; an order is paid when its link is.
- */
-async function settleDocuments(tx: Db, accountId: string, linkId: string): Promise<void> {
-  // Locked first, as its own statement: the sum below then sees every committed payment of the
-  // invoice's other links, so two links settling at once cannot lose one another's amounts.
-  await tx.raw(
-    `SELECT 1 FROM invoices
-      WHERE account_id = ? AND id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
-      FOR UPDATE`,
-    [accountId, linkId, accountId],
-  );
-  // Only links in the invoice's own currency count towards it.
-  await tx.raw(
-    `UPDATE invoices AS i
-        SET amount_paid = s.paid,
-            status = CASE WHEN s.paid >= i.amount_due THEN 'paid' WHEN s.paid > 0 THEN 'partially_paid' ELSE i.status END
-       FROM (SELECT inv.id AS invoice_id, COALESCE(SUM(l.amount_paid), 0) AS paid
-               FROM invoices inv
-               JOIN payment_links l ON l.account_id = inv.account_id AND l.invoice_id = inv.id AND l.currency = inv.currency
-              WHERE inv.account_id = ?
-                AND inv.id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
-              GROUP BY inv.id) AS s
-      WHERE i.account_id = ? AND i.id = s.invoice_id`,
-    [accountId, linkId, accountId, accountId],
-  );
-  // An order is paid by a link in its currency that collected its whole amount.
-  await tx.raw(
-    `UPDATE orders AS o SET status = 'paid'
-       FROM payment_links AS l
-      WHERE l.id = ? AND l.account_id = ? AND o.account_id = l.account_id AND o.id = l.order_id
-        AND l.status IN ('paid', 'completed') AND l.currency = o.currency AND l.amount_paid >= o.amount`,
-    [linkId, accountId],
-  );
-}
 
 export async function insertLinkEvents(
   tx: Db,

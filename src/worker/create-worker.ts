@@ -9,6 +9,7 @@ import { createLinkStore } from '../links/link-store';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
+import { createPaymentRecorder } from '../payments/record-payment';
 import { createWebhookStore } from '../webhooks/webhook-store';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -52,7 +53,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     namespace,
     taskQueue,
     activities: {
-      ...createLinkActivities({ links }),
+      ...createLinkActivities({ links, recordPayment: createPaymentRecorder(db) }),
       ...createWebhookActivities({ webhooks: createWebhookStore(db, options.secretsKey) }),
     },
     ...(workflowBundlePath

@@ -126,8 +126,11 @@ export interface LinkState {
   status: LinkStatus;
   amountPaid: number;
   paymentsCount: number;
-  /** Provider payment ids already seen, so a redelivered payment is ignored. */
-  seenPaymentIds: string[];
+  /**
+   * Provider payment ids already seen: only runs that started before payments were de-duplicated
+   * by Postgres (the `ledger-in-postgres` patch) keep it.
+   */
+  seenPaymentIds?: string[];
   /** Reminders scheduled at or before this instant have been handled. */
   reminderCursor: string;
   closedAt: string | null;
@@ -148,7 +151,16 @@ export interface PaymentLinkWorkflowInput {
 
 export type PaymentLinkOutcome =
   | { status: LinkStatus; amountPaid: number; paymentsCount: number }
-  | { status: 'rejected'; reason: 'duplicate_reference' };
+  | { status: 'rejected'; reason: PersistRefusal['outcome'] };
+
+/** Why the link's row could not be stored; the workflow then ends without a link. */
+export type PersistRefusal =
+  | { outcome: 'duplicate_reference' }
+  /** Another open link already collects for the invoice or order: there is one at a time. */
+  | { outcome: 'document_has_open_link'; openLinkId: string }
+  /** Postgres refused the data itself (for example text it cannot store). */
+  | { outcome: 'invalid_data'; message: string };
+export type PersistOutcome = { outcome: 'created' } | PersistRefusal;
 
 // ---- messages in ----
 
@@ -183,7 +195,15 @@ export interface ResendRequest {
   channel: Channel;
 }
 
+/** Another link collected the invoice or order this link was for: this one has nothing left to do. */
+export interface DocumentSettled {
+  byLinkId: string;
+  invoiceId: string | null;
+  orderId: string | null;
+}
+
 export const paymentReceivedSignal = defineSignal<[PaymentReceived]>('paymentReceived');
+export const documentSettledSignal = defineSignal<[DocumentSettled]>('documentSettled');
 /** Resolves once the link row exists, so the API can answer with read-your-writes. */
 export const linkCreatedUpdate = defineUpdate<LinkView>('linkCreated');
 export const cancelUpdate = defineUpdate<LinkView, [CancelRequest]>('cancel');
@@ -198,6 +218,9 @@ export const FailureTypes = {
   LinkTerminal: 'LinkTerminal',
   InvalidChange: 'InvalidChange',
   ChannelUnavailable: 'ChannelUnavailable',
+  DocumentHasOpenLink: 'DocumentHasOpenLink',
+  /** Postgres refused the data (raised by activities, and by the workflow for a refused create). */
+  InvalidData: 'InvalidData',
 } as const;
 
 // ---- link events (the timeline) ----
@@ -225,5 +248,17 @@ export const EventTypes = {
   notificationFailed: 'notification.failed',
   notificationSuppressed: 'notification.suppressed',
   customerOptedOut: 'customer.opted_out',
+  /** Something the link could not store: an operator looks at it; the lifecycle carries on. */
+  linkError: 'link.error',
 } as const;
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
+
+/** The timeline entry each status is entered with. */
+export const STATUS_EVENTS: Record<LinkStatus, EventType> = {
+  active: EventTypes.created,
+  partially_paid: EventTypes.partiallyPaid,
+  paid: EventTypes.paid,
+  completed: EventTypes.completed,
+  expired: EventTypes.expired,
+  cancelled: EventTypes.cancelled,
+};

@@ -7,13 +7,16 @@
  * every pending reminder is cancelled.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -22,13 +25,16 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index';
 import type { NotifyCustomerInput } from '../../activities/notifications';
-import type { LinkChange, LinkEventInput } from '../../src/links/link-store';
+import type { LinkChange } from '../../src/links/link-store';
+import type { PaymentRecorded } from '../../src/payments/record-payment';
 import {
   type CancelRequest,
   type Channel,
   cancelUpdate,
   channelTaskQueue,
   contactFor,
+  type DocumentSettled,
+  documentSettledSignal,
   EventTypes,
   type ExtendExpiryRequest,
   extendExpiryUpdate,
@@ -40,19 +46,34 @@ import {
   type LinkView,
   linkCreatedUpdate,
   linkStateQuery,
+  linkWorkflowId,
   type PaymentLinkOutcome,
   type PaymentLinkWorkflowInput,
   type PaymentReceived,
+  type PersistOutcome,
   paymentReceivedSignal,
   type ResendRequest,
   resendUpdate,
   SearchAttributes,
+  STATUS_EVENTS,
   updateLinkUpdate,
 } from './contract';
-import { decidePayment } from './payments';
+import { applyPaymentV1 } from './legacy-v1';
+import { applyDecision, decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
+import { linkWebhookEvent } from './webhook-event';
 
-const { persistLink, recordChange } = proxyActivities<Activities>({
+/**
+ * Versions of this workflow's commands, oldest first. A run decides its version at its first
+ * workflow task and keeps it to the end, so links started on older code finish on it.
+ * - `ledger-in-postgres`: payments are recorded by `recordPayment` (de-duplicated by Postgres,
+ *   settling invoices and orders, closing the other links of a settled document); a data error
+ *   is put on the timeline instead of failing the workflow. Before it: `recordChange` with the
+ *   workflow's own list of seen payment ids.
+ */
+export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
+
+const { persistLink, recordChange, recordPayment } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -77,6 +98,7 @@ function notifierFor(channel: Channel) {
 
 type Command =
   | { kind: 'payment'; payment: PaymentReceived }
+  | { kind: 'documentSettled'; settled: DocumentSettled }
   | { kind: 'cancel'; id: number; request: CancelRequest }
   | { kind: 'extend'; id: number; request: ExtendExpiryRequest }
   | { kind: 'update'; id: number; changes: LinkChanges }
@@ -91,15 +113,6 @@ type Settlement = { ok: true } | { ok: false; failure: ApplicationFailure };
 const now = (): number => Date.now();
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-const STATUS_EVENTS: Record<LinkStatus, LinkEventInput['type']> = {
-  active: EventTypes.created,
-  partially_paid: EventTypes.partiallyPaid,
-  paid: EventTypes.paid,
-  completed: EventTypes.completed,
-  expired: EventTypes.expired,
-  cancelled: EventTypes.cancelled,
-};
-
 const terminalFailure = (status: LinkStatus) =>
   ApplicationFailure.create({
     type: FailureTypes.LinkTerminal,
@@ -110,16 +123,71 @@ const terminalFailure = (status: LinkStatus) =>
 const invalidChange = (message: string) =>
   ApplicationFailure.create({ type: FailureTypes.InvalidChange, message, nonRetryable: true });
 
-function initialState(input: PaymentLinkWorkflowInput): LinkState {
+function initialState(input: PaymentLinkWorkflowInput, ledgerInPostgres: boolean): LinkState {
   return {
     terms: input.terms,
     status: 'active',
     amountPaid: 0,
     paymentsCount: 0,
-    seenPaymentIds: [],
+    ...(ledgerInPostgres ? {} : { seenPaymentIds: [] }),
     reminderCursor: input.terms.createdAt,
     closedAt: null,
   };
+}
+
+/** A run that resumes an older one's state: the list of seen payment ids stays behind. */
+function resumedState(resumeFrom: LinkState, ledgerInPostgres: boolean): LinkState {
+  if (!ledgerInPostgres) return resumeFrom;
+  const { seenPaymentIds: _seen, ...state } = resumeFrom;
+  return state;
+}
+
+/** The figures a payment decision reads, and nothing that grows. */
+const ledgerOf = (state: LinkState): Ledger => {
+  const { amount, currency, maxPayments, acceptPartial, minPartialAmount } = state.terms;
+  return {
+    status: state.status,
+    amountPaid: state.amountPaid,
+    paymentsCount: state.paymentsCount,
+    terms: { amount, currency, maxPayments, acceptPartial, minPartialAmount },
+  };
+};
+
+/** Postgres refused the data itself: retrying cannot help, the link must carry on without it. */
+const isInvalidData = (err: unknown): err is ActivityFailure =>
+  err instanceof ActivityFailure &&
+  err.cause instanceof ApplicationFailure &&
+  err.cause.type === FailureTypes.InvalidData;
+
+/** Text Postgres will store: no NUL, no lone surrogate. */
+const storable = (text: string): string => text.toWellFormed().replaceAll('\u0000', '\ufffd');
+
+/** Older activities answered with a bare string. */
+const persistOutcome = (result: PersistOutcome | 'created' | 'duplicate_reference'): PersistOutcome =>
+  typeof result === 'string' ? { outcome: result } : result;
+
+function refusal(persisted: Exclude<PersistOutcome, { outcome: 'created' }>, reference: string | null) {
+  switch (persisted.outcome) {
+    case 'duplicate_reference':
+      return ApplicationFailure.create({
+        type: FailureTypes.DuplicateReference,
+        message: `another payment link of this account already has reference "${reference}"`,
+        nonRetryable: true,
+      });
+    case 'document_has_open_link':
+      return ApplicationFailure.create({
+        type: FailureTypes.DocumentHasOpenLink,
+        message: `the document already has an open payment link: '${persisted.openLinkId}'`,
+        details: [persisted.openLinkId],
+        nonRetryable: true,
+      });
+    case 'invalid_data':
+      return ApplicationFailure.create({
+        type: FailureTypes.InvalidData,
+        message: persisted.message,
+        nonRetryable: true,
+      });
+  }
 }
 
 /** Closing messages go once, by email when the link uses it, else by SMS. */
@@ -132,14 +200,18 @@ const hasContact = (state: LinkState, channel: Channel): boolean =>
 
 export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Promise<PaymentLinkOutcome> {
   const { settings } = input;
-  const state = input.resumeFrom ?? initialState(input);
+  // Decided once per run, at its first workflow task (see PATCHES).
+  const ledgerInPostgres = patched(PATCHES.ledgerInPostgres);
+  const state = input.resumeFrom
+    ? resumedState(input.resumeFrom, ledgerInPostgres)
+    : initialState(input, ledgerInPostgres);
   const { id: linkId, accountId } = state.terms;
 
   // ---- messages in ----
   const queue: Command[] = [];
   const settled = new Map<number, Settlement>();
   let nextCommandId = 0;
-  let created: 'created' | 'duplicate_reference' | undefined = input.resumeFrom ? 'created' : undefined;
+  let persisted: PersistOutcome | undefined = input.resumeFrom ? { outcome: 'created' } : undefined;
 
   const view = (): LinkView => ({
     ...state,
@@ -166,15 +238,12 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   setHandler(paymentReceivedSignal, (payment) => {
     queue.push({ kind: 'payment', payment });
   });
+  setHandler(documentSettledSignal, (documentSettled) => {
+    queue.push({ kind: 'documentSettled', settled: documentSettled });
+  });
   setHandler(linkCreatedUpdate, async () => {
-    await condition(() => created !== undefined);
-    if (created === 'duplicate_reference') {
-      throw ApplicationFailure.create({
-        type: FailureTypes.DuplicateReference,
-        message: `another payment link of this account already has reference "${state.terms.reference}"`,
-        nonRetryable: true,
-      });
-    }
+    await condition(() => persisted !== undefined);
+    if (persisted && persisted.outcome !== 'created') throw refusal(persisted, state.terms.reference);
     return view();
   });
   setHandler(cancelUpdate, (request) => submit({ kind: 'cancel', request }), {
@@ -233,37 +302,51 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   }
 
   // ---- transitions ----
-  async function record(change: Omit<LinkChange, 'linkId' | 'accountId'>): Promise<void> {
-    await recordChange({ ...change, linkId, accountId });
+  /**
+   * Writes a transition. A change Postgres refuses as data is put on the timeline as `link.error`
+   * (false is returned) rather than failing the workflow and stranding the link.
+   */
+  async function record(change: Omit<LinkChange, 'linkId' | 'accountId'>): Promise<boolean> {
+    try {
+      await recordChange({ ...change, linkId, accountId });
+      return true;
+    } catch (err) {
+      if (!ledgerInPostgres || !isInvalidData(err)) throw err;
+      await recordError(change.events[0]?.type ?? 'change', err, change.patch);
+      return false;
+    }
+  }
+
+  /** The operator's view of a write that failed for its data; `patch` is what must still be kept. */
+  async function recordError(
+    during: string,
+    err: ActivityFailure,
+    patch?: LinkChange['patch'],
+    data: Record<string, unknown> = {},
+  ): Promise<void> {
+    log.error('the link could not store a change', { linkId, during, err });
+    await recordChange({
+      linkId,
+      accountId,
+      patch,
+      events: [
+        {
+          key: `error:${uuid4()}`,
+          type: EventTypes.linkError,
+          data: { during, message: storable(err.cause?.message ?? err.message), ...data },
+        },
+      ],
+    });
   }
 
   // ---- webhooks to the merchant: in the background, awaited before the workflow ends ----
   const webhooks = new Set<Promise<void>>();
   function emit(type: string, key: string, extra: Record<string, unknown> = {}): void {
     const t = state.terms;
-    const delivering: Promise<void> = deliverWebhook({
-      id: `evt_${linkId}_${key}`,
-      type,
-      accountId,
-      linkId,
-      createdAt: iso(now()),
-      data: {
-        // What the receiver needs to match its own records.
-        payment_link: {
-          id: linkId,
-          status: state.status,
-          amount: t.amount,
-          amount_paid: state.amountPaid,
-          currency: t.currency,
-          reference: t.reference,
-          metadata: t.metadata,
-          invoice_id: t.invoiceId,
-          order_id: t.orderId,
-          customer_id: t.customerId,
-        },
-        ...extra,
-      },
-    })
+    const snapshot = { ...t, status: state.status, amountPaid: state.amountPaid };
+    const delivering: Promise<void> = deliverWebhook(
+      linkWebhookEvent(snapshot, { type, key, extra }, iso(now())),
+    )
       .then(
         () => undefined,
         (err: unknown) => log.warn('webhook not delivered', { linkId, type, err }),
@@ -286,113 +369,85 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     emit(`payment_link.${status}`, `status:${status}`);
   }
 
+  /**
+   * A payment: decided by the link's rules, then recorded by Postgres, which has the last word on
+   * whether it is new and whether its invoice or order was already settled.
+   */
   async function applyPayment(payment: PaymentReceived): Promise<void> {
-    if (state.seenPaymentIds.includes(payment.paymentId)) return; // redelivered: already counted
-    state.seenPaymentIds.push(payment.paymentId);
-    const decision = decidePayment(state, payment);
-    const before = { status: state.status, amountPaid: state.amountPaid, paymentsCount: state.paymentsCount };
-    const paymentData = {
-      payment_id: payment.paymentId,
-      provider: payment.provider,
-      amount: payment.amount,
-      currency: payment.currency,
-      ...(decision.flags.length > 0 ? { flags: decision.flags, refund_review: decision.refundReview } : {}),
-    };
-    const events: LinkEventInput[] = [
-      {
-        key: `payment:${payment.provider}:${payment.paymentId}`,
-        type:
-          decision.recordAs === 'rejected'
-            ? EventTypes.paymentRejected
-            : decision.flags.length > 0
-              ? EventTypes.paymentFlagged
-              : EventTypes.paymentSucceeded,
-        data: paymentData,
-      },
-    ];
-    if (decision.status === 'partially_paid') {
-      events.push({
-        key: `partially_paid:${payment.paymentId}`,
-        type: EventTypes.partiallyPaid,
-        data: {
-          amount_paid: decision.amountPaid,
-          amount_remaining: state.terms.amount - decision.amountPaid,
-        },
+    const before = ledgerOf(state);
+    const decision = decidePayment(before, payment);
+    const closedAt = !isTerminal(before.status) && isTerminal(decision.status) ? iso(now()) : null;
+    let recorded: PaymentRecorded;
+    try {
+      recorded = await recordPayment({
+        linkId,
+        accountId,
+        paymentRowId: `pay_${uuid4().replaceAll('-', '')}`,
+        payment,
+        before,
+        decision,
+        closedAt,
       });
-    } else if (decision.status !== before.status) {
-      events.push({
-        key: `status:${decision.status}`,
-        type: STATUS_EVENTS[decision.status],
-        data: { amount_paid: decision.amountPaid, payments_count: decision.paymentsCount },
-      });
-    }
-
-    state.amountPaid = decision.amountPaid;
-    state.paymentsCount = decision.paymentsCount;
-    state.status = decision.status;
-    const changed =
-      decision.status !== before.status ||
-      decision.amountPaid !== before.amountPaid ||
-      decision.paymentsCount !== before.paymentsCount;
-    const closing = !isTerminal(before.status) && isTerminal(decision.status);
-    if (closing) {
-      state.closedAt = iso(now());
-      sends.cancel();
-    }
-    if (decision.status !== before.status) {
-      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: decision.status }]);
-    }
-    await record({
-      patch: !changed
-        ? undefined
-        : {
-            status: decision.status,
-            amountPaid: decision.amountPaid,
-            paymentsCount: decision.paymentsCount,
-            ...(closing ? { closedAt: state.closedAt as string } : {}),
-          },
-      payment: {
-        id: `pay_${uuid4().replaceAll('-', '')}`,
-        provider: payment.provider,
-        providerPaymentId: payment.paymentId,
-        amount: payment.amount,
-        currency: payment.currency.toUpperCase(),
-        status: decision.recordAs,
-        flags: decision.flags,
-        refundReview: decision.refundReview,
-        sessionId: payment.sessionId ?? null,
-        paymentProfileId: payment.paymentProfileId ?? null,
-      },
-      events,
-    });
-    // Receipts go to the link's customer: for a multi-use link that is not who paid.
-    if (closing && decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
-    const counted =
-      decision.recordAs === 'succeeded' && !decision.flags.some((f) => f === 'late' || f === 'already_paid');
-    // A payment that needs a person (over, under, late, wrong currency…) is announced as such,
-    // never as a plain success a merchant would fulfil on.
-    emit(
-      decision.refundReview || decision.recordAs === 'rejected' ? 'payment.flagged' : 'payment.succeeded',
-      `payment:${payment.provider}:${payment.paymentId}`,
-      {
-        payment: {
-          provider: payment.provider,
-          payment_id: payment.paymentId,
+    } catch (err) {
+      if (!isInvalidData(err)) throw err;
+      // The money was taken: the link counts it, and an operator sees what could not be stored.
+      await recordError(
+        EventTypes.paymentSucceeded,
+        err,
+        paymentWrites(before, payment, decision, closedAt).patch,
+        {
+          provider: storable(payment.provider),
+          payment_id: storable(payment.paymentId),
           amount: payment.amount,
-          currency: payment.currency,
-          flags: decision.flags,
-          refund_review: decision.refundReview,
+          currency: storable(payment.currency),
         },
-      },
-    );
-    if (decision.status === 'partially_paid' && counted)
-      emit('payment_link.partially_paid', `partially_paid:${payment.paymentId}`);
-    else if (decision.status !== before.status)
-      emit(`payment_link.${decision.status}`, `status:${decision.status}`);
+      );
+      recorded = { outcome: 'recorded', decision, linksToClose: [] };
+    }
+    if (recorded.outcome === 'duplicate') return; // redelivered: already counted
+
+    const final = recorded.decision;
+    Object.assign(state, applyDecision(state, final, closedAt ?? state.closedAt ?? iso(now())));
+    if (closedAt) sends.cancel();
+    if (final.status !== before.status) {
+      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: final.status }]);
+    }
+    // Receipts go to the link's customer: for a multi-use link that is not who paid.
+    if (closedAt && final.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
+    for (const a of paymentAnnouncements(before, payment, final)) emit(a.type, a.key, a.extra);
+    for (const other of recorded.linksToClose) {
+      await getExternalWorkflowHandle(linkWorkflowId(other))
+        .signal(documentSettledSignal, {
+          byLinkId: linkId,
+          invoiceId: state.terms.invoiceId,
+          orderId: state.terms.orderId,
+        })
+        .catch((err: unknown) => log.warn('could not close a link of a settled document', { other, err }));
+    }
   }
 
   async function apply(command: Command): Promise<void> {
-    if (command.kind === 'payment') return applyPayment(command.payment);
+    if (command.kind === 'payment') {
+      if (ledgerInPostgres) return applyPayment(command.payment);
+      return applyPaymentV1(
+        {
+          state,
+          record: async (change) => void (await record(change)),
+          emit,
+          sends,
+          sendClosingMessage,
+          now,
+        },
+        command.payment,
+      );
+    }
+    if (command.kind === 'documentSettled') {
+      // Nothing is left to collect: the link stops reminding and says why.
+      if (!isTerminal(state.status)) {
+        await close('cancelled', { reason: 'document_paid', by_payment_link: command.settled.byLinkId });
+      }
+      return;
+    }
     if (isTerminal(state.status)) {
       // Validated while open, but a payment or the expiry got there first.
       settled.set(command.id, { ok: false, failure: terminalFailure(state.status) });
@@ -430,6 +485,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       }
       case 'update': {
         const { changes } = command;
+        const previous = state.terms;
         state.terms = {
           ...state.terms,
           ...(changes.description !== undefined ? { description: changes.description } : {}),
@@ -441,12 +497,20 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         if (changes.reminders !== undefined || changes.quietHours !== undefined) {
           state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
         }
-        await record({
+        const stored = await record({
           patch: changes,
           events: [
             { key: `update:${uuid4()}`, type: EventTypes.updated, data: { fields: Object.keys(changes) } },
           ],
         });
+        if (!stored) {
+          state.terms = previous;
+          settled.set(command.id, {
+            ok: false,
+            failure: invalidChange('the change contains data that cannot be stored'),
+          });
+          return;
+        }
         break;
       }
       case 'resend':
@@ -468,11 +532,16 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
 
   // ---- the lifecycle ----
   if (!input.resumeFrom) {
-    created = await persistLink(state.terms);
-    if (created === 'duplicate_reference') {
+    try {
+      persisted = persistOutcome(await persistLink(state.terms));
+    } catch (err) {
+      if (!ledgerInPostgres || !isInvalidData(err)) throw err;
+      persisted = { outcome: 'invalid_data', message: storable(err.cause?.message ?? 'invalid data') };
+    }
+    if (persisted.outcome !== 'created') {
       upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: null }]);
       await condition(allHandlersFinished);
-      return { status: 'rejected', reason: 'duplicate_reference' };
+      return { status: 'rejected', reason: persisted.outcome };
     }
     for (const channel of state.terms.channels) {
       if (hasContact(state, channel)) send({ channel, kind: 'link', messageKey: `link:${channel}` });

@@ -2,16 +2,10 @@ import { Router } from 'express';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { CHANNELS } from '../../../workflows/payment-link/contract';
+import type { DocumentLinkOptions, DocumentLinks } from '../../commerce/document-links';
 import type { CommerceStores, CustomerRow, InvoiceRow, OrderRow } from '../../commerce/stores';
 import type { Db } from '../../db/knex';
-import {
-  CreatePaymentLinkSchema,
-  CustomerSchema as LinkCustomerSchema,
-  MAX_LINK_LIFETIME_DAYS,
-  MetadataSchema,
-} from '../../links/create-link';
-import type { LinkService } from '../../links/link-service';
-import type { LinkStore } from '../../links/link-store';
+import { CustomerSchema as LinkCustomerSchema, MetadataSchema } from '../../links/create-link';
 import { serializeLink } from '../../links/serialize';
 import { isPayableCurrency } from '../../money/currencies';
 import { accountOf } from '../auth';
@@ -21,9 +15,8 @@ import { parseBody, parseQuery } from '../validation';
 
 export interface CommerceRoutesDeps {
   db: Db;
-  links: LinkStore;
   commerce: CommerceStores;
-  linkService: LinkService;
+  documentLinks: DocumentLinks;
   publicBaseUrl: string;
 }
 
@@ -60,6 +53,13 @@ export const DocumentLinkSchema = z.strictObject({
   expires_at: z.iso.datetime({ offset: true }).optional(),
   quiet_hours: z.strictObject({ start: z.string(), end: z.string() }).nullable().optional(),
   success_url: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+const documentLinkOptions = (b: z.infer<typeof DocumentLinkSchema>): DocumentLinkOptions => ({
+  ...(b.channels ? { channels: b.channels } : {}),
+  ...(b.expires_at ? { expiresAt: b.expires_at } : {}),
+  ...(b.quiet_hours !== undefined ? { quietHours: b.quiet_hours } : {}),
+  ...(b.success_url ? { successUrl: b.success_url } : {}),
 });
 
 const iso = (d: Date) => d.toISOString();
@@ -99,32 +99,7 @@ const serializeOrder = (o: OrderRow) => ({
   created_at: iso(o.created_at),
 });
 
-/**
- * Reminders for an invoice follow its due date: 3 days before, on the day, 3 and 7 days after
- * (at 09:00 in the customer's zone; quiet hours still apply), and the link lives 14 days past it.
- */
-export function invoiceSchedule(dueDate: string, timezone: string, now: DateTime) {
-  const due = DateTime.fromISO(dueDate, { zone: timezone }).set({ hour: 9 });
-  // A link lives at most a year: for a due date further out, it stops there.
-  const latest = now.plus({ days: MAX_LINK_LIFETIME_DAYS });
-  const expiresAt = DateTime.min(
-    DateTime.max(due.plus({ days: 14 }), now.plus({ days: 1 })) as DateTime,
-    latest,
-  ) as DateTime;
-  const afterCreated = [-3, 0, 3, 7]
-    .map((days) => due.plus({ days }))
-    .filter((at) => at > now && at < expiresAt)
-    .map((at) => `PT${Math.round(at.diff(now).as('seconds'))}S`);
-  return { afterCreated, expiresAt: expiresAt.toUTC().toISO() as string };
-}
-
-export function commerceRoutes({
-  db,
-  links,
-  commerce,
-  linkService,
-  publicBaseUrl,
-}: CommerceRoutesDeps): Router {
+export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: CommerceRoutesDeps): Router {
   const router = Router();
   const list = (table: 'customers' | 'invoices' | 'orders', serialize: (row: never) => unknown) =>
     router.get(`/${table}`, async (req, res) => {
@@ -185,31 +160,9 @@ export function commerceRoutes({
   list('invoices', serializeInvoice);
 
   router.post('/invoices/:id/payment_link', async (req, res) => {
-    const account = accountOf(req);
-    const invoice = await commerce.findInvoice(account.id, req.params.id);
-    if (!invoice) throw ApiError.notFound('invoice', req.params.id);
-    if (invoice.status === 'paid')
-      throw ApiError.unprocessable('The invoice is already paid', 'invoice_paid');
-    const b = parseBody(DocumentLinkSchema, req.body ?? {});
-    const customer = invoice.customer_id
-      ? await commerce.findCustomer(account.id, invoice.customer_id)
-      : undefined;
-    const dueDate = serializeInvoice(invoice).due_date as string;
-    const schedule = invoiceSchedule(dueDate, customer?.timezone ?? account.timezone, DateTime.utc());
-    const body = CreatePaymentLinkSchema.parse({
-      amount: invoice.amount_due - invoice.amount_paid,
-      currency: invoice.currency,
-      description: `Invoice ${invoice.number}`,
-      ...(invoice.customer_id ? { customer_id: invoice.customer_id } : {}),
-      invoice_id: invoice.id,
-      expires_at: b.expires_at ?? schedule.expiresAt,
-      reminders: { after_created: schedule.afterCreated },
-      ...(b.channels ? { channels: b.channels } : {}),
-      ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
-      ...(b.success_url ? { success_url: b.success_url } : {}),
-      accept_partial: true,
-    });
-    res.status(201).json(serializeLink(await linkService.create(account, body), publicBaseUrl));
+    const options = documentLinkOptions(parseBody(DocumentLinkSchema, req.body ?? {}));
+    const link = await documentLinks.forInvoice(accountOf(req), req.params.id, options);
+    res.status(201).json(serializeLink(link, publicBaseUrl));
   });
 
   router.post('/orders', async (req, res) => {
@@ -233,29 +186,9 @@ export function commerceRoutes({
   list('orders', serializeOrder);
 
   router.post('/orders/:id/payment_link', async (req, res) => {
-    const account = accountOf(req);
-    const order = await commerce.findOrder(account.id, req.params.id);
-    if (!order) throw ApiError.notFound('order', req.params.id);
-    if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
-    const open = await links.openLinkFor(account.id, { orderId: order.id });
-    if (open)
-      throw ApiError.conflict(
-        `The order already has an open payment link: '${open}'`,
-        'document_has_open_link',
-      );
-    const b = parseBody(DocumentLinkSchema, req.body ?? {});
-    const body = CreatePaymentLinkSchema.parse({
-      amount: order.amount,
-      currency: order.currency,
-      ...(order.description ? { description: order.description } : {}),
-      ...(order.customer_id ? { customer_id: order.customer_id } : {}),
-      order_id: order.id,
-      ...(b.expires_at ? { expires_at: b.expires_at } : {}),
-      ...(b.channels ? { channels: b.channels } : {}),
-      ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
-      ...(b.success_url ? { success_url: b.success_url } : {}),
-    });
-    res.status(201).json(serializeLink(await linkService.create(account, body), publicBaseUrl));
+    const options = documentLinkOptions(parseBody(DocumentLinkSchema, req.body ?? {}));
+    const link = await documentLinks.forOrder(accountOf(req), req.params.id, options);
+    res.status(201).json(serializeLink(link, publicBaseUrl));
   });
 
   router.get('/payment_profiles', async (req, res) => {

@@ -1,10 +1,16 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router } from 'express';
-import { EventTypes, linkWorkflowId, paymentReceivedSignal } from '../../../workflows/payment-link/contract';
+import {
+  EventTypes,
+  linkWorkflowId,
+  type PaymentReceived,
+  paymentReceivedSignal,
+} from '../../../workflows/payment-link/contract';
 import type { Db } from '../../db/knex';
-import { newId } from '../../ids';
 import { insertLinkEvents, type LinkRow, type LinkStore } from '../../links/link-store';
+import type { RecordLatePayment } from '../../payments/late-payments';
+import { savePaymentProfile } from '../../payments/payment-profiles';
 import type { ProviderRegistry } from '../../payments/provider';
 import type { ProviderEvent } from '../../payments/sandbox-provider';
 import type { SessionRow, SessionStore } from '../../payments/session-store';
@@ -16,6 +22,7 @@ export interface ProviderCallbackDeps {
   links: LinkStore;
   sessions: SessionStore;
   providers: ProviderRegistry;
+  recordLatePayment: RecordLatePayment;
 }
 
 /**
@@ -24,7 +31,7 @@ export interface ProviderCallbackDeps {
  * provider's retry is always safe.
  */
 export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
-  const { db, temporal, links, sessions, providers } = deps;
+  const { db, temporal, links, sessions, providers, recordLatePayment } = deps;
   const router = Router();
 
   router.post('/:provider', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
@@ -98,95 +105,24 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
     const paymentProfileId =
       data.payment_profile && link.max_payments === 1
-        ? await saveProfile(provider, data.payment_profile, link)
+        ? await savePaymentProfile(db, provider, data.payment_profile, link)
         : undefined;
+    const payment: PaymentReceived = {
+      provider,
+      paymentId: data.payment_id,
+      amount: data.amount,
+      currency: data.currency,
+      sessionId: session.id,
+      ...(paymentProfileId ? { paymentProfileId } : {}),
+    };
     try {
-      await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, {
-        provider,
-        paymentId: data.payment_id,
-        amount: data.amount,
-        currency: data.currency,
-        sessionId: session.id,
-        ...(paymentProfileId ? { paymentProfileId } : {}),
-      });
+      await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      // The lifecycle is over: record it here as a late payment, flagged for refund review.
-      await links.applyChange({
-        linkId: link.id,
-        accountId: link.account_id,
-        payment: {
-          id: newId('pay'),
-          provider,
-          providerPaymentId: data.payment_id,
-          amount: data.amount,
-          currency: data.currency.toUpperCase(),
-          status: 'succeeded',
-          flags: ['late'],
-          refundReview: true,
-          sessionId: session.id,
-          paymentProfileId: paymentProfileId ?? null,
-        },
-        events: [
-          {
-            key: `payment:${provider}:${data.payment_id}`,
-            type: EventTypes.paymentFlagged,
-            data: {
-              payment_id: data.payment_id,
-              amount: data.amount,
-              currency: data.currency,
-              flags: ['late'],
-              refund_review: true,
-            },
-          },
-        ],
-      });
+      // The lifecycle is over: nobody else will record it.
+      await recordLatePayment(link, payment);
     }
     await sessions.settle(session.id, 'succeeded');
-  }
-
-  /** A saved method belongs to the link's customer, created from the link's contact if need be. */
-  async function saveProfile(
-    provider: string,
-    profile: NonNullable<ProviderEvent['data']['payment_profile']>,
-    link: LinkRow,
-  ): Promise<string> {
-    let customerId = link.customer_id;
-    if (!customerId) {
-      const email = link.customer?.email ?? null;
-      const existing = email
-        ? await db('customers').where({ account_id: link.account_id, email }).first('id')
-        : undefined;
-      customerId =
-        existing?.id ??
-        (
-          await db('customers')
-            .insert({
-              id: newId('cus'),
-              account_id: link.account_id,
-              name: link.customer?.name ?? null,
-              email,
-              phone: link.customer?.phone ?? null,
-              locale: link.customer?.locale ?? null,
-              timezone: link.customer?.timezone ?? null,
-            })
-            .returning('id')
-        )[0].id;
-    }
-    const [row] = await db('payment_profiles')
-      .insert({
-        id: newId('pp'),
-        account_id: link.account_id,
-        customer_id: customerId,
-        provider,
-        provider_token: profile.token,
-        brand: profile.brand ?? null,
-        last4: profile.last4 ?? null,
-      })
-      .onConflict(['account_id', 'provider', 'provider_token'])
-      .merge({ customer_id: customerId })
-      .returning('id');
-    return row.id;
   }
 
   return router;

@@ -1,0 +1,84 @@
+/**
+ * A payment for a link whose workflow has finished: nobody else will record it, so the callback
+ * path does, through the same recorder as the workflow (de-duplicated by Postgres, flagged for
+ * refund review), and announces it to the merchant as `payment.flagged`.
+ */
+import { createHash } from 'node:crypto';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { PaymentReceived } from '../../workflows/payment-link/contract';
+import {
+  decideClosedLinkPayment,
+  type Ledger,
+  paymentAnnouncements,
+} from '../../workflows/payment-link/payments';
+import { linkWebhookEvent } from '../../workflows/payment-link/webhook-event';
+import { webhookWorkflowId } from '../../workflows/webhook-delivery/workflow';
+import type { LinkRow } from '../links/link-store';
+import type { RecordPayment } from './record-payment';
+
+export const ledgerOfRow = (link: LinkRow): Ledger => ({
+  status: link.status,
+  amountPaid: link.amount_paid,
+  paymentsCount: link.payments_count,
+  terms: {
+    amount: link.amount,
+    currency: link.currency,
+    maxPayments: link.max_payments,
+    acceptPartial: link.accept_partial,
+    minPartialAmount: link.min_partial_amount,
+  },
+});
+
+/** Derived from the provider's id: a redelivered callback recognises the row it wrote before. */
+const paymentRowId = (p: PaymentReceived) =>
+  `pay_${createHash('sha256').update(`${p.provider}:${p.paymentId}`).digest('hex').slice(0, 32)}`;
+
+export function createLatePayments(deps: {
+  recordPayment: RecordPayment;
+  temporal: Client;
+  taskQueue: string;
+}) {
+  const { recordPayment, temporal, taskQueue } = deps;
+  return async function recordLatePayment(link: LinkRow, payment: PaymentReceived): Promise<void> {
+    const before = ledgerOfRow(link);
+    const recorded = await recordPayment({
+      linkId: link.id,
+      accountId: link.account_id,
+      paymentRowId: paymentRowId(payment),
+      payment,
+      before,
+      decision: decideClosedLinkPayment(before, payment),
+      closedAt: null,
+    });
+    if (recorded.outcome === 'duplicate') return;
+    const snapshot = {
+      id: link.id,
+      accountId: link.account_id,
+      status: link.status,
+      amount: link.amount,
+      amountPaid: link.amount_paid,
+      currency: link.currency,
+      reference: link.reference,
+      metadata: link.metadata,
+      invoiceId: link.invoice_id,
+      orderId: link.order_id,
+      customerId: link.customer_id,
+    };
+    for (const announcement of paymentAnnouncements(before, payment, recorded.decision)) {
+      const event = linkWebhookEvent(snapshot, announcement, new Date().toISOString());
+      // Started once per event, whichever callback attempt gets here first.
+      await temporal.workflow
+        .start('webhookDeliveryWorkflow', {
+          workflowId: webhookWorkflowId(event.id),
+          taskQueue,
+          args: [event],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        })
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        });
+    }
+  };
+}
+
+export type RecordLatePayment = ReturnType<typeof createLatePayments>;
