@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { LinkChange, LinkStore } from '../src/links/link-store';
-import type { PaymentRecorded, RecordPayment, RecordPaymentInput } from '../src/payments/record-payment';
+import type { PaymentsRecorded, RecordPayments, RecordPaymentsInput } from '../src/payments/record-payment';
 import type { LinkTerms, PersistOutcome } from '../workflows/payment-link/contract';
 import { EventTypes, FailureTypes } from '../workflows/payment-link/contract';
 
 export interface LinkActivityDeps {
   links: LinkStore;
-  recordPayment: RecordPayment;
+  recordPayments: RecordPayments;
 }
 
 /**
@@ -28,7 +28,7 @@ async function nonRetryableOnBadData<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createLinkActivities({ links, recordPayment }: LinkActivityDeps) {
+export function createLinkActivities({ links, recordPayments }: LinkActivityDeps) {
   return {
     /** Stores the link row and its `created` event; safe to retry. */
     async persistLink(terms: LinkTerms): Promise<PersistOutcome> {
@@ -46,9 +46,9 @@ export function createLinkActivities({ links, recordPayment }: LinkActivityDeps)
       await nonRetryableOnBadData(() => links.applyChange(change));
     },
 
-    /** Records one payment, de-duplicated by Postgres, settling its invoice or order; safe to retry. */
-    async recordPayment(input: RecordPaymentInput): Promise<PaymentRecorded> {
-      return nonRetryableOnBadData(() => recordPayment(input));
+    /** Records payments in order, de-duplicated by Postgres, settling their invoice or order; safe to retry. */
+    async recordPayments(input: RecordPaymentsInput): Promise<PaymentsRecorded> {
+      return nonRetryableOnBadData(() => recordPayments(input));
     },
   };
 }

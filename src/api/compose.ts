@@ -53,7 +53,7 @@ export function composeApi(w: ApiWiring): Express {
     linkService,
     documentLinks: createDocumentLinks({ commerce, links, linkService }),
     recordLatePayment: createLatePayments({
-      recordPayment: createPaymentRecorder(w.db),
+      recordPayments: createPaymentRecorder(w.db),
       temporal: w.temporal,
       taskQueue: w.taskQueue,
     }),

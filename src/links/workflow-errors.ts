@@ -12,10 +12,11 @@ export function updateFailureToApiError(
   closedStatus: () => Promise<string>,
 ): Promise<ApiError> | ApiError {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-    const { type, message } = err.cause;
+    const { type, message, details } = err.cause;
     if (type === FailureTypes.LinkTerminal)
       return ApiError.conflict(`The payment link cannot be changed: ${message}`, 'link_closed');
-    if (type === FailureTypes.InvalidChange) return ApiError.invalid(message, 'expires_at');
+    if (type === FailureTypes.InvalidChange)
+      return ApiError.invalid(message, details?.[0] as string | undefined);
     if (type === FailureTypes.ChannelUnavailable)
       return ApiError.unprocessable(message, 'channel_unavailable');
   }

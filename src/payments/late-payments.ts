@@ -14,7 +14,7 @@ import {
 import { linkWebhookEvent } from '../../workflows/payment-link/webhook-event';
 import { webhookWorkflowId } from '../../workflows/webhook-delivery/workflow';
 import type { LinkRow } from '../links/link-store';
-import type { RecordPayment } from './record-payment';
+import type { RecordPayments } from './record-payment';
 
 export const ledgerOfRow = (link: LinkRow): Ledger => ({
   status: link.status,
@@ -34,23 +34,24 @@ const paymentRowId = (p: PaymentReceived) =>
   `pay_${createHash('sha256').update(`${p.provider}:${p.paymentId}`).digest('hex').slice(0, 32)}`;
 
 export function createLatePayments(deps: {
-  recordPayment: RecordPayment;
+  recordPayments: RecordPayments;
   temporal: Client;
   taskQueue: string;
 }) {
-  const { recordPayment, temporal, taskQueue } = deps;
+  const { recordPayments, temporal, taskQueue } = deps;
   return async function recordLatePayment(link: LinkRow, payment: PaymentReceived): Promise<void> {
     const before = ledgerOfRow(link);
-    const recorded = await recordPayment({
+    const {
+      results: [recorded],
+    } = await recordPayments({
       linkId: link.id,
       accountId: link.account_id,
-      paymentRowId: paymentRowId(payment),
-      payment,
       before,
-      decision: decideClosedLinkPayment(before, payment),
-      closedAt: null,
+      payments: [{ rowId: paymentRowId(payment), payment }],
+      now: new Date().toISOString(),
+      linkClosed: true,
     });
-    if (recorded.outcome === 'duplicate') return;
+    if (recorded?.outcome !== 'recorded') return;
     const snapshot = {
       id: link.id,
       accountId: link.account_id,

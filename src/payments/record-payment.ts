@@ -1,94 +1,115 @@
 /**
- * Recording a payment against a link: one transaction that decides, with the invoice or order
- * locked, whether the payment is new (Postgres's unique provider payment id, not a list kept by
- * the workflow), whether it collects a document twice, and writes the payment, the link's new
- * figures, the document's settlement and the timeline together.
+ * Recording payments against a link: one transaction that, with the invoice or order locked,
+ * decides for each payment in order whether it is new (Postgres's unique provider payment id, not
+ * a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
+ * it collects a document twice, and writes the payments, the link's new figures, the document's
+ * settlement and the timeline together.
  */
-import type { PaymentReceived } from '../../workflows/payment-link/contract';
+import { isTerminal, type PaymentReceived } from '../../workflows/payment-link/contract';
 import {
+  applyDecision,
   countsTowardsLink,
+  decideClosedLinkPayment,
+  decidePayment,
   type Ledger,
   type PaymentDecision,
+  type PaymentFlag,
   paymentWrites,
   withDocumentFlags,
 } from '../../workflows/payment-link/payments';
 import {
+  type DocumentBalance,
   documentFlags,
   linksLeftOpenBySettlement,
   lockDocumentOf,
   settleDocuments,
 } from '../commerce/settlement';
 import type { Db } from '../db/knex';
-import { insertLinkEvents, patchColumns } from '../links/link-store';
+import { insertLinkEvents, type LinkEventInput, type LinkPatch, patchColumns } from '../links/link-store';
 
-export interface RecordPaymentInput {
+export interface RecordPaymentsInput {
   linkId: string;
   accountId: string;
-  /** Chosen by the caller before the first attempt, so a retry recognises its own row. */
-  paymentRowId: string;
-  payment: PaymentReceived;
-  /** The link as it was before the payment. */
+  /** The link as it was before these payments. */
   before: Ledger;
-  /** What the link's own rules decided (decidePayment). */
-  decision: PaymentDecision;
-  /** When the payment closes the link. */
-  closedAt: string | null;
+  /** In the order they arrived; each with a row id chosen before the first attempt, so a retry recognises its rows. */
+  payments: { rowId: string; payment: PaymentReceived }[];
+  /** When one of them closes the link. */
+  now: string;
+  /** The link's lifecycle is over: the payments are recorded and flagged, never applied. */
+  linkClosed?: boolean;
 }
 
-export type PaymentRecorded =
-  /** Another row already holds this provider payment: nothing was written. */
+export type PaymentOutcome =
+  /** Another row already holds this provider payment: nothing was written for it. */
   | { outcome: 'duplicate' }
-  | {
-      outcome: 'recorded';
-      /** The link's decision with the document's flags added. */
-      decision: PaymentDecision;
-      /** Other open links of a document this payment settled: they have nothing left to collect. */
-      linksToClose: string[];
-    };
+  /** The link's decision with the document's flags added. */
+  | { outcome: 'recorded'; decision: PaymentDecision };
 
+export interface PaymentsRecorded {
+  /** One per payment, in the same order. */
+  results: PaymentOutcome[];
+  /** Other open links of a document these payments settled: they have nothing left to collect. */
+  linksToClose: string[];
+}
+
+const DOCUMENT_FLAGS: readonly PaymentFlag[] = ['over_collected'];
 const json = (value: unknown) => JSON.stringify(value);
 
 export function createPaymentRecorder(db: Db) {
-  return async function recordPayment(input: RecordPaymentInput): Promise<PaymentRecorded> {
-    const { linkId, accountId, payment, before } = input;
+  return function recordPayments(input: RecordPaymentsInput): Promise<PaymentsRecorded> {
+    const { linkId, accountId, now } = input;
+    const decide = input.linkClosed ? decideClosedLinkPayment : decidePayment;
     return db.transaction(async (tx) => {
-      const document = await lockDocumentOf(tx, accountId, linkId);
-      const collected = countsTowardsLink(input.decision) ? input.decision.amountPaid - before.amountPaid : 0;
-      const decision = withDocumentFlags(
-        input.decision,
-        documentFlags(document, before.terms.currency, collected),
-      );
-      const inserted = await tx('payments')
-        .insert({
-          id: input.paymentRowId,
-          account_id: accountId,
-          link_id: linkId,
-          provider: payment.provider,
-          provider_payment_id: payment.paymentId,
-          amount: payment.amount,
-          currency: payment.currency.toUpperCase(),
-          status: decision.recordAs,
-          flags: json(decision.flags),
-          refund_review: decision.refundReview,
-          session_id: payment.sessionId ?? null,
-          payment_profile_id: payment.paymentProfileId ?? null,
-        })
-        .onConflict(['provider', 'provider_payment_id'])
-        .ignore()
-        .returning('id');
-      if (inserted.length === 0) {
-        const existing = await tx('payments')
-          .where({ provider: payment.provider, provider_payment_id: payment.paymentId })
-          .first('id', 'flags', 'refund_review');
-        if (existing?.id !== input.paymentRowId) return { outcome: 'duplicate' };
-        // Our own earlier attempt committed before its answer was lost: answer as it would have.
-        return {
-          outcome: 'recorded',
-          decision: { ...input.decision, flags: existing.flags, refundReview: existing.refund_review },
-          linksToClose: await linksLeftOpenBySettlement(tx, accountId, linkId),
-        };
+      const document: DocumentBalance | undefined = await lockDocumentOf(tx, accountId, linkId);
+      let ledger = input.before;
+      let patch: LinkPatch | undefined;
+      const events: LinkEventInput[] = [];
+      const results: PaymentOutcome[] = [];
+      for (const { rowId, payment } of input.payments) {
+        const own = decide(ledger, payment);
+        const collected = countsTowardsLink(own) ? own.amountPaid - ledger.amountPaid : 0;
+        let decision = withDocumentFlags(own, documentFlags(document, ledger.terms.currency, collected));
+        const inserted = await tx('payments')
+          .insert({
+            id: rowId,
+            account_id: accountId,
+            link_id: linkId,
+            provider: payment.provider,
+            provider_payment_id: payment.paymentId,
+            amount: payment.amount,
+            currency: payment.currency.toUpperCase(),
+            status: decision.recordAs,
+            flags: json(decision.flags),
+            refund_review: decision.refundReview,
+            session_id: payment.sessionId ?? null,
+            payment_profile_id: payment.paymentProfileId ?? null,
+          })
+          .onConflict(['provider', 'provider_payment_id'])
+          .ignore()
+          .returning('id');
+        if (inserted.length === 0) {
+          const existing = await tx('payments')
+            .where({ provider: payment.provider, provider_payment_id: payment.paymentId })
+            .first('id', 'flags');
+          if (existing?.id !== rowId) {
+            results.push({ outcome: 'duplicate' });
+            continue;
+          }
+          // Our own earlier attempt committed before its answer was lost: answer as it would have.
+          decision = withDocumentFlags(
+            own,
+            (existing.flags as PaymentFlag[]).filter((f) => DOCUMENT_FLAGS.includes(f)),
+          );
+        }
+        const closedAt = !isTerminal(ledger.status) && isTerminal(decision.status) ? now : null;
+        const writes = paymentWrites(ledger, payment, decision, closedAt);
+        if (writes.patch) patch = { ...patch, ...writes.patch };
+        events.push(...writes.events);
+        if (document && collected > 0) document.amountPaid += collected;
+        results.push({ outcome: 'recorded', decision });
+        ledger = applyDecision(ledger, decision);
       }
-      const { patch, events } = paymentWrites(before, payment, decision, input.closedAt);
       if (patch) {
         await tx('payment_links')
           .where({ id: linkId, account_id: accountId })
@@ -97,12 +118,11 @@ export function createPaymentRecorder(db: Db) {
       }
       await insertLinkEvents(tx, accountId, linkId, events);
       return {
-        outcome: 'recorded',
-        decision,
+        results,
         linksToClose: document ? await linksLeftOpenBySettlement(tx, accountId, linkId) : [],
       };
     });
   };
 }
 
-export type RecordPayment = ReturnType<typeof createPaymentRecorder>;
+export type RecordPayments = ReturnType<typeof createPaymentRecorder>;

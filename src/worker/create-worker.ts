@@ -53,7 +53,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     namespace,
     taskQueue,
     activities: {
-      ...createLinkActivities({ links, recordPayment: createPaymentRecorder(db) }),
+      ...createLinkActivities({ links, recordPayments: createPaymentRecorder(db) }),
       ...createWebhookActivities({ webhooks: createWebhookStore(db, options.secretsKey) }),
     },
     ...(workflowBundlePath

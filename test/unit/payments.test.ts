@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { LinkState, LinkTerms } from '../../workflows/payment-link/contract';
-import { decidePayment } from '../../workflows/payment-link/payments';
+import { documentFlags } from '../../src/commerce/settlement';
+import type { LinkState, LinkTerms, PaymentReceived } from '../../workflows/payment-link/contract';
+import {
+  applyDecision,
+  decideClosedLinkPayment,
+  decidePayment,
+  paymentAnnouncements,
+  paymentWrites,
+  withDocumentFlags,
+} from '../../workflows/payment-link/payments';
 
 const terms = (over: Partial<LinkTerms> = {}): LinkTerms => ({
   id: 'plink_x',
@@ -145,5 +153,111 @@ describe('decidePayment', () => {
       flags: ['amount_mismatch'],
       refundReview: true,
     });
+  });
+});
+
+const received = (paymentId: string, amount: number): PaymentReceived => ({
+  provider: 'sandbox',
+  paymentId,
+  amount,
+  currency: 'USD',
+});
+
+describe('the state a link keeps', () => {
+  it('stays the same size through 50,000 payments of a multi-use link: nothing grows with them', () => {
+    let state: LinkState = {
+      ...link({}, { maxPayments: null, amount: 500, metadata: { campaign: 'spring' } }),
+      reminderCursor: '2026-06-01T00:00:00.000Z',
+      closedAt: null,
+    };
+    const size = () => JSON.stringify(state).length;
+    const sizes: number[] = [];
+    for (let n = 1; n <= 50_000; n++) {
+      state = applyDecision(state, decidePayment(state, received(`pi_${n}`, 500)));
+      if (n === 1 || n === 50_000) sizes.push(size());
+    }
+    expect(state).toMatchObject({ status: 'active', paymentsCount: 50_000, amountPaid: 25_000_000 });
+    const [first = 0, last = 0] = sizes;
+    expect(last).toBeLessThan(2048);
+    expect(last - first).toBeLessThanOrEqual(10); // the counters' digits, nothing else
+  });
+});
+
+describe('payments against a document', () => {
+  const invoice = {
+    kind: 'invoice' as const,
+    id: 'inv_1',
+    currency: 'USD',
+    amountDue: 5000,
+    amountPaid: 0,
+    paid: false,
+  };
+
+  it('an invoice collected past its amount due is over-collected; up to it is not', () => {
+    expect(documentFlags(invoice, 'USD', 5000)).toEqual([]);
+    expect(documentFlags({ ...invoice, amountPaid: 3000 }, 'USD', 2000)).toEqual([]);
+    expect(documentFlags({ ...invoice, amountPaid: 3000 }, 'USD', 2001)).toEqual(['over_collected']);
+    expect(documentFlags({ ...invoice, amountPaid: 5000, paid: true }, 'USD', 1)).toEqual(['over_collected']);
+  });
+
+  it('money that does not count towards the document, or another currency, flags nothing', () => {
+    expect(documentFlags({ ...invoice, amountPaid: 5000, paid: true }, 'USD', 0)).toEqual([]);
+    expect(documentFlags({ ...invoice, amountPaid: 5000, paid: true }, 'EUR', 900)).toEqual([]);
+    expect(documentFlags(undefined, 'USD', 900)).toEqual([]);
+  });
+
+  it('an order paid by another link is over-collected by any further payment', () => {
+    const order = {
+      kind: 'order' as const,
+      id: 'ord_1',
+      currency: 'USD',
+      amountDue: 1200,
+      amountPaid: 0,
+      paid: false,
+    };
+    expect(documentFlags(order, 'USD', 1200)).toEqual([]);
+    expect(documentFlags({ ...order, amountPaid: 1200, paid: true }, 'USD', 1200)).toEqual([
+      'over_collected',
+    ]);
+  });
+
+  it('an over-collected payment needs a refund review and is announced as payment.flagged, not a success', () => {
+    const before = link({}, { amount: 5000 });
+    const decision = withDocumentFlags(decidePayment(before, received('pi_1', 5000)), ['over_collected']);
+    expect(decision).toMatchObject({ status: 'paid', flags: ['over_collected'], refundReview: true });
+    expect(paymentAnnouncements(before, received('pi_1', 5000), decision).map((a) => a.type)).toEqual([
+      'payment.flagged',
+      'payment_link.paid',
+    ]);
+    const { events, patch } = paymentWrites(
+      before,
+      received('pi_1', 5000),
+      decision,
+      '2026-06-02T00:00:00.000Z',
+    );
+    expect(events.map((e) => e.type)).toEqual(['payment.flagged', 'payment_link.paid']);
+    expect(patch).toEqual({
+      status: 'paid',
+      amountPaid: 5000,
+      paymentsCount: 1,
+      closedAt: '2026-06-02T00:00:00.000Z',
+    });
+  });
+
+  it('a payment for a finished link is late (or already paid), flagged, and changes nothing', () => {
+    const open = link({ status: 'active' });
+    expect(decideClosedLinkPayment(open, received('pi_2', 2000))).toMatchObject({
+      flags: ['late'],
+      refundReview: true,
+      status: 'active',
+      amountPaid: 0,
+    });
+    const paid = link({ status: 'paid', amountPaid: 2000, paymentsCount: 1 });
+    const decision = decideClosedLinkPayment(paid, received('pi_3', 2000));
+    expect(decision).toMatchObject({ flags: ['already_paid'], status: 'paid', amountPaid: 2000 });
+    expect(paymentWrites(paid, received('pi_3', 2000), decision, null).patch).toBeUndefined();
+    expect(paymentAnnouncements(paid, received('pi_3', 2000), decision).map((a) => a.type)).toEqual([
+      'payment.flagged',
+    ]);
   });
 });

@@ -106,8 +106,10 @@ export function decidePayment(link: Ledger, payment: PaymentReceived): PaymentDe
 
 /** A payment that reaches a link whose workflow has finished: recorded, flagged, never applied. */
 export function decideClosedLinkPayment(link: Ledger, payment: PaymentReceived): PaymentDecision {
-  // A workflow that ended while its row still says open is as closed as an expired link.
-  return decidePayment(isTerminal(link.status) ? link : { ...link, status: 'expired' }, payment);
+  // A workflow that ended while its row still says open is as closed as an expired link; the
+  // link's own status is left as it is.
+  const decision = decidePayment(isTerminal(link.status) ? link : { ...link, status: 'expired' }, payment);
+  return { ...decision, status: link.status };
 }
 
 /** Whether the payment adds to what the link collected (rather than being set aside). */
@@ -123,20 +125,9 @@ export function withDocumentFlags(
   return { ...d, flags, refundReview: flags.some((f) => REVIEW_FLAGS.includes(f)) };
 }
 
-/** The state a link moves to once its payment is recorded. */
-export function applyDecision<S extends Ledger & { closedAt: string | null }>(
-  state: S,
-  d: PaymentDecision,
-  now: string,
-): S {
-  const closing = !isTerminal(state.status) && isTerminal(d.status);
-  return {
-    ...state,
-    status: d.status,
-    amountPaid: d.amountPaid,
-    paymentsCount: d.paymentsCount,
-    closedAt: closing ? now : state.closedAt,
-  };
+/** The figures a link moves to once its payment is recorded. */
+export function applyDecision<L extends Ledger>(ledger: L, d: PaymentDecision): L {
+  return { ...ledger, status: d.status, amountPaid: d.amountPaid, paymentsCount: d.paymentsCount };
 }
 
 /** What recording a payment writes besides the payment row: the link's new figures and the timeline. */

@@ -26,7 +26,7 @@ import {
 import type { Activities } from '../../activities/index';
 import type { NotifyCustomerInput } from '../../activities/notifications';
 import type { LinkChange } from '../../src/links/link-store';
-import type { PaymentRecorded } from '../../src/payments/record-payment';
+import type { PaymentsRecorded } from '../../src/payments/record-payment';
 import {
   type CancelRequest,
   type Channel,
@@ -73,7 +73,10 @@ import { linkWebhookEvent } from './webhook-event';
  */
 export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
 
-const { persistLink, recordChange, recordPayment } = proxyActivities<Activities>({
+/** Payments recorded by one activity at most: its input stays small. */
+const PAYMENT_BATCH = 100;
+
+const { persistLink, recordChange, recordPayments } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -120,8 +123,14 @@ const terminalFailure = (status: LinkStatus) =>
     nonRetryable: true,
   });
 
-const invalidChange = (message: string) =>
-  ApplicationFailure.create({ type: FailureTypes.InvalidChange, message, nonRetryable: true });
+/** `param`, when known, names the field the API reports as wrong. */
+const invalidChange = (message: string, param?: string) =>
+  ApplicationFailure.create({
+    type: FailureTypes.InvalidChange,
+    message,
+    nonRetryable: true,
+    details: param ? [param] : [],
+  });
 
 function initialState(input: PaymentLinkWorkflowInput, ledgerInPostgres: boolean): LinkState {
   return {
@@ -253,9 +262,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     validator: (request) => {
       rejectWhenTerminal();
       const next = Date.parse(request.expiresAt);
-      if (Number.isNaN(next)) throw invalidChange('expires_at is not a valid date');
+      if (Number.isNaN(next)) throw invalidChange('expires_at is not a valid date', 'expires_at');
       if (next <= Date.parse(state.terms.expiresAt))
-        throw invalidChange('expires_at must be later than the current expiry');
+        throw invalidChange('expires_at must be later than the current expiry', 'expires_at');
     },
   });
   setHandler(updateLinkUpdate, (changes) => submit({ kind: 'update', changes }), {
@@ -317,26 +326,30 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
   }
 
-  /** The operator's view of a write that failed for its data; `patch` is what must still be kept. */
+  /**
+   * The operator's view of a write that failed for its data. `keep` is the part of the change the
+   * link must not lose (its status and figures); it is dropped only if Postgres refuses it too.
+   */
   async function recordError(
     during: string,
     err: ActivityFailure,
-    patch?: LinkChange['patch'],
+    keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
   ): Promise<void> {
     log.error('the link could not store a change', { linkId, during, err });
-    await recordChange({
-      linkId,
-      accountId,
-      patch,
-      events: [
-        {
-          key: `error:${uuid4()}`,
-          type: EventTypes.linkError,
-          data: { during, message: storable(err.cause?.message ?? err.message), ...data },
-        },
-      ],
-    });
+    const events = [
+      {
+        key: `error:${uuid4()}`,
+        type: EventTypes.linkError,
+        data: { during, message: storable(err.cause?.message ?? err.message), ...data },
+      },
+    ];
+    try {
+      await recordChange({ linkId, accountId, patch: keep, events });
+    } catch (again) {
+      if (!keep || !isInvalidData(again)) throw again;
+      await recordChange({ linkId, accountId, events });
+    }
   }
 
   // ---- webhooks to the merchant: in the background, awaited before the workflow ends ----
@@ -370,51 +383,54 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   }
 
   /**
-   * A payment: decided by the link's rules, then recorded by Postgres, which has the last word on
-   * whether it is new and whether its invoice or order was already settled.
+   * Payments, in the order they arrived: recorded by Postgres, which decides with the link's rules
+   * whether each is new and whether its invoice or order was already settled. Payments queued
+   * together are recorded together: a busy multi-use link spends one activity on many.
    */
-  async function applyPayment(payment: PaymentReceived): Promise<void> {
+  async function applyPayments(payments: PaymentReceived[]): Promise<void> {
     const before = ledgerOf(state);
-    const decision = decidePayment(before, payment);
-    const closedAt = !isTerminal(before.status) && isTerminal(decision.status) ? iso(now()) : null;
-    let recorded: PaymentRecorded;
+    const at = iso(now());
+    let recorded: PaymentsRecorded;
     try {
-      recorded = await recordPayment({
+      recorded = await recordPayments({
         linkId,
         accountId,
-        paymentRowId: `pay_${uuid4().replaceAll('-', '')}`,
-        payment,
         before,
-        decision,
-        closedAt,
+        payments: payments.map((payment) => ({ rowId: `pay_${uuid4().replaceAll('-', '')}`, payment })),
+        now: at,
       });
     } catch (err) {
       if (!isInvalidData(err)) throw err;
-      // The money was taken: the link counts it, and an operator sees what could not be stored.
-      await recordError(
-        EventTypes.paymentSucceeded,
-        err,
-        paymentWrites(before, payment, decision, closedAt).patch,
-        {
-          provider: storable(payment.provider),
-          payment_id: storable(payment.paymentId),
-          amount: payment.amount,
-          currency: storable(payment.currency),
-        },
-      );
-      recorded = { outcome: 'recorded', decision, linksToClose: [] };
+      if (payments.length > 1) {
+        // One of them holds what Postgres refuses: each on its own finds which.
+        for (const payment of payments) await applyPayments([payment]);
+        return;
+      }
+      recorded = await keepUnstorablePayment(before, payments[0] as PaymentReceived, at, err);
     }
-    if (recorded.outcome === 'duplicate') return; // redelivered: already counted
 
-    const final = recorded.decision;
-    Object.assign(state, applyDecision(state, final, closedAt ?? state.closedAt ?? iso(now())));
-    if (closedAt) sends.cancel();
-    if (final.status !== before.status) {
-      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: final.status }]);
+    let ledger = before;
+    for (const [i, result] of recorded.results.entries()) {
+      const payment = payments[i] as PaymentReceived;
+      if (result.outcome === 'duplicate') continue; // redelivered: already counted
+      const { decision } = result;
+      if (!isTerminal(ledger.status) && isTerminal(decision.status)) {
+        state.closedAt = at;
+        sends.cancel();
+        // Receipts go to the link's customer: for a multi-use link that is not who paid.
+        if (decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
+      }
+      for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
+      ledger = applyDecision(ledger, decision);
     }
-    // Receipts go to the link's customer: for a multi-use link that is not who paid.
-    if (closedAt && final.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
-    for (const a of paymentAnnouncements(before, payment, final)) emit(a.type, a.key, a.extra);
+    if (ledger.status !== state.status) {
+      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: ledger.status }]);
+    }
+    Object.assign(state, {
+      status: ledger.status,
+      amountPaid: ledger.amountPaid,
+      paymentsCount: ledger.paymentsCount,
+    });
     for (const other of recorded.linksToClose) {
       await getExternalWorkflowHandle(linkWorkflowId(other))
         .signal(documentSettledSignal, {
@@ -426,9 +442,41 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
   }
 
+  /** The money was taken even if Postgres refuses its details: the link counts it, an operator sees it. */
+  async function keepUnstorablePayment(
+    before: Ledger,
+    payment: PaymentReceived,
+    at: string,
+    err: ActivityFailure,
+  ): Promise<PaymentsRecorded> {
+    const decision = decidePayment(before, payment);
+    const closedAt = !isTerminal(before.status) && isTerminal(decision.status) ? at : null;
+    await recordError(
+      EventTypes.paymentSucceeded,
+      err,
+      paymentWrites(before, payment, decision, closedAt).patch,
+      {
+        provider: storable(payment.provider),
+        payment_id: storable(payment.paymentId),
+        amount: payment.amount,
+        currency: storable(payment.currency),
+      },
+    );
+    return { results: [{ outcome: 'recorded', decision }], linksToClose: [] };
+  }
+
+  /** The payments waiting at the head of the queue, up to a batch. */
+  function takeQueuedPayments(): PaymentReceived[] {
+    const taken: PaymentReceived[] = [];
+    while (queue[0]?.kind === 'payment' && taken.length < PAYMENT_BATCH - 1) {
+      taken.push((queue.shift() as { payment: PaymentReceived }).payment);
+    }
+    return taken;
+  }
+
   async function apply(command: Command): Promise<void> {
     if (command.kind === 'payment') {
-      if (ledgerInPostgres) return applyPayment(command.payment);
+      if (ledgerInPostgres) return applyPayments([command.payment, ...takeQueuedPayments()]);
       return applyPaymentV1(
         {
           state,
@@ -463,7 +511,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         if (Date.parse(expiresAt) <= Date.parse(state.terms.expiresAt)) {
           settled.set(command.id, {
             ok: false,
-            failure: invalidChange('expires_at must be later than the current expiry'),
+            failure: invalidChange('expires_at must be later than the current expiry', 'expires_at'),
           });
           return;
         }
