@@ -1,10 +1,11 @@
 /**
- * Records the histories of the lifecycle's main paths into test/fixtures/histories, from real
- * runs. Re-run after a deliberate, versioned (patched) workflow change; the replay test then
- * guards the new histories as well as the old ones it keeps.
+ * Records the histories of the lifecycle's main paths from real runs, into the folder of the
+ * workflow's current version (test/fixtures/histories/<n>-<newest patch>). Run it once after a
+ * versioned (patched) workflow change, into a new folder: the replay test then guards the new
+ * histories as well as every older folder, which are kept as they are, never re-recorded.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
@@ -15,10 +16,11 @@ import {
   resendUpdate,
   updateLinkUpdate,
 } from '../../workflows/payment-link/contract';
+import { PATCHES } from '../../workflows/payment-link/workflow';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
 
-const DIR = join(PROJECT_ROOT, 'test/fixtures/histories');
+const DIR = join(PROJECT_ROOT, 'test/fixtures/histories', `2-${PATCHES.ledgerInPostgres}`);
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
 beforeAll(async () => {
@@ -53,9 +55,13 @@ async function exportHistory(workflowId: string, runId: string): Promise<string>
 }
 
 async function save(name: string, handle: LinkHandle, runId?: string): Promise<void> {
+  const file = join(DIR, `${name}.json`);
+  // Recorded histories are what running links did: they are kept, never overwritten.
+  if (existsSync(file)) throw new Error(`${file} exists: record a new version into a new folder`);
   await handle.result();
   const { workflowId, runId: latest } = await handle.describe();
-  writeFileSync(join(DIR, `${name}.json`), await exportHistory(workflowId, runId ?? latest));
+  mkdirSync(DIR, { recursive: true });
+  writeFileSync(file, await exportHistory(workflowId, runId ?? latest));
 }
 
 describe.concurrent('record', () => {
@@ -138,5 +144,38 @@ describe.concurrent('record', () => {
     await t.pay(handle, { paymentId: 'pi_rec_can', amount: 2000 });
     await save('continued-as-new-first-run', handle, firstRunId);
     await save('continued-as-new-last-run', handle);
+  });
+
+  it('payments recorded together, with a redelivery', async () => {
+    const { handle } = await t.create({ amount: 500, max_payments: 5 });
+    await Promise.all(
+      ['pi_rec_b1', 'pi_rec_b2', 'pi_rec_b1', 'pi_rec_b3', 'pi_rec_b4', 'pi_rec_b5'].map((paymentId) =>
+        t.pay(handle, { paymentId, amount: 500 }),
+      ),
+    );
+    await save('batched-payments', handle);
+  });
+
+  it('an invoice settled by one link closes the other; the over-collection is flagged', async () => {
+    const invoice = await stack.request('POST', '/v1/invoices', {
+      json: { number: `REC-${Date.now()}`, amount_due: 4000, currency: 'USD', due_date: '2030-01-01' },
+    });
+    const older = await t.create({ amount: 4000, invoice_id: invoice.body.id, accept_partial: true });
+    // Two open links for one invoice exist only from before the guard.
+    await stack.db('payment_links').where({ id: older.id }).update({ holds_document: false });
+    const newer = await t.create({ amount: 4000, invoice_id: invoice.body.id, accept_partial: true });
+    await t.pay(newer.handle, { paymentId: 'pi_rec_doc1', amount: 1000 });
+    await t.untilStatus(newer.id, 'partially_paid');
+    await t.pay(older.handle, { paymentId: 'pi_rec_doc2', amount: 4000 });
+    await save('document-settled-payer', older.handle);
+    await save('document-settled-closed', newer.handle);
+  });
+
+  it('data Postgres refuses: a payment kept, a change refused', async () => {
+    const { handle } = await t.create({ amount: 2000, accept_partial: true });
+    await t.pay(handle, { paymentId: 'pi_rec_bad\u0000', amount: 500 });
+    await handle.executeUpdate(updateLinkUpdate, { args: [{ metadata: { '\ud800': 'x' } }] }).catch(() => {});
+    await t.pay(handle, { paymentId: 'pi_rec_rest', amount: 1500 });
+    await save('data-errors', handle);
   });
 });

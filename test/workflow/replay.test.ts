@@ -12,14 +12,31 @@ import { installQuietRuntime } from '../helpers/temporal';
 // The drifted replays below warn about nondeterminism on purpose.
 installQuietRuntime('ERROR');
 
-const DIR = join(PROJECT_ROOT, 'test/fixtures/histories');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+/** One folder per workflow version, oldest first; each holds the histories recorded on it. */
+const ROOT = join(PROJECT_ROOT, 'test/fixtures/histories');
+const versions = readdirSync(ROOT).sort();
+const files = versions.flatMap((version) =>
+  readdirSync(join(ROOT, version))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => join(version, f)),
+);
+const idOf = (file: string) => file.replace(/\.json$/, '');
 const histories = () =>
   files.map((file) => ({
-    workflowId: file.replace(/\.json$/, ''),
+    workflowId: idOf(file),
     // Raw JSON, as `temporal workflow show --output json` wrote it; the replayer parses it.
-    history: JSON.parse(readFileSync(join(DIR, file), 'utf8')) as unknown,
+    history: JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as unknown,
   }));
+
+const MAIN_PATHS = [
+  'continued-as-new-first-run.json',
+  'continued-as-new-last-run.json',
+  'expired-late-payment.json',
+  'multi-use-completed.json',
+  'paid.json',
+  'partial-overpaid.json',
+  'updated-cancelled.json',
+];
 
 async function replayAll(workflowBundle: { code: string } | { codePath: string }): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
@@ -28,23 +45,24 @@ async function replayAll(workflowBundle: { code: string } | { codePath: string }
 }
 
 describe('replay', () => {
-  it('has recorded histories of the main paths', () => {
-    expect(files.sort()).toEqual([
-      'continued-as-new-first-run.json',
-      'continued-as-new-last-run.json',
-      'expired-late-payment.json',
-      'multi-use-completed.json',
-      'paid.json',
-      'partial-overpaid.json',
-      'updated-cancelled.json',
-    ]);
+  it('has recorded histories of the main paths for every version, and of what each version added', () => {
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres']);
+    for (const version of versions) {
+      expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
+    }
+    expect(readdirSync(join(ROOT, '2-ledger-in-postgres'))).toEqual(
+      expect.arrayContaining([
+        'batched-payments.json',
+        'data-errors.json',
+        'document-settled-closed.json',
+        'document-settled-payer.json',
+      ]),
+    );
   });
 
   it('replays every recorded history with the current workflow code', async () => {
     const results = await replayAll({ codePath: inject('workflowBundlePath') });
-    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
-      files.map((f) => [f.replace(/\.json$/, ''), undefined]),
-    );
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((f) => [idOf(f), undefined]));
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {
