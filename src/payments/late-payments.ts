@@ -6,11 +6,7 @@
 import { createHash } from 'node:crypto';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { PaymentReceived } from '../../workflows/payment-link/contract';
-import {
-  decideClosedLinkPayment,
-  type Ledger,
-  paymentAnnouncements,
-} from '../../workflows/payment-link/payments';
+import { type Ledger, paymentAnnouncements } from '../../workflows/payment-link/payments';
 import { linkWebhookEvent } from '../../workflows/payment-link/webhook-event';
 import { webhookWorkflowId } from '../../workflows/webhook-delivery/workflow';
 import type { LinkRow } from '../links/link-store';

@@ -62,7 +62,9 @@ describe('replay', () => {
 
   it('replays every recorded history with the current workflow code', async () => {
     const results = await replayAll({ codePath: inject('workflowBundlePath') });
-    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((f) => [idOf(f), undefined]));
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
+      files.map((f) => [idOf(f), undefined]),
+    );
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {

@@ -7,7 +7,7 @@
  * every pending reminder is cancelled.
  */
 import {
-  ActivityFailure,
+  type ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
@@ -58,18 +58,21 @@ import {
   STATUS_EVENTS,
   updateLinkUpdate,
 } from './contract';
+import { invalidChange, isInvalidData, persistOutcome, refusal, storable, terminalFailure } from './failures';
 import { applyPaymentV1 } from './legacy-v1';
 import { applyDecision, decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
+import { initialState, ledgerOf, resumedState } from './state';
 import { linkWebhookEvent } from './webhook-event';
 
 /**
  * Versions of this workflow's commands, oldest first. A run decides its version at its first
  * workflow task and keeps it to the end, so links started on older code finish on it.
- * - `ledger-in-postgres`: payments are recorded by `recordPayment` (de-duplicated by Postgres,
- *   settling invoices and orders, closing the other links of a settled document); a data error
- *   is put on the timeline instead of failing the workflow. Before it: `recordChange` with the
- *   workflow's own list of seen payment ids.
+ * - `ledger-in-postgres`: payments are recorded in batches by `recordPayments` (de-duplicated by
+ *   Postgres, settling invoices and orders, closing the other links of a settled document); a
+ *   data error is put on the timeline instead of failing the workflow. Before it: `recordChange`
+ *   with the workflow's own list of seen payment ids.
+ * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
 export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
 
@@ -115,89 +118,6 @@ type Settlement = { ok: true } | { ok: false; failure: ApplicationFailure };
 /** Inside the sandbox Date is Temporal's deterministic workflow clock, not the host's. */
 const now = (): number => Date.now();
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-const terminalFailure = (status: LinkStatus) =>
-  ApplicationFailure.create({
-    type: FailureTypes.LinkTerminal,
-    message: `the payment link is ${status}`,
-    nonRetryable: true,
-  });
-
-/** `param`, when known, names the field the API reports as wrong. */
-const invalidChange = (message: string, param?: string) =>
-  ApplicationFailure.create({
-    type: FailureTypes.InvalidChange,
-    message,
-    nonRetryable: true,
-    details: param ? [param] : [],
-  });
-
-function initialState(input: PaymentLinkWorkflowInput, ledgerInPostgres: boolean): LinkState {
-  return {
-    terms: input.terms,
-    status: 'active',
-    amountPaid: 0,
-    paymentsCount: 0,
-    ...(ledgerInPostgres ? {} : { seenPaymentIds: [] }),
-    reminderCursor: input.terms.createdAt,
-    closedAt: null,
-  };
-}
-
-/** A run that resumes an older one's state: the list of seen payment ids stays behind. */
-function resumedState(resumeFrom: LinkState, ledgerInPostgres: boolean): LinkState {
-  if (!ledgerInPostgres) return resumeFrom;
-  const { seenPaymentIds: _seen, ...state } = resumeFrom;
-  return state;
-}
-
-/** The figures a payment decision reads, and nothing that grows. */
-const ledgerOf = (state: LinkState): Ledger => {
-  const { amount, currency, maxPayments, acceptPartial, minPartialAmount } = state.terms;
-  return {
-    status: state.status,
-    amountPaid: state.amountPaid,
-    paymentsCount: state.paymentsCount,
-    terms: { amount, currency, maxPayments, acceptPartial, minPartialAmount },
-  };
-};
-
-/** Postgres refused the data itself: retrying cannot help, the link must carry on without it. */
-const isInvalidData = (err: unknown): err is ActivityFailure =>
-  err instanceof ActivityFailure &&
-  err.cause instanceof ApplicationFailure &&
-  err.cause.type === FailureTypes.InvalidData;
-
-/** Text Postgres will store: no NUL, no lone surrogate. */
-const storable = (text: string): string => text.toWellFormed().replaceAll('\u0000', '\ufffd');
-
-/** Older activities answered with a bare string. */
-const persistOutcome = (result: PersistOutcome | 'created' | 'duplicate_reference'): PersistOutcome =>
-  typeof result === 'string' ? { outcome: result } : result;
-
-function refusal(persisted: Exclude<PersistOutcome, { outcome: 'created' }>, reference: string | null) {
-  switch (persisted.outcome) {
-    case 'duplicate_reference':
-      return ApplicationFailure.create({
-        type: FailureTypes.DuplicateReference,
-        message: `another payment link of this account already has reference "${reference}"`,
-        nonRetryable: true,
-      });
-    case 'document_has_open_link':
-      return ApplicationFailure.create({
-        type: FailureTypes.DocumentHasOpenLink,
-        message: `the document already has an open payment link: '${persisted.openLinkId}'`,
-        details: [persisted.openLinkId],
-        nonRetryable: true,
-      });
-    case 'invalid_data':
-      return ApplicationFailure.create({
-        type: FailureTypes.InvalidData,
-        message: persisted.message,
-        nonRetryable: true,
-      });
-  }
-}
 
 /** Closing messages go once, by email when the link uses it, else by SMS. */
 function preferredChannel(state: LinkState): Channel | undefined {
