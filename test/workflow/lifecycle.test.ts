@@ -47,6 +47,13 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 
 const searchStatus = async (handle: LinkHandle) =>
   (await handle.describe()).typedSearchAttributes.get(SearchAttributes.LinkStatus);
+/** A payment's status reaches the search attribute in the workflow task after the row's write. */
+const untilSearchStatus = (handle: LinkHandle, status: string) =>
+  eventually(
+    async () => ((await searchStatus(handle)) === status ? status : undefined),
+    undefined,
+    `LinkStatus ${status}`,
+  );
 
 describe.concurrent('payments', () => {
   it('paid in one go: row, payment, timeline, search attribute, workflow result', async () => {
@@ -63,7 +70,7 @@ describe.concurrent('payments', () => {
     expect(await t.payments(id)).toMatchObject([
       { provider_payment_id: 'pi_full', amount: 2000, status: 'succeeded', flags: [], refund_review: false },
     ]);
-    expect(await searchStatus(handle)).toBe('paid');
+    expect(await untilSearchStatus(handle, 'paid')).toBe('paid');
     expect(await handle.result()).toEqual({ status: 'paid', amountPaid: 2000, paymentsCount: 1 });
   });
 
@@ -71,7 +78,7 @@ describe.concurrent('payments', () => {
     const { id, handle } = await t.create({ amount: 3000, accept_partial: true, min_partial_amount: 500 });
     await t.pay(handle, { paymentId: 'pi_part1', amount: 1000 });
     expect(await t.untilStatus(id, 'partially_paid')).toMatchObject({ amount_paid: 1000, payments_count: 1 });
-    expect(await searchStatus(handle)).toBe('partially_paid');
+    expect(await untilSearchStatus(handle, 'partially_paid')).toBe('partially_paid');
     await t.pay(handle, { paymentId: 'pi_part2', amount: 2000 });
     expect(await t.untilStatus(id, 'paid')).toMatchObject({ amount_paid: 3000, payments_count: 2 });
     expect(await t.eventTypes(id)).toEqual([

@@ -60,7 +60,7 @@ import {
 } from './contract';
 import { invalidChange, isInvalidData, persistOutcome, refusal, storable, terminalFailure } from './failures';
 import { applyPaymentV1 } from './legacy-v1';
-import { applyDecision, decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
+import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
 import { initialState, ledgerOf, resumedState } from './state';
 import { linkWebhookEvent } from './webhook-event';
@@ -329,28 +329,29 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       recorded = await keepUnstorablePayment(before, payments[0] as PaymentReceived, at, err);
     }
 
-    let ledger = before;
     for (const [i, result] of recorded.results.entries()) {
       const payment = payments[i] as PaymentReceived;
       if (result.outcome === 'duplicate') continue; // redelivered: already counted
       const { decision } = result;
+      const ledger = ledgerOf(state);
+      Object.assign(state, {
+        status: decision.status,
+        amountPaid: decision.amountPaid,
+        paymentsCount: decision.paymentsCount,
+      });
       if (!isTerminal(ledger.status) && isTerminal(decision.status)) {
         state.closedAt = at;
         sends.cancel();
         // Receipts go to the link's customer: for a multi-use link that is not who paid.
         if (decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
       }
+      // Each webhook carries the link as this payment left it.
       for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
-      ledger = applyDecision(ledger, decision);
     }
-    if (ledger.status !== state.status) {
-      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: ledger.status }]);
+    // The activity wrote the row; the search attribute follows in the task that learns of it.
+    if (state.status !== before.status) {
+      upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: state.status }]);
     }
-    Object.assign(state, {
-      status: ledger.status,
-      amountPaid: ledger.amountPaid,
-      paymentsCount: ledger.paymentsCount,
-    });
     for (const other of recorded.linksToClose) {
       await getExternalWorkflowHandle(linkWorkflowId(other))
         .signal(documentSettledSignal, {
