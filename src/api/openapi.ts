@@ -63,7 +63,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       title: 'Paylinks API',
       version: '1.0.0',
       description:
-        'Payment links: create, send, remind, collect. Amounts are integers in the currency\'s minor unit. Errors have one shape: `{"error": {"type", "code", "message", "param"}}`.',
+        'Payment links: create, send, remind, collect. Amounts are integers in the currency\'s minor unit, at most 10^12. Errors have one shape: `{"error": {"type", "code", "message", "param"}}`.',
     },
     servers: [{ url: serverUrl }],
     security: [{ apiKey: [] }],

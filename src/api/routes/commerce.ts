@@ -13,6 +13,7 @@ import {
 import type { LinkService } from '../../links/link-service';
 import type { LinkStore } from '../../links/link-store';
 import { serializeLink } from '../../links/serialize';
+import { AmountSchema } from '../../money/amount';
 import { isPayableCurrency } from '../../money/currencies';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
@@ -32,7 +33,6 @@ const currency = z
   .string()
   .transform((c) => c.toUpperCase())
   .refine(isPayableCurrency, 'must be an ISO 4217 currency code such as "USD"');
-const amount = z.int().positive().max(Number.MAX_SAFE_INTEGER);
 
 /** A stored customer: the same contact fields a link's inline customer has, plus metadata. */
 export const CustomerSchema = LinkCustomerSchema.extend({ metadata: MetadataSchema.optional() });
@@ -40,7 +40,7 @@ export const CustomerSchema = LinkCustomerSchema.extend({ metadata: MetadataSche
 export const InvoiceSchema = z.strictObject({
   number: z.string().min(1).max(64),
   customer_id: z.string().min(1).optional(),
-  amount_due: amount,
+  amount_due: AmountSchema,
   currency,
   due_date: z.iso.date(),
   metadata,
@@ -48,7 +48,7 @@ export const InvoiceSchema = z.strictObject({
 
 export const OrderSchema = z.strictObject({
   customer_id: z.string().min(1).optional(),
-  amount,
+  amount: AmountSchema,
   currency,
   description: z.string().max(1000).optional(),
   metadata,
