@@ -11,6 +11,7 @@ import * as paymentsApi from './20261123000400_payments_api';
 import * as notificationLease from './20261123000500_notification_lease';
 import * as idempotencyResource from './20261123000600_idempotency_resource';
 import * as providerEventRaw from './20261123000700_provider_event_raw';
+import * as idempotencyScope from './20261124000100_idempotency_scope';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -23,6 +24,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000500_notification_lease', notificationLease],
   ['20261123000600_idempotency_resource', idempotencyResource],
   ['20261123000700_provider_event_raw', providerEventRaw],
+  ['20261124000100_idempotency_scope', idempotencyScope],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

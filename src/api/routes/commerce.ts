@@ -17,6 +17,7 @@ import { AmountSchema } from '../../money/amount';
 import { isPayableCurrency } from '../../money/currencies';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
+import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
@@ -138,18 +139,26 @@ export function commerceRoutes({
     }
   };
 
-  router.post('/customers', async (req, res) => {
-    const b = parseBody(CustomerSchema, req.body);
-    const row = await commerce.createCustomer(accountOf(req).id, {
-      name: b.name ?? null,
-      email: b.email ?? null,
-      phone: b.phone ?? null,
-      locale: b.locale ?? null,
-      timezone: b.timezone ?? null,
-      metadata: b.metadata ?? {},
-    });
-    res.status(201).json(serializeCustomer(row));
-  });
+  router.post(
+    '/customers',
+    withIdempotency(
+      db,
+      async (req, id) => {
+        const b = parseBody(CustomerSchema, req.body);
+        const row = await commerce.createCustomer(accountOf(req).id, {
+          id,
+          name: b.name ?? null,
+          email: b.email ?? null,
+          phone: b.phone ?? null,
+          locale: b.locale ?? null,
+          timezone: b.timezone ?? null,
+          metadata: b.metadata ?? {},
+        });
+        return { status: 201, body: serializeCustomer(row) };
+      },
+      { reserve: 'cus' },
+    ),
+  );
   router.get('/customers/:id', async (req, res) => {
     const row = await commerce.findCustomer(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('customer', req.params.id);
@@ -157,26 +166,34 @@ export function commerceRoutes({
   });
   list('customers', serializeCustomer);
 
-  router.post('/invoices', async (req, res) => {
-    const b = parseBody(InvoiceSchema, req.body);
-    const accountId = accountOf(req).id;
-    await requireCustomer(accountId, b.customer_id);
-    const row = await commerce.createInvoice(accountId, {
-      number: b.number,
-      customer_id: b.customer_id ?? null,
-      amount_due: b.amount_due,
-      currency: b.currency,
-      due_date: b.due_date,
-      metadata: b.metadata ?? {},
-    });
-    if (!row)
-      throw ApiError.conflict(
-        `An invoice numbered '${b.number}' already exists`,
-        'invoice_number_taken',
-        'number',
-      );
-    res.status(201).json(serializeInvoice(row));
-  });
+  router.post(
+    '/invoices',
+    withIdempotency(
+      db,
+      async (req, id) => {
+        const b = parseBody(InvoiceSchema, req.body);
+        const accountId = accountOf(req).id;
+        await requireCustomer(accountId, b.customer_id);
+        const row = await commerce.createInvoice(accountId, {
+          id,
+          number: b.number,
+          customer_id: b.customer_id ?? null,
+          amount_due: b.amount_due,
+          currency: b.currency,
+          due_date: b.due_date,
+          metadata: b.metadata ?? {},
+        });
+        if (!row)
+          throw ApiError.conflict(
+            `An invoice numbered '${b.number}' already exists`,
+            'invoice_number_taken',
+            'number',
+          );
+        return { status: 201, body: serializeInvoice(row) };
+      },
+      { reserve: 'inv' },
+    ),
+  );
   router.get('/invoices/:id', async (req, res) => {
     const row = await commerce.findInvoice(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('invoice', req.params.id);
@@ -184,47 +201,65 @@ export function commerceRoutes({
   });
   list('invoices', serializeInvoice);
 
-  router.post('/invoices/:id/payment_link', async (req, res) => {
-    const account = accountOf(req);
-    const invoice = await commerce.findInvoice(account.id, req.params.id);
-    if (!invoice) throw ApiError.notFound('invoice', req.params.id);
-    if (invoice.status === 'paid')
-      throw ApiError.unprocessable('The invoice is already paid', 'invoice_paid');
-    const b = parseBody(DocumentLinkSchema, req.body ?? {});
-    const customer = invoice.customer_id
-      ? await commerce.findCustomer(account.id, invoice.customer_id)
-      : undefined;
-    const dueDate = serializeInvoice(invoice).due_date as string;
-    const schedule = invoiceSchedule(dueDate, customer?.timezone ?? account.timezone, DateTime.utc());
-    const body = CreatePaymentLinkSchema.parse({
-      amount: invoice.amount_due - invoice.amount_paid,
-      currency: invoice.currency,
-      description: `Invoice ${invoice.number}`,
-      ...(invoice.customer_id ? { customer_id: invoice.customer_id } : {}),
-      invoice_id: invoice.id,
-      expires_at: b.expires_at ?? schedule.expiresAt,
-      reminders: { after_created: schedule.afterCreated },
-      ...(b.channels ? { channels: b.channels } : {}),
-      ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
-      ...(b.success_url ? { success_url: b.success_url } : {}),
-      accept_partial: true,
-    });
-    res.status(201).json(serializeLink(await linkService.create(account, body), publicBaseUrl));
-  });
+  router.post(
+    '/invoices/:id/payment_link',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, linkId) => {
+        const account = accountOf(req);
+        const invoice = await commerce.findInvoice(account.id, req.params.id);
+        if (!invoice) throw ApiError.notFound('invoice', req.params.id);
+        if (invoice.status === 'paid')
+          throw ApiError.unprocessable('The invoice is already paid', 'invoice_paid');
+        const b = parseBody(DocumentLinkSchema, req.body ?? {});
+        const customer = invoice.customer_id
+          ? await commerce.findCustomer(account.id, invoice.customer_id)
+          : undefined;
+        const dueDate = serializeInvoice(invoice).due_date as string;
+        const schedule = invoiceSchedule(dueDate, customer?.timezone ?? account.timezone, DateTime.utc());
+        const body = CreatePaymentLinkSchema.parse({
+          amount: invoice.amount_due - invoice.amount_paid,
+          currency: invoice.currency,
+          description: `Invoice ${invoice.number}`,
+          ...(invoice.customer_id ? { customer_id: invoice.customer_id } : {}),
+          invoice_id: invoice.id,
+          expires_at: b.expires_at ?? schedule.expiresAt,
+          reminders: { after_created: schedule.afterCreated },
+          ...(b.channels ? { channels: b.channels } : {}),
+          ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
+          ...(b.success_url ? { success_url: b.success_url } : {}),
+          accept_partial: true,
+        });
+        return {
+          status: 201,
+          body: serializeLink(await linkService.create(account, body, { linkId }), publicBaseUrl),
+        };
+      },
+      { reserve: 'plink' },
+    ),
+  );
 
-  router.post('/orders', async (req, res) => {
-    const b = parseBody(OrderSchema, req.body);
-    const accountId = accountOf(req).id;
-    await requireCustomer(accountId, b.customer_id);
-    const row = await commerce.createOrder(accountId, {
-      customer_id: b.customer_id ?? null,
-      amount: b.amount,
-      currency: b.currency,
-      description: b.description ?? null,
-      metadata: b.metadata ?? {},
-    });
-    res.status(201).json(serializeOrder(row));
-  });
+  router.post(
+    '/orders',
+    withIdempotency(
+      db,
+      async (req, id) => {
+        const b = parseBody(OrderSchema, req.body);
+        const accountId = accountOf(req).id;
+        await requireCustomer(accountId, b.customer_id);
+        const row = await commerce.createOrder(accountId, {
+          id,
+          customer_id: b.customer_id ?? null,
+          amount: b.amount,
+          currency: b.currency,
+          description: b.description ?? null,
+          metadata: b.metadata ?? {},
+        });
+        return { status: 201, body: serializeOrder(row) };
+      },
+      { reserve: 'ord' },
+    ),
+  );
   router.get('/orders/:id', async (req, res) => {
     const row = await commerce.findOrder(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('order', req.params.id);
@@ -232,31 +267,42 @@ export function commerceRoutes({
   });
   list('orders', serializeOrder);
 
-  router.post('/orders/:id/payment_link', async (req, res) => {
-    const account = accountOf(req);
-    const order = await commerce.findOrder(account.id, req.params.id);
-    if (!order) throw ApiError.notFound('order', req.params.id);
-    if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
-    const open = await links.openLinkFor(account.id, { orderId: order.id });
-    if (open)
-      throw ApiError.conflict(
-        `The order already has an open payment link: '${open}'`,
-        'document_has_open_link',
-      );
-    const b = parseBody(DocumentLinkSchema, req.body ?? {});
-    const body = CreatePaymentLinkSchema.parse({
-      amount: order.amount,
-      currency: order.currency,
-      ...(order.description ? { description: order.description } : {}),
-      ...(order.customer_id ? { customer_id: order.customer_id } : {}),
-      order_id: order.id,
-      ...(b.expires_at ? { expires_at: b.expires_at } : {}),
-      ...(b.channels ? { channels: b.channels } : {}),
-      ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
-      ...(b.success_url ? { success_url: b.success_url } : {}),
-    });
-    res.status(201).json(serializeLink(await linkService.create(account, body), publicBaseUrl));
-  });
+  router.post(
+    '/orders/:id/payment_link',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, linkId) => {
+        const account = accountOf(req);
+        const order = await commerce.findOrder(account.id, req.params.id);
+        if (!order) throw ApiError.notFound('order', req.params.id);
+        if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
+        const open = await links.openLinkFor(account.id, { orderId: order.id });
+        // The open link may be this request's own, made by an attempt that died before answering.
+        if (open && open !== linkId)
+          throw ApiError.conflict(
+            `The order already has an open payment link: '${open}'`,
+            'document_has_open_link',
+          );
+        const b = parseBody(DocumentLinkSchema, req.body ?? {});
+        const body = CreatePaymentLinkSchema.parse({
+          amount: order.amount,
+          currency: order.currency,
+          ...(order.description ? { description: order.description } : {}),
+          ...(order.customer_id ? { customer_id: order.customer_id } : {}),
+          order_id: order.id,
+          ...(b.expires_at ? { expires_at: b.expires_at } : {}),
+          ...(b.channels ? { channels: b.channels } : {}),
+          ...(b.quiet_hours !== undefined ? { quiet_hours: b.quiet_hours } : {}),
+          ...(b.success_url ? { success_url: b.success_url } : {}),
+        });
+        return {
+          status: 201,
+          body: serializeLink(await linkService.create(account, body, { linkId }), publicBaseUrl),
+        };
+      },
+      { reserve: 'plink' },
+    ),
+  );
 
   router.get('/payment_profiles', async (req, res) => {
     const q = parseQuery(PaginationSchema.extend({ customer_id: z.string().min(1) }).strict(), req.query);
