@@ -5,6 +5,8 @@
 import { isTerminal, type LinkState, type LinkStatus, type PaymentReceived } from './contract';
 
 export type PaymentFlag =
+  /** Paid through a session a single-use link had replaced: the link may be paid twice. */
+  | 'stale_session'
   | 'currency_mismatch'
   | 'late'
   | 'already_paid'
@@ -27,6 +29,7 @@ export interface PaymentDecision {
 type Ledger = Pick<LinkState, 'status' | 'amountPaid' | 'paymentsCount' | 'terms'>;
 
 const REVIEW_FLAGS: readonly PaymentFlag[] = [
+  'stale_session',
   'currency_mismatch',
   'late',
   'already_paid',
@@ -73,7 +76,7 @@ export function decidePayment(link: Ledger, payment: PaymentReceived): PaymentDe
   }
 
   const amountPaid = link.amountPaid + payment.amount;
-  const flags: PaymentFlag[] = [];
+  const flags: PaymentFlag[] = payment.staleSession ? ['stale_session'] : [];
   if (amountPaid > terms.amount) flags.push('overpaid');
   if (amountPaid < terms.amount) {
     if (!terms.acceptPartial) flags.push('partial_not_allowed');

@@ -69,21 +69,25 @@ export function linkPageRoutes(deps: {
         );
       return;
     }
-    const session = await sessions.open({
-      accountId: link.account_id,
-      linkId: link.id,
-      provider: provider.name,
-      amount: choice.amount,
-      currency: link.currency,
-    });
-    await insertLinkEvents(db, link.account_id, link.id, [
-      {
-        key: `session:${session.id}`,
-        type: EventTypes.sessionStarted,
-        data: { session_id: session.id, amount: choice.amount },
-      },
-    ]);
-    res.redirect(303, provider.checkoutUrl(session));
+    const opened = await sessions.openFor(link, provider.name, choice.amount);
+    if (opened.kind === 'processing')
+      return refuse(409, 'A payment of this link is being confirmed. Check back in a moment.');
+    if (opened.kind === 'opened') {
+      const { session, voided } = opened;
+      await insertLinkEvents(db, link.account_id, link.id, [
+        {
+          key: `session:${session.id}`,
+          type: EventTypes.sessionStarted,
+          data: {
+            session_id: session.id,
+            amount: session.amount,
+            ...(voided ? { voided_session_id: voided } : {}),
+          },
+        },
+      ]);
+    }
+    // Pressing Pay again, in any tab, goes back to the same checkout: one capture per session.
+    res.redirect(303, provider.checkoutUrl(opened.session));
   });
 
   router.get('/l/:token/thanks', async (req, res) => {
