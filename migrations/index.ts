@@ -12,6 +12,8 @@ import * as notificationLease from './20261123000500_notification_lease';
 import * as idempotencyResource from './20261123000600_idempotency_resource';
 import * as providerEventRaw from './20261123000700_provider_event_raw';
 import * as moneyGuards from './20261124000000_money_guards';
+import * as idempotencyScope from './20261124000100_idempotency_scope';
+import * as oneLiveSession from './20261124000200_one_live_session';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -25,6 +27,8 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261123000600_idempotency_resource', idempotencyResource],
   ['20261123000700_provider_event_raw', providerEventRaw],
   ['20261124000000_money_guards', moneyGuards],
+  ['20261124000100_idempotency_scope', idempotencyScope],
+  ['20261124000200_one_live_session', oneLiveSession],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

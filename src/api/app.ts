@@ -37,6 +37,8 @@ export interface AppDeps {
   /** Signs and verifies the sandbox provider's callbacks. */
   sandboxSecret: string | undefined;
   webhooks: WebhookStore;
+  /** Encrypts secrets at rest (the stored answer of an idempotent webhook endpoint request). */
+  secretsKey: Buffer;
   rateLimits?: RateLimits;
   allowPrivateWebhookUrls: boolean;
   /** Production: only https redirects after checkout. */

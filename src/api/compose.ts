@@ -61,6 +61,7 @@ export function composeApi(w: ApiWiring): Express {
     twilioAuthToken: w.twilioAuthToken,
     sandboxSecret: w.sandboxSecret,
     webhooks: createWebhookStore(w.db, w.secretsKey),
+    secretsKey: w.secretsKey,
     allowPrivateWebhookUrls: w.allowPrivateWebhookUrls ?? false,
     production: w.production ?? true,
     devPeers: w.devPeers,

@@ -43,6 +43,17 @@ function queryParameters(schema: z.ZodObject): Json[] {
   }));
 }
 
+/** Every request that creates something (or sends, or shows a secret once) takes one. */
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  description:
+    'Same key and body on this endpoint: the same status and body again (`Idempotent-Replayed: true`), nothing made twice. Same key, other body: 409 `idempotency_key_reused`; while the first request still runs: 409 `idempotency_key_in_use`.',
+};
+const keyConflict = errorResponse('Idempotency-Key used with another body, or still in progress');
+
 const idParam = (what: string) => ({
   name: 'id',
   in: 'path',
@@ -63,7 +74,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       title: 'Paylinks API',
       version: '1.0.0',
       description:
-        'Payment links: create, send, remind, collect. Amounts are integers in the currency\'s minor unit. Errors have one shape: `{"error": {"type", "code", "message", "param"}}`.',
+        'Payment links: create, send, remind, collect. Amounts are integers in the currency\'s minor unit, at most 10^12. Errors have one shape: `{"error": {"type", "code", "message", "param"}}`.',
     },
     servers: [{ url: serverUrl }],
     security: [{ apiKey: [] }],
@@ -94,15 +105,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/payment_links': {
         post: {
           summary: 'Create a payment link',
-          parameters: [
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              schema: { type: 'string', maxLength: 255 },
-              description: 'Same key and body: the same response. Same key, other body: 409.',
-            },
-          ],
+          parameters: [idempotencyKey],
           requestBody: body(CreatePaymentLinkSchema),
           responses: {
             ...ok('The link', '201'),
@@ -131,18 +134,22 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/payment_links/{id}/reissue': {
         post: {
           summary: 'Reissue an expired or cancelled link',
-          parameters: [idParam('link')],
+          parameters: [idParam('link'), idempotencyKey],
           requestBody: body(ReissueSchema),
-          responses: { ...ok('The new link', '201'), '409': errorResponse('The link is still open') },
+          responses: {
+            ...ok('The new link', '201'),
+            '409': errorResponse('The link is still open, or the Idempotency-Key is used'),
+          },
         },
       },
       '/v1/payment_links/{id}/notify': {
         post: {
           summary: 'Send the link again now',
-          parameters: [idParam('link')],
+          parameters: [idParam('link'), idempotencyKey],
           requestBody: body(NotifySchema),
           responses: {
             ...ok('The link'),
+            '409': errorResponse('The link is closed, or the Idempotency-Key is used'),
             '422': errorResponse('The customer cannot be reached on that channel'),
           },
         },
@@ -164,8 +171,9 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/customers': {
         post: {
           summary: 'Create a customer',
+          parameters: [idempotencyKey],
           requestBody: body(CustomerSchema),
-          responses: ok('The customer', '201'),
+          responses: { ...ok('The customer', '201'), '409': keyConflict },
         },
         get: list('List customers'),
       },
@@ -179,8 +187,9 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/invoices': {
         post: {
           summary: 'Create an invoice',
+          parameters: [idempotencyKey],
           requestBody: body(InvoiceSchema),
-          responses: ok('The invoice', '201'),
+          responses: { ...ok('The invoice', '201'), '409': keyConflict },
         },
         get: list('List invoices'),
       },
@@ -194,16 +203,17 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/invoices/{id}/payment_link': {
         post: {
           summary: "A link for the invoice's open amount, reminding around its due date",
-          parameters: [idParam('invoice')],
+          parameters: [idParam('invoice'), idempotencyKey],
           requestBody: body(DocumentLinkSchema),
-          responses: ok('The link', '201'),
+          responses: { ...ok('The link', '201'), '409': keyConflict },
         },
       },
       '/v1/orders': {
         post: {
           summary: 'Create an order',
+          parameters: [idempotencyKey],
           requestBody: body(OrderSchema),
-          responses: ok('The order', '201'),
+          responses: { ...ok('The order', '201'), '409': keyConflict },
         },
         get: list('List orders'),
       },
@@ -213,9 +223,12 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/orders/{id}/payment_link': {
         post: {
           summary: 'A link for the order',
-          parameters: [idParam('order')],
+          parameters: [idParam('order'), idempotencyKey],
           requestBody: body(DocumentLinkSchema),
-          responses: ok('The link', '201'),
+          responses: {
+            ...ok('The link', '201'),
+            '409': errorResponse('The order has an open link, or the Idempotency-Key is used'),
+          },
         },
       },
       '/v1/payment_profiles': {
@@ -227,8 +240,9 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/webhook_endpoint': {
         put: {
           summary: "Set the account's webhook URL; answers its signing secret, once",
+          parameters: [idempotencyKey],
           requestBody: body(EndpointSchema),
-          responses: ok('The endpoint and its secret'),
+          responses: { ...ok('The endpoint and its secret'), '409': keyConflict },
         },
         get: { summary: "The account's webhook URL", responses: ok('The endpoint') },
         delete: { summary: 'Stop webhooks', responses: { '204': { description: 'Removed' } } },

@@ -39,6 +39,9 @@ export function invoiceSchedule(dueDate: string, timezone: string, now: DateTime
   return { afterCreated, expiresAt: expiresAt.toUTC().toISO() as string };
 }
 
+/** The link id an Idempotency-Key reserved for this request, if any. */
+type Reserved = { linkId?: string };
+
 const chosen = (o: DocumentLinkOptions) => ({
   ...(o.channels ? { channels: o.channels } : {}),
   ...(o.quietHours !== undefined ? { quiet_hours: o.quietHours } : {}),
@@ -52,9 +55,14 @@ export function createDocumentLinks(deps: {
 }) {
   const { commerce, links, linkService } = deps;
 
-  async function refuseWhenOpen(accountId: string, document: { invoiceId: string } | { orderId: string }) {
+  /** The open link may be this request's own, made by an attempt that died before answering. */
+  async function refuseWhenOpen(
+    accountId: string,
+    document: { invoiceId: string } | { orderId: string },
+    reserved: Reserved,
+  ) {
     const open = await links.openLinkFor(accountId, document);
-    if (open) throw documentHasOpenLink(open);
+    if (open && open !== reserved.linkId) throw documentHasOpenLink(open);
   }
 
   return {
@@ -62,12 +70,13 @@ export function createDocumentLinks(deps: {
       account: AuthenticatedAccount,
       invoiceId: string,
       o: DocumentLinkOptions,
+      reserved: Reserved = {},
     ): Promise<LinkRow> {
       const invoice = await commerce.findInvoice(account.id, invoiceId);
       if (!invoice) throw ApiError.notFound('invoice', invoiceId);
       if (invoice.status === 'paid')
         throw ApiError.unprocessable('The invoice is already paid', 'invoice_paid');
-      await refuseWhenOpen(account.id, { invoiceId });
+      await refuseWhenOpen(account.id, { invoiceId }, reserved);
       const customer = invoice.customer_id
         ? await commerce.findCustomer(account.id, invoice.customer_id)
         : undefined;
@@ -87,14 +96,19 @@ export function createDocumentLinks(deps: {
         accept_partial: true,
         ...chosen(o),
       });
-      return linkService.create(account, body);
+      return linkService.create(account, body, reserved);
     },
 
-    async forOrder(account: AuthenticatedAccount, orderId: string, o: DocumentLinkOptions): Promise<LinkRow> {
+    async forOrder(
+      account: AuthenticatedAccount,
+      orderId: string,
+      o: DocumentLinkOptions,
+      reserved: Reserved = {},
+    ): Promise<LinkRow> {
       const order = await commerce.findOrder(account.id, orderId);
       if (!order) throw ApiError.notFound('order', orderId);
       if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
-      await refuseWhenOpen(account.id, { orderId });
+      await refuseWhenOpen(account.id, { orderId }, reserved);
       const body = CreatePaymentLinkSchema.parse({
         amount: order.amount,
         currency: order.currency,
@@ -104,7 +118,7 @@ export function createDocumentLinks(deps: {
         ...(o.expiresAt ? { expires_at: o.expiresAt } : {}),
         ...chosen(o),
       });
-      return linkService.create(account, body);
+      return linkService.create(account, body, reserved);
     },
   };
 }

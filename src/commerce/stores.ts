@@ -3,7 +3,6 @@
  * scoped to an account.
  */
 import type { Db } from '../db/knex';
-import { newId } from '../ids';
 
 export interface CustomerRow {
   id: string;
@@ -45,31 +44,48 @@ export interface OrderRow {
 
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * Each create takes its id from the caller (an Idempotency-Key's reserved id): a retry inserts
+ * nothing and reads the row the first attempt made.
+ */
 export function createCommerceStores(db: Db) {
+  async function insertOnce<Row>(table: string, accountId: string, row: Record<string, unknown>) {
+    await db(table)
+      .insert({ ...row, account_id: accountId })
+      .onConflict('id')
+      .ignore();
+    const stored: Row | undefined = await db(table).where({ id: row.id, account_id: accountId }).first();
+    if (!stored) throw new Error(`${table} ${String(row.id)} is taken by another account`);
+    return stored;
+  }
+
   return {
-    async createCustomer(
+    createCustomer(
       accountId: string,
-      c: Omit<CustomerRow, 'id' | 'account_id' | 'created_at'>,
+      c: Omit<CustomerRow, 'account_id' | 'created_at'>,
     ): Promise<CustomerRow> {
-      const [row] = await db('customers')
-        .insert({ id: newId('cus'), account_id: accountId, ...c, metadata: JSON.stringify(c.metadata) })
-        .returning('*');
-      return row;
+      return insertOnce('customers', accountId, {
+        ...c,
+        metadata: JSON.stringify(c.metadata),
+      });
     },
     findCustomer(accountId: string, id: string): Promise<CustomerRow | undefined> {
       return db('customers').where({ id, account_id: accountId }).first();
     },
 
-    /** null when the account already has an invoice with that number. */
+    /** null when the account already has another invoice with that number. */
     async createInvoice(
       accountId: string,
-      i: Pick<InvoiceRow, 'number' | 'customer_id' | 'amount_due' | 'currency' | 'due_date' | 'metadata'>,
+      i: Pick<
+        InvoiceRow,
+        'id' | 'number' | 'customer_id' | 'amount_due' | 'currency' | 'due_date' | 'metadata'
+      >,
     ): Promise<InvoiceRow | null> {
       try {
-        const [row] = await db('invoices')
-          .insert({ id: newId('inv'), account_id: accountId, ...i, metadata: JSON.stringify(i.metadata) })
-          .returning('*');
-        return row;
+        return await insertOnce<InvoiceRow>('invoices', accountId, {
+          ...i,
+          metadata: JSON.stringify(i.metadata),
+        });
       } catch (err) {
         if ((err as { code?: string }).code === UNIQUE_VIOLATION) return null;
         throw err;
@@ -79,14 +95,11 @@ export function createCommerceStores(db: Db) {
       return db('invoices').where({ id, account_id: accountId }).first();
     },
 
-    async createOrder(
+    createOrder(
       accountId: string,
-      o: Pick<OrderRow, 'customer_id' | 'amount' | 'currency' | 'description' | 'metadata'>,
+      o: Pick<OrderRow, 'id' | 'customer_id' | 'amount' | 'currency' | 'description' | 'metadata'>,
     ): Promise<OrderRow> {
-      const [row] = await db('orders')
-        .insert({ id: newId('ord'), account_id: accountId, ...o, metadata: JSON.stringify(o.metadata) })
-        .returning('*');
-      return row;
+      return insertOnce('orders', accountId, { ...o, metadata: JSON.stringify(o.metadata) });
     },
     findOrder(accountId: string, id: string): Promise<OrderRow | undefined> {
       return db('orders').where({ id, account_id: accountId }).first();

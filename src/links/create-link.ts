@@ -7,6 +7,7 @@ import { DateTime, Duration, IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { Customer, LinkTerms } from '../../workflows/payment-link/contract';
 import { CHANNELS, contactFor } from '../../workflows/payment-link/contract';
+import { AmountSchema, lineTotal, MAX_AMOUNT, UnitAmountSchema } from '../money/amount';
 import { currencyExponent } from '../money/currencies';
 
 export const DEFAULT_LINK_LIFETIME = 'P30D';
@@ -81,7 +82,7 @@ export const CustomerSchema = z.strictObject({
 
 export const CreatePaymentLinkSchema = z
   .strictObject({
-    amount: z.int().positive().max(Number.MAX_SAFE_INTEGER),
+    amount: AmountSchema,
     currency: z
       .string()
       .transform((code) => code.toUpperCase())
@@ -95,7 +96,7 @@ export const CreatePaymentLinkSchema = z
         z.strictObject({
           name: text(200).min(1),
           quantity: z.int().positive(),
-          unit_amount: z.int().nonnegative(),
+          unit_amount: UnitAmountSchema,
         }),
       )
       .max(100)
@@ -107,7 +108,7 @@ export const CreatePaymentLinkSchema = z
     expires_in: isoDuration.optional(),
     max_payments: z.int().positive().max(2_147_483_647).nullable().optional(),
     accept_partial: z.boolean().optional(),
-    min_partial_amount: z.int().positive().optional(),
+    min_partial_amount: AmountSchema.optional(),
     channels: z
       .array(z.enum(CHANNELS))
       .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
@@ -130,8 +131,14 @@ export const CreatePaymentLinkSchema = z
       issue('expires_in', 'give either expires_at or expires_in, not both');
     }
     if (body.line_items) {
-      const total = body.line_items.reduce((sum, item) => sum + item.quantity * item.unit_amount, 0);
-      if (total !== body.amount)
+      const totals = body.line_items.map((item) => lineTotal(item.quantity, item.unit_amount));
+      totals.forEach((total, i) => {
+        if (total === undefined)
+          issue(`line_items.${i}`, `quantity × unit_amount must be at most ${MAX_AMOUNT} (minor units)`);
+      });
+      // At most 100 items of at most MAX_AMOUNT each: the sum is exact.
+      const total = totals.reduce<number>((sum, t) => sum + (t ?? 0), 0);
+      if (totals.every((t) => t !== undefined) && total !== body.amount)
         issue('line_items', `line items total ${total}, which is not the amount ${body.amount}`);
     }
     const maxPayments = body.max_payments === undefined ? 1 : body.max_payments;

@@ -216,7 +216,12 @@ export function createLinkService(deps: LinkServiceDeps) {
      * A customer hit an expired link: the same terms under a new token, with a fresh expiry of
      * the original lifetime, pointing back to the old link.
      */
-    async reissue(account: AuthenticatedAccount, linkId: string, expiresIn?: string): Promise<LinkRow> {
+    async reissue(
+      account: AuthenticatedAccount,
+      linkId: string,
+      expiresIn?: string,
+      extras: { newLinkId?: string } = {},
+    ): Promise<LinkRow> {
       const old = await this.get(account, linkId);
       if (old.status !== 'expired' && old.status !== 'cancelled') {
         throw ApiError.conflict(
@@ -257,13 +262,19 @@ export function createLinkService(deps: LinkServiceDeps) {
         ...(old.success_url ? { success_url: old.success_url } : {}),
         notify_on_expiry: old.notify_on_expiry,
       });
-      return this.create(account, body, { reissuedFrom: old.id });
+      return this.create(account, body, { reissuedFrom: old.id, linkId: extras.newLinkId });
     },
 
-    async notify(account: AuthenticatedAccount, linkId: string, channel: Channel): Promise<LinkRow> {
+    /** `updateId` (an Idempotency-Key's reserved id): Temporal runs an update id once per link. */
+    async notify(
+      account: AuthenticatedAccount,
+      linkId: string,
+      channel: Channel,
+      updateId?: string,
+    ): Promise<LinkRow> {
       const row = await this.get(account, linkId);
       await throughWorkflow(account, row, (handle) =>
-        handle.executeUpdate(resendUpdate, { args: [{ channel }] }),
+        handle.executeUpdate(resendUpdate, { args: [{ channel }], ...(updateId ? { updateId } : {}) }),
       );
       return row;
     },

@@ -14,3 +14,13 @@ export function formatAmount(minor: number, currency: string, locale: string): s
   });
   return format.format(minor / 10 ** exponent);
 }
+
+/** An amount as a person types it in their locale, without symbol or grouping: 12,50 · 1250 · 12.50. */
+export function formatAmountForInput(minor: number, currency: string, locale: string): string {
+  const exponent = currencyExponent(currency) ?? 2;
+  return new Intl.NumberFormat(locale, {
+    minimumFractionDigits: exponent,
+    maximumFractionDigits: exponent,
+    useGrouping: false,
+  }).format(minor / 10 ** exponent);
+}

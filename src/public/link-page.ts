@@ -4,8 +4,10 @@
  */
 import { DateTime } from 'luxon';
 import type { LinkRow } from '../links/link-store';
-import { formatAmount } from '../money/format';
+import { currencyExponent } from '../money/currencies';
+import { formatAmount, formatAmountForInput } from '../money/format';
 import { escapeHtml as e } from '../notifications/messages';
+import { payableRange } from '../payments/pay-amount';
 
 export function maskEmail(email: string): string {
   const [local = '', domain = ''] = email.split('@');
@@ -18,14 +20,28 @@ h1{font-size:1.1rem;margin:0 0 .25rem}.amount{font-size:2rem;font-weight:700;mar
 table{width:100%;border-collapse:collapse;margin:1rem 0}td{padding:.3rem 0;border-bottom:1px solid #eee}td:last-child{text-align:right}
 button{width:100%;padding:.9rem;font-size:1rem;font-weight:600;color:#fff;background:#0b5fff;border:0;border-radius:.5rem;cursor:pointer}
 label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.6rem;font-size:1rem;box-sizing:border-box}
-.qr{text-align:center;margin-top:1rem}.qr img{width:9rem;height:9rem}.status{font-weight:600}`;
+.error{color:#b00020;font-weight:600}.qr{text-align:center;margin-top:1rem}.qr img{width:9rem;height:9rem}.status{font-weight:600}`;
 
 export function page(title: string, body: string, lang = 'en'): string {
   return `<!doctype html><html lang="${e(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${e(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
 }
 
-export function renderLinkPage(link: LinkRow, merchantName: string, payPath: string): string {
-  const locale = link.customer?.locale ?? 'en';
+/** The customer's locale: amounts are shown, and typed, in its format. */
+export const pageLocale = (link: Pick<LinkRow, 'customer'>): string => link.customer?.locale ?? 'en';
+
+/** What the customer typed when the page is shown again with an error about it. */
+export interface PayForm {
+  amount?: string;
+  error?: string;
+}
+
+export function renderLinkPage(
+  link: LinkRow,
+  merchantName: string,
+  payPath: string,
+  form: PayForm = {},
+): string {
+  const locale = pageLocale(link);
   const money = (minor: number) => formatAmount(minor, link.currency, locale);
   const remaining = link.amount - link.amount_paid;
   const expires = DateTime.fromJSDate(link.expires_at, { zone: link.timezone })
@@ -56,16 +72,26 @@ export function renderLinkPage(link: LinkRow, merchantName: string, payPath: str
       break;
     default: {
       const partial = link.status === 'partially_paid';
-      const due = link.max_payments === 1 ? remaining : link.amount;
-      const amountField = link.accept_partial
-        ? `<label for="amount">Amount to pay, in the smallest unit of ${e(link.currency)} (${e(money(1))} = 1)</label><input id="amount" name="amount" inputmode="numeric" value="${due}">`
-        : '';
+      const { due, minimum } = payableRange(link);
+      const amountField = link.accept_partial ? partialAmountField(link, locale, due, minimum, form) : '';
       body = `${header}${items}<p class="amount">${e(money(due))}</p>${
         partial
           ? `<p class="status" role="status">Partly paid: ${e(money(link.amount_paid))} received, ${e(money(remaining))} to go.</p>`
           : ''
-      }${who}<p class="muted">Pay by ${e(expires)}</p><form method="post" action="${e(payPath)}">${amountField}<button type="submit">Pay ${e(money(due))}</button></form><div class="qr"><img src="${e(payPath.replace(/\/pay$/, '/qr.svg'))}" alt="QR code of this payment link"></div>`;
+      }${who}<p class="muted">Pay by ${e(expires)}</p><form method="post" action="${e(payPath)}">${amountField}<button type="submit">Pay${link.accept_partial ? '' : ` ${e(money(due))}`}</button></form><div class="qr"><img src="${e(payPath.replace(/\/pay$/, '/qr.svg'))}" alt="QR code of this payment link"></div>`;
     }
   }
   return page(`${merchantName}: payment`, `<section>${body}</section>`, locale.split('-')[0]);
+}
+
+/**
+ * The amount a customer chooses, in the currency's major unit as their locale writes it (12,50
+ * in French, 1250 for yen), with the range it must be in; never in minor units.
+ */
+function partialAmountField(link: LinkRow, locale: string, due: number, minimum: number, form: PayForm) {
+  const money = (minor: number) => formatAmount(minor, link.currency, locale);
+  const example = formatAmountForInput(due, link.currency, locale);
+  const decimals = (currencyExponent(link.currency) ?? 2) > 0;
+  const error = form.error ? `<p class="error" id="amount-error" role="alert">${e(form.error)}</p>` : '';
+  return `<label for="amount">Amount to pay (${e(link.currency)})</label><p class="muted" id="amount-hint">Between ${e(money(minimum))} and ${e(money(due))}</p>${error}<input id="amount" name="amount" inputmode="${decimals ? 'decimal' : 'numeric'}" autocomplete="off" placeholder="${e(example)}" value="${e(form.amount ?? example)}" aria-describedby="amount-hint${form.error ? ' amount-error' : ''}"${form.error ? ' aria-invalid="true"' : ''}>`;
 }

@@ -90,7 +90,7 @@ describe('the link page', () => {
 
   it('has distinct pages for partially paid, paid, expired and cancelled', async () => {
     const partial = await createLink({ amount: 1000, accept_partial: true });
-    await payThroughSandbox(partial.path, { outcome: 'succeed' }, '400');
+    await payThroughSandbox(partial.path, { outcome: 'succeed' }, '4.00');
     await linkStatus(partial.id, 'partially_paid');
     expect((await html(partial.path)).text).toContain('Partly paid: $4.00 received, $6.00 to go.');
     await payThroughSandbox(partial.path, { outcome: 'succeed' });

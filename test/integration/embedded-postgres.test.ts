@@ -45,6 +45,9 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
       '20261123000500_notification_lease',
       '20261123000600_idempotency_resource',
       '20261123000700_provider_event_raw',
+      '20261124000000_money_guards',
+      '20261124000100_idempotency_scope',
+      '20261124000200_one_live_session',
     ]);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);

@@ -172,6 +172,8 @@ export interface PaymentReceived {
   currency: string;
   sessionId?: string;
   paymentProfileId?: string;
+  /** Paid through a session the link had replaced or no longer stood behind. */
+  staleSession?: boolean;
 }
 
 export interface CancelRequest {

@@ -14,6 +14,8 @@ import {
 } from './contract';
 
 export type PaymentFlag =
+  /** Paid through a session a single-use link had replaced: the link may be paid twice. */
+  | 'stale_session'
   | 'currency_mismatch'
   | 'late'
   | 'already_paid'
@@ -43,6 +45,7 @@ export type Ledger = Pick<LinkState, 'status' | 'amountPaid' | 'paymentsCount'> 
 };
 
 const REVIEW_FLAGS: readonly PaymentFlag[] = [
+  'stale_session',
   'currency_mismatch',
   'late',
   'already_paid',
@@ -90,7 +93,7 @@ export function decidePayment(link: Ledger, payment: PaymentReceived): PaymentDe
   }
 
   const amountPaid = link.amountPaid + payment.amount;
-  const flags: PaymentFlag[] = [];
+  const flags: PaymentFlag[] = payment.staleSession ? ['stale_session'] : [];
   if (amountPaid > terms.amount) flags.push('overpaid');
   if (amountPaid < terms.amount) {
     if (!terms.acceptPartial) flags.push('partial_not_allowed');

@@ -7,9 +7,11 @@ import type { CommerceStores, CustomerRow, InvoiceRow, OrderRow } from '../../co
 import type { Db } from '../../db/knex';
 import { CustomerSchema as LinkCustomerSchema, MetadataSchema } from '../../links/create-link';
 import { serializeLink } from '../../links/serialize';
+import { AmountSchema } from '../../money/amount';
 import { isPayableCurrency } from '../../money/currencies';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
+import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
@@ -25,7 +27,6 @@ const currency = z
   .string()
   .transform((c) => c.toUpperCase())
   .refine(isPayableCurrency, 'must be an ISO 4217 currency code such as "USD"');
-const amount = z.int().positive().max(Number.MAX_SAFE_INTEGER);
 
 /** A stored customer: the same contact fields a link's inline customer has, plus metadata. */
 export const CustomerSchema = LinkCustomerSchema.extend({ metadata: MetadataSchema.optional() });
@@ -33,7 +34,7 @@ export const CustomerSchema = LinkCustomerSchema.extend({ metadata: MetadataSche
 export const InvoiceSchema = z.strictObject({
   number: z.string().min(1).max(64),
   customer_id: z.string().min(1).optional(),
-  amount_due: amount,
+  amount_due: AmountSchema,
   currency,
   due_date: z.iso.date(),
   metadata,
@@ -41,7 +42,7 @@ export const InvoiceSchema = z.strictObject({
 
 export const OrderSchema = z.strictObject({
   customer_id: z.string().min(1).optional(),
-  amount,
+  amount: AmountSchema,
   currency,
   description: z.string().max(1000).optional(),
   metadata,
@@ -113,18 +114,26 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
     }
   };
 
-  router.post('/customers', async (req, res) => {
-    const b = parseBody(CustomerSchema, req.body);
-    const row = await commerce.createCustomer(accountOf(req).id, {
-      name: b.name ?? null,
-      email: b.email ?? null,
-      phone: b.phone ?? null,
-      locale: b.locale ?? null,
-      timezone: b.timezone ?? null,
-      metadata: b.metadata ?? {},
-    });
-    res.status(201).json(serializeCustomer(row));
-  });
+  router.post(
+    '/customers',
+    withIdempotency(
+      db,
+      async (req, id) => {
+        const b = parseBody(CustomerSchema, req.body);
+        const row = await commerce.createCustomer(accountOf(req).id, {
+          id,
+          name: b.name ?? null,
+          email: b.email ?? null,
+          phone: b.phone ?? null,
+          locale: b.locale ?? null,
+          timezone: b.timezone ?? null,
+          metadata: b.metadata ?? {},
+        });
+        return { status: 201, body: serializeCustomer(row) };
+      },
+      { reserve: 'cus' },
+    ),
+  );
   router.get('/customers/:id', async (req, res) => {
     const row = await commerce.findCustomer(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('customer', req.params.id);
@@ -132,26 +141,34 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
   });
   list('customers', serializeCustomer);
 
-  router.post('/invoices', async (req, res) => {
-    const b = parseBody(InvoiceSchema, req.body);
-    const accountId = accountOf(req).id;
-    await requireCustomer(accountId, b.customer_id);
-    const row = await commerce.createInvoice(accountId, {
-      number: b.number,
-      customer_id: b.customer_id ?? null,
-      amount_due: b.amount_due,
-      currency: b.currency,
-      due_date: b.due_date,
-      metadata: b.metadata ?? {},
-    });
-    if (!row)
-      throw ApiError.conflict(
-        `An invoice numbered '${b.number}' already exists`,
-        'invoice_number_taken',
-        'number',
-      );
-    res.status(201).json(serializeInvoice(row));
-  });
+  router.post(
+    '/invoices',
+    withIdempotency(
+      db,
+      async (req, id) => {
+        const b = parseBody(InvoiceSchema, req.body);
+        const accountId = accountOf(req).id;
+        await requireCustomer(accountId, b.customer_id);
+        const row = await commerce.createInvoice(accountId, {
+          id,
+          number: b.number,
+          customer_id: b.customer_id ?? null,
+          amount_due: b.amount_due,
+          currency: b.currency,
+          due_date: b.due_date,
+          metadata: b.metadata ?? {},
+        });
+        if (!row)
+          throw ApiError.conflict(
+            `An invoice numbered '${b.number}' already exists`,
+            'invoice_number_taken',
+            'number',
+          );
+        return { status: 201, body: serializeInvoice(row) };
+      },
+      { reserve: 'inv' },
+    ),
+  );
   router.get('/invoices/:id', async (req, res) => {
     const row = await commerce.findInvoice(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('invoice', req.params.id);
@@ -159,25 +176,40 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
   });
   list('invoices', serializeInvoice);
 
-  router.post('/invoices/:id/payment_link', async (req, res) => {
-    const options = documentLinkOptions(parseBody(DocumentLinkSchema, req.body ?? {}));
-    const link = await documentLinks.forInvoice(accountOf(req), req.params.id, options);
-    res.status(201).json(serializeLink(link, publicBaseUrl));
-  });
+  router.post(
+    '/invoices/:id/payment_link',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, linkId) => {
+        const options = documentLinkOptions(parseBody(DocumentLinkSchema, req.body ?? {}));
+        const link = await documentLinks.forInvoice(accountOf(req), req.params.id, options, { linkId });
+        return { status: 201, body: serializeLink(link, publicBaseUrl) };
+      },
+      { reserve: 'plink' },
+    ),
+  );
 
-  router.post('/orders', async (req, res) => {
-    const b = parseBody(OrderSchema, req.body);
-    const accountId = accountOf(req).id;
-    await requireCustomer(accountId, b.customer_id);
-    const row = await commerce.createOrder(accountId, {
-      customer_id: b.customer_id ?? null,
-      amount: b.amount,
-      currency: b.currency,
-      description: b.description ?? null,
-      metadata: b.metadata ?? {},
-    });
-    res.status(201).json(serializeOrder(row));
-  });
+  router.post(
+    '/orders',
+    withIdempotency(
+      db,
+      async (req, id) => {
+        const b = parseBody(OrderSchema, req.body);
+        const accountId = accountOf(req).id;
+        await requireCustomer(accountId, b.customer_id);
+        const row = await commerce.createOrder(accountId, {
+          id,
+          customer_id: b.customer_id ?? null,
+          amount: b.amount,
+          currency: b.currency,
+          description: b.description ?? null,
+          metadata: b.metadata ?? {},
+        });
+        return { status: 201, body: serializeOrder(row) };
+      },
+      { reserve: 'ord' },
+    ),
+  );
   router.get('/orders/:id', async (req, res) => {
     const row = await commerce.findOrder(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('order', req.params.id);
@@ -185,11 +217,18 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
   });
   list('orders', serializeOrder);
 
-  router.post('/orders/:id/payment_link', async (req, res) => {
-    const options = documentLinkOptions(parseBody(DocumentLinkSchema, req.body ?? {}));
-    const link = await documentLinks.forOrder(accountOf(req), req.params.id, options);
-    res.status(201).json(serializeLink(link, publicBaseUrl));
-  });
+  router.post(
+    '/orders/:id/payment_link',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, linkId) => {
+        const options = documentLinkOptions(parseBody(DocumentLinkSchema, req.body ?? {}));
+        const link = await documentLinks.forOrder(accountOf(req), req.params.id, options, { linkId });
+        return { status: 201, body: serializeLink(link, publicBaseUrl) };
+      },
+      { reserve: 'plink' },
+    ),
+  );
 
   router.get('/payment_profiles', async (req, res) => {
     const q = parseQuery(PaginationSchema.extend({ customer_id: z.string().min(1) }).strict(), req.query);

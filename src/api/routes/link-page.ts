@@ -5,10 +5,12 @@ import { findAccount } from '../../accounts/accounts';
 import type { Db } from '../../db/knex';
 import { insertLinkEvents, type LinkStore } from '../../links/link-store';
 import { escapeHtml as e } from '../../notifications/messages';
+import { amountToPay } from '../../payments/pay-amount';
 import type { PaymentProvider } from '../../payments/provider';
 import type { SessionStore } from '../../payments/session-store';
-import { page, renderLinkPage } from '../../public/link-page';
+import { page, pageLocale, renderLinkPage } from '../../public/link-page';
 
+const payPath = (link: { token: string }) => `/l/${encodeURIComponent(link.token)}/pay`;
 const notFound = page('Not found', '<section><h1>This payment link does not exist</h1></section>');
 
 /** The customer's side: the link page, and "Pay" that opens a session at the provider. */
@@ -36,7 +38,7 @@ export function linkPageRoutes(deps: {
     res
       .type('html')
       .set('Cache-Control', 'no-store')
-      .send(renderLinkPage(link, account?.name ?? '', `/l/${encodeURIComponent(link.token)}/pay`));
+      .send(renderLinkPage(link, account?.name ?? '', payPath(link)));
   });
 
   router.post('/l/:token/pay', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
@@ -52,32 +54,40 @@ export function linkPageRoutes(deps: {
         .send(page('Cannot pay', `<section><h1>${e(message)}</h1></section>`));
     if (isTerminal(link.status)) return refuse(409, `This payment link is ${link.status}.`);
     if (!provider) return refuse(503, 'Payments are not available right now.');
-    const remaining = link.amount - link.amount_paid;
-    const due = link.max_payments === 1 ? remaining : link.amount;
-    let amount = due;
-    const asked = (req.body as { amount?: string } | undefined)?.amount;
-    if (link.accept_partial && asked !== undefined && asked !== '') {
-      amount = Number(asked);
-      const minimum = Math.min(link.min_partial_amount ?? 1, remaining);
-      if (!Number.isInteger(amount) || amount < minimum || amount > remaining) {
-        return refuse(400, `The amount must be a whole number between ${minimum} and ${remaining}.`);
-      }
+    const field = (req.body as { amount?: string | string[] } | undefined)?.amount;
+    // A repeated field is not an amount: refused like any other text that is not one.
+    const typed = Array.isArray(field) ? field.join(' & ') : field;
+    const choice = amountToPay(link, typed, pageLocale(link));
+    if (!choice.ok) {
+      const account = await findAccount(db, link.account_id);
+      res
+        .status(400)
+        .type('html')
+        .set('Cache-Control', 'no-store')
+        .send(
+          renderLinkPage(link, account?.name ?? '', payPath(link), { amount: typed, error: choice.message }),
+        );
+      return;
     }
-    const session = await sessions.open({
-      accountId: link.account_id,
-      linkId: link.id,
-      provider: provider.name,
-      amount,
-      currency: link.currency,
-    });
-    await insertLinkEvents(db, link.account_id, link.id, [
-      {
-        key: `session:${session.id}`,
-        type: EventTypes.sessionStarted,
-        data: { session_id: session.id, amount },
-      },
-    ]);
-    res.redirect(303, provider.checkoutUrl(session));
+    const opened = await sessions.openFor(link, provider.name, choice.amount);
+    if (opened.kind === 'processing')
+      return refuse(409, 'A payment of this link is being confirmed. Check back in a moment.');
+    if (opened.kind === 'opened') {
+      const { session, voided } = opened;
+      await insertLinkEvents(db, link.account_id, link.id, [
+        {
+          key: `session:${session.id}`,
+          type: EventTypes.sessionStarted,
+          data: {
+            session_id: session.id,
+            amount: session.amount,
+            ...(voided ? { voided_session_id: voided } : {}),
+          },
+        },
+      ]);
+    }
+    // Pressing Pay again, in any tab, goes back to the same checkout: one capture per session.
+    res.redirect(303, provider.checkoutUrl(opened.session));
   });
 
   router.get('/l/:token/thanks', async (req, res) => {

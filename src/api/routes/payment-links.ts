@@ -2,13 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { CHANNELS, LINK_STATUSES } from '../../../workflows/payment-link/contract';
 import type { Db } from '../../db/knex';
-import { newId } from '../../ids';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
 import type { LinkRow, LinkStore, PaymentRow } from '../../links/link-store';
 import { serializeEvent, serializeLink } from '../../links/serialize';
 import { accountOf } from '../auth';
-import { idempotent } from '../idempotency';
+import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
@@ -55,28 +54,17 @@ export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: Pay
   const router = Router();
   const show = (row: LinkRow) => serializeLink(row, publicBaseUrl);
 
-  router.post('/', async (req, res) => {
-    const body = parseBody(CreatePaymentLinkSchema, req.body);
-    const account = accountOf(req);
-    const key = req.get('idempotency-key');
-    if (key === undefined) {
-      res.status(201).json(show(await linkService.create(account, body)));
-      return;
-    }
-    const result = await idempotent(
+  router.post(
+    '/',
+    withIdempotency(
       db,
-      account.id,
-      key,
-      req.body,
-      () => newId('plink'),
-      async (linkId) => ({
-        status: 201,
-        body: show(await linkService.create(account, body, { linkId })),
-      }),
-    );
-    if (result.replayed) res.set('Idempotent-Replayed', 'true');
-    res.status(result.status).json(result.body);
-  });
+      async (req, linkId) => {
+        const body = parseBody(CreatePaymentLinkSchema, req.body);
+        return { status: 201, body: show(await linkService.create(accountOf(req), body, { linkId })) };
+      },
+      { reserve: 'plink' },
+    ),
+  );
 
   router.get('/', async (req, res) => {
     const q = parseQuery(ListQuerySchema, req.query);
@@ -129,15 +117,33 @@ export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: Pay
     res.json(show(row));
   });
 
-  router.post('/:id/reissue', async (req, res) => {
-    const body = parseBody(ReissueSchema, req.body ?? {});
-    res.status(201).json(show(await linkService.reissue(accountOf(req), req.params.id, body.expires_in)));
-  });
+  router.post(
+    '/:id/reissue',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, newLinkId) => {
+        const body = parseBody(ReissueSchema, req.body ?? {});
+        const row = await linkService.reissue(accountOf(req), req.params.id, body.expires_in, {
+          newLinkId,
+        });
+        return { status: 201, body: show(row) };
+      },
+      { reserve: 'plink' },
+    ),
+  );
 
-  router.post('/:id/notify', async (req, res) => {
-    const body = parseBody(NotifySchema, req.body);
-    res.json(show(await linkService.notify(accountOf(req), req.params.id, body.channel)));
-  });
+  router.post(
+    '/:id/notify',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, updateId) => {
+        const body = parseBody(NotifySchema, req.body);
+        const row = await linkService.notify(accountOf(req), req.params.id, body.channel, updateId);
+        return { status: 200, body: show(row) };
+      },
+      { reserve: 'notify' },
+    ),
+  );
 
   router.get('/:id/events', async (req, res) => {
     const row = await linkService.get(accountOf(req), req.params.id);

@@ -102,6 +102,8 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     link: LinkRow,
   ): Promise<void> {
     const { data } = event;
+    // Money through a replaced checkout, on a link that takes one payment: a person reviews it.
+    const staleSession = await sessions.isStale(session);
     // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
     const paymentProfileId =
       data.payment_profile && link.max_payments === 1
@@ -114,6 +116,7 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
       currency: data.currency,
       sessionId: session.id,
       ...(paymentProfileId ? { paymentProfileId } : {}),
+      ...(staleSession ? { staleSession } : {}),
     };
     try {
       await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);

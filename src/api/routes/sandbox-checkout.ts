@@ -49,7 +49,8 @@ export function sandboxCheckoutRoutes(deps: {
     '/sandbox/checkout/:id',
     express.urlencoded({ extended: false, limit: '2kb' }),
     async (req, res) => {
-      const session = await openSession(req.params.id);
+      // Claimed before the callback: a second submit of this page (or another tab) finds it taken.
+      const session = await sessions.claim(req.params.id);
       if (!session) {
         res.status(410).type('html').send(closed);
         return;
@@ -78,12 +79,17 @@ export function sandboxCheckoutRoutes(deps: {
       };
       const body = JSON.stringify(event);
       // To this very server over loopback: never to a host the client could name (Host header).
-      const response = await fetch(`http://127.0.0.1:${req.socket.localPort}/v1/callbacks/sandbox`, {
+      const confirmed = await fetch(`http://127.0.0.1:${req.socket.localPort}/v1/callbacks/sandbox`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signPayload(secret, body) },
         body,
-      });
-      if (!response.ok) {
+      }).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (!confirmed) {
+        // Not stuck in processing: the customer may submit again (the callback never settled it).
+        await sessions.release(session.id);
         res
           .status(502)
           .type('html')

@@ -5,6 +5,7 @@ import { webhookUrlProblem } from '../../webhooks/url-safety';
 import type { WebhookStore } from '../../webhooks/webhook-store';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
+import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
 import { parseBody, parseQuery } from '../validation';
 
@@ -28,21 +29,35 @@ export function webhookRoutes({
   db,
   webhooks,
   allowPrivateWebhookUrls,
+  secretsKey,
 }: {
   db: Db;
   webhooks: WebhookStore;
+  /** Encrypts the stored answer of an idempotent request: it holds the secret. */
+  secretsKey: Buffer;
   /** Local receivers, for development and tests only. */
   allowPrivateWebhookUrls: boolean;
 }): Router {
   const router = Router();
 
-  router.put('/webhook_endpoint', async (req, res) => {
-    const { url } = parseBody(EndpointSchema, req.body);
-    const problem = allowPrivateWebhookUrls ? undefined : await webhookUrlProblem(url);
-    if (problem) throw ApiError.invalid(`Invalid url: ${problem}`, 'url');
-    const endpoint = await webhooks.setEndpoint(accountOf(req).id, url);
-    res.json({ object: 'webhook_endpoint', url: endpoint.url, secret: endpoint.secret });
-  });
+  // A retry with the same Idempotency-Key gets the secret the first attempt set, not a new one.
+  router.put(
+    '/webhook_endpoint',
+    withIdempotency(
+      db,
+      async (req) => {
+        const { url } = parseBody(EndpointSchema, req.body);
+        const problem = allowPrivateWebhookUrls ? undefined : await webhookUrlProblem(url);
+        if (problem) throw ApiError.invalid(`Invalid url: ${problem}`, 'url');
+        const endpoint = await webhooks.setEndpoint(accountOf(req).id, url);
+        return {
+          status: 200,
+          body: { object: 'webhook_endpoint', url: endpoint.url, secret: endpoint.secret },
+        };
+      },
+      { sealWith: secretsKey },
+    ),
+  );
   router.get('/webhook_endpoint', async (req, res) => {
     res.json({ object: 'webhook_endpoint', url: await webhooks.endpointUrl(accountOf(req).id) });
   });
