@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
+import { createProviderEvents } from '../payments/provider-events';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import type { WebhookStore } from '../webhooks/webhook-store';
@@ -104,12 +105,14 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     '/v1/callbacks',
     providerCallbackRoutes({
-      db: deps.db,
-      temporal: deps.temporal,
-      links: deps.links,
-      sessions,
       providers,
-      recordLatePayment: deps.recordLatePayment,
+      providerEvents: createProviderEvents({
+        db: deps.db,
+        temporal: deps.temporal,
+        links: deps.links,
+        sessions,
+        recordLatePayment: deps.recordLatePayment,
+      }),
     }),
   );
 

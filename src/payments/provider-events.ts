@@ -1,0 +1,115 @@
+/**
+ * A provider's event about a payment session: stored once (its id is the key), then applied. A
+ * success goes to the link's workflow, or, once its lifecycle is over, is recorded as late; a
+ * failure settles the session and goes on the timeline. Every step is idempotent, so an attempt
+ * that died half-way is finished by the provider's retry.
+ */
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  EventTypes,
+  linkWorkflowId,
+  type PaymentReceived,
+  paymentReceivedSignal,
+} from '../../workflows/payment-link/contract';
+import { ApiError } from '../api/errors';
+import type { Db } from '../db/knex';
+import { insertLinkEvents, type LinkRow, type LinkStore } from '../links/link-store';
+import type { RecordLatePayment } from './late-payments';
+import { savePaymentProfile } from './payment-profiles';
+import type { ProviderEvent } from './sandbox-provider';
+import type { SessionRow, SessionStore } from './session-store';
+
+export interface ProviderEventDeps {
+  db: Db;
+  temporal: Client;
+  links: LinkStore;
+  sessions: SessionStore;
+  recordLatePayment: RecordLatePayment;
+}
+
+export function createProviderEvents(deps: ProviderEventDeps) {
+  const { db, temporal, links, sessions, recordLatePayment } = deps;
+
+  async function applySuccess(
+    provider: string,
+    event: ProviderEvent,
+    session: SessionRow,
+    link: LinkRow,
+  ): Promise<void> {
+    const { data } = event;
+    // Money through a replaced checkout, on a link that takes one payment: a person reviews it.
+    const staleSession = await sessions.isStale(session);
+    // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
+    const paymentProfileId =
+      data.payment_profile && link.max_payments === 1
+        ? await savePaymentProfile(db, provider, data.payment_profile, link)
+        : undefined;
+    const payment: PaymentReceived = {
+      provider,
+      paymentId: data.payment_id,
+      amount: data.amount,
+      currency: data.currency,
+      sessionId: session.id,
+      ...(paymentProfileId ? { paymentProfileId } : {}),
+      ...(staleSession ? { staleSession } : {}),
+    };
+    try {
+      await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      // The lifecycle is over: nobody else will record it.
+      await recordLatePayment(link, payment);
+    }
+    await sessions.settle(session.id, 'succeeded');
+  }
+
+  return {
+    /** `duplicate`: this event was applied before. */
+    async receive(provider: string, event: ProviderEvent, raw: Buffer): Promise<{ duplicate: boolean }> {
+      const session = await sessions.find(event.data.session_id);
+      if (!session || session.provider !== provider)
+        throw ApiError.invalid(`No such payment session: '${event.data.session_id}'`, 'data.session_id');
+      const link = await links.findLink(session.account_id, session.link_id);
+      if (!link) throw ApiError.invalid('The session has no payment link', 'data.session_id');
+
+      const stored = await db('provider_events')
+        .insert({
+          provider,
+          event_id: event.id,
+          account_id: session.account_id,
+          type: event.type,
+          payload: raw.toString('utf8'),
+        })
+        .onConflict(['provider', 'event_id'])
+        .ignore()
+        .returning('event_id');
+      if (stored.length === 0) {
+        const seen = await db('provider_events')
+          .where({ provider, event_id: event.id })
+          .first('processed_at');
+        if (seen?.processed_at) {
+          return { duplicate: true };
+        }
+        // Stored by an attempt that failed before the end: carry on, every step below is idempotent.
+      }
+
+      if (event.type === 'payment.succeeded') await applySuccess(provider, event, session, link);
+      else {
+        await sessions.settle(session.id, 'failed', event.data.failure_reason);
+        await insertLinkEvents(db, link.account_id, link.id, [
+          {
+            key: `event:${provider}:${event.id}`,
+            type: EventTypes.sessionFailed,
+            data: { session_id: session.id, reason: event.data.failure_reason ?? 'declined' },
+          },
+        ]);
+      }
+      await db('provider_events')
+        .where({ provider, event_id: event.id })
+        .update({ processed_at: db.fn.now() });
+      return { duplicate: false };
+    },
+  };
+}
+
+export type ProviderEvents = ReturnType<typeof createProviderEvents>;
