@@ -11,8 +11,8 @@ import {
   paymentReceivedSignal,
 } from '../../workflows/payment-link/contract';
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
-import type { Stack } from './stack';
-import { eventually } from './temporal';
+import { CREATE_WAIT_MS, type Stack } from './stack';
+import { eventually, WAIT_MS } from './temporal';
 
 export type LinkHandle = WorkflowHandle<typeof paymentLinkWorkflow>;
 
@@ -29,7 +29,7 @@ export function linkTools(stack: Stack) {
       links,
       taskQueue: stack.taskQueue,
       settings,
-      createWaitMs: 10_000,
+      createWaitMs: CREATE_WAIT_MS,
       logger: createLogger('silent'),
       commerce: createCommerceStores(stack.db),
     });
@@ -49,7 +49,7 @@ export function linkTools(stack: Stack) {
     (await events(id)).map((e) => e.type).filter((type) => !type.startsWith('notification.'));
   const payments = (id: string) => links.listPayments(account.id, id);
 
-  const untilStatus = (id: string, status: string, timeoutMs = 15_000) =>
+  const untilStatus = (id: string, status: string, timeoutMs = WAIT_MS) =>
     eventually(
       async () => {
         const r = await row(id);
@@ -59,7 +59,7 @@ export function linkTools(stack: Stack) {
       `link ${id} to be ${status}`,
     );
 
-  const untilEvent = (id: string, type: string, count = 1, timeoutMs = 15_000) =>
+  const untilEvent = (id: string, type: string, count = 1, timeoutMs = WAIT_MS) =>
     eventually(
       async () => {
         const matching = (await events(id)).filter((e) => e.type === type);
