@@ -69,7 +69,60 @@ export function linkTools(stack: Stack) {
       `${count} ${type} event(s) on ${id}`,
     );
 
-  return { account, create, pay, row, events, eventTypes, payments, untilStatus, untilEvent };
+  /** The link's workflow has ended: nothing can happen to the link any more. */
+  const untilFinished = (handle: LinkHandle) =>
+    eventually(
+      async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+      WAIT_MS,
+      `workflow ${handle.workflowId} to complete`,
+    );
+
+  /**
+   * After the workflow has ended: waits until every message it scheduled has either run to a
+   * final status or was cancelled before a worker started it. From then on no message of the
+   * link can start (a send cancelled while running is not waited for by the workflow).
+   */
+  async function untilMessagesSettled(handle: LinkHandle) {
+    await untilFinished(handle);
+    const history = (await handle.fetchHistory()).events ?? [];
+    const sends = new Set(
+      history
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'notifyCustomer')
+        .map((e) => String(e.eventId)),
+    );
+    const neverStarted = history.filter((e) => {
+      const cancelled = e.activityTaskCanceledEventAttributes;
+      return cancelled && sends.has(String(cancelled.scheduledEventId)) && !Number(cancelled.startedEventId);
+    }).length;
+    const ran = sends.size - neverStarted;
+    return eventually(
+      async () => {
+        const rows = await stack.db('notifications').where({ link_id: handle.workflowId });
+        const final = rows.filter((r) => !['pending', 'sending'].includes(r.status));
+        return final.length >= ran ? rows : undefined;
+      },
+      WAIT_MS,
+      `${ran} message(s) of ${handle.workflowId} to reach a final status`,
+    );
+  }
+
+  return {
+    account,
+    create,
+    pay,
+    row,
+    events,
+    eventTypes,
+    payments,
+    untilStatus,
+    untilEvent,
+    untilFinished,
+    untilMessagesSettled,
+  };
 }
+
+/** Resolves at `instant` (epoch ms): to act after a moment has passed, never to await an outcome. */
+export const until = (instant: number) =>
+  new Promise((r) => setTimeout(r, Math.max(0, instant - Date.now())));
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
