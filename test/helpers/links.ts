@@ -124,5 +124,3 @@ export function linkTools(stack: Stack) {
 /** Resolves at `instant` (epoch ms): to act after a moment has passed, never to await an outcome. */
 export const until = (instant: number) =>
   new Promise((r) => setTimeout(r, Math.max(0, instant - Date.now())));
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
