@@ -6,7 +6,7 @@ export default defineConfig({
     include: ['test/record/**/*.record.ts'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: 150_000,
+    hookTimeout: 150_000,
   },
 });

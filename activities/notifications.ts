@@ -39,7 +39,7 @@ const QR_CID = 'payment-link-qr@paylinks';
 const DONE: readonly string[] = ['sent', 'delivered', 'undelivered', 'failed', 'suppressed'];
 const OPEN_LINK_KINDS: readonly MessageType[] = ['link', 'reminder'];
 /** Longer than any one attempt can run (the activity times out at 60 s, SMTP idles out at 30 s). */
-const SEND_LEASE_SECONDS = 120;
+export const SEND_LEASE_SECONDS = 120;
 
 /** The link's own timeline entry for a message the provider accepted. */
 function lifecycleEvent(input: NotifyCustomerInput, row: NotificationRow): LinkEventInput[] {

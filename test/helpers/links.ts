@@ -11,8 +11,8 @@ import {
   paymentReceivedSignal,
 } from '../../workflows/payment-link/contract';
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
-import type { Stack } from './stack';
-import { eventually } from './temporal';
+import { CREATE_WAIT_MS, type Stack } from './stack';
+import { eventually, WAIT_MS } from './temporal';
 
 export type LinkHandle = WorkflowHandle<typeof paymentLinkWorkflow>;
 
@@ -29,7 +29,7 @@ export function linkTools(stack: Stack) {
       links,
       taskQueue: stack.taskQueue,
       settings,
-      createWaitMs: 10_000,
+      createWaitMs: CREATE_WAIT_MS,
       logger: createLogger('silent'),
       commerce: createCommerceStores(stack.db),
     });
@@ -49,7 +49,7 @@ export function linkTools(stack: Stack) {
     (await events(id)).map((e) => e.type).filter((type) => !type.startsWith('notification.'));
   const payments = (id: string) => links.listPayments(account.id, id);
 
-  const untilStatus = (id: string, status: string, timeoutMs = 15_000) =>
+  const untilStatus = (id: string, status: string, timeoutMs = WAIT_MS) =>
     eventually(
       async () => {
         const r = await row(id);
@@ -59,7 +59,7 @@ export function linkTools(stack: Stack) {
       `link ${id} to be ${status}`,
     );
 
-  const untilEvent = (id: string, type: string, count = 1, timeoutMs = 15_000) =>
+  const untilEvent = (id: string, type: string, count = 1, timeoutMs = WAIT_MS) =>
     eventually(
       async () => {
         const matching = (await events(id)).filter((e) => e.type === type);
@@ -69,7 +69,58 @@ export function linkTools(stack: Stack) {
       `${count} ${type} event(s) on ${id}`,
     );
 
-  return { account, create, pay, row, events, eventTypes, payments, untilStatus, untilEvent };
+  /** The link's workflow has ended: nothing can happen to the link any more. */
+  const untilFinished = (handle: LinkHandle) =>
+    eventually(
+      async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+      WAIT_MS,
+      `workflow ${handle.workflowId} to complete`,
+    );
+
+  /**
+   * After the workflow has ended: waits until every message it scheduled has either run to a
+   * final status or was cancelled before a worker started it. From then on no message of the
+   * link can start (a send cancelled while running is not waited for by the workflow).
+   */
+  async function untilMessagesSettled(handle: LinkHandle) {
+    await untilFinished(handle);
+    const history = (await handle.fetchHistory()).events ?? [];
+    const sends = new Set(
+      history
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'notifyCustomer')
+        .map((e) => String(e.eventId)),
+    );
+    const neverStarted = history.filter((e) => {
+      const cancelled = e.activityTaskCanceledEventAttributes;
+      return cancelled && sends.has(String(cancelled.scheduledEventId)) && !Number(cancelled.startedEventId);
+    }).length;
+    const ran = sends.size - neverStarted;
+    return eventually(
+      async () => {
+        const rows = await stack.db('notifications').where({ link_id: handle.workflowId });
+        const final = rows.filter((r) => !['pending', 'sending'].includes(r.status));
+        return final.length >= ran ? rows : undefined;
+      },
+      WAIT_MS,
+      `${ran} message(s) of ${handle.workflowId} to reach a final status`,
+    );
+  }
+
+  return {
+    account,
+    create,
+    pay,
+    row,
+    events,
+    eventTypes,
+    payments,
+    untilStatus,
+    untilEvent,
+    untilFinished,
+    untilMessagesSettled,
+  };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves at `instant` (epoch ms): to act after a moment has passed, never to await an outcome. */
+export const until = (instant: number) =>
+  new Promise((r) => setTimeout(r, Math.max(0, instant - Date.now())));

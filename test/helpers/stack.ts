@@ -15,10 +15,17 @@ import {
   TEST_SECRETS_KEY,
   testClient,
   uniqueTaskQueue,
+  WAIT_MS,
 } from './temporal';
 
 export const PUBLIC_BASE_URL = 'https://pay.example.test';
 export const SANDBOX_SECRET = 'sandbox-test-secret-0123456789';
+/**
+ * How long link creation waits for the workflow to store the row. Past it the API answers from
+ * the terms before the row exists, which would break the tests' read-your-writes: generous, so
+ * only the tests that exercise that fallback (with their own, short wait) ever reach it.
+ */
+export const CREATE_WAIT_MS = 30_000;
 
 /** No real providers: the worker sends to the stack's own local SMTP server and SMS endpoint. */
 export const TEST_NOTIFICATION_CONFIG = {
@@ -51,7 +58,7 @@ export async function listenTestApi(
 ) {
   const app = composeApi({
     publicBaseUrl: PUBLIC_BASE_URL,
-    createWaitMs: 10_000,
+    createWaitMs: CREATE_WAIT_MS,
     logger: createLogger('silent'),
     twilioAuthToken: undefined,
     sandboxSecret: SANDBOX_SECRET,
@@ -89,7 +96,7 @@ export async function startStack(options: StackOptions = {}) {
     db: database.db,
     temporal,
     taskQueue,
-    createWaitMs: options.createWaitMs ?? 10_000,
+    createWaitMs: options.createWaitMs ?? CREATE_WAIT_MS,
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
     devPeers: peers,
@@ -141,7 +148,7 @@ export async function startStack(options: StackOptions = {}) {
           const r = await request('GET', path, { key });
           return r.body.status === status ? r.body : undefined;
         },
-        15_000,
+        WAIT_MS,
         `${path} to be ${status}`,
       );
     },

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifySignature } from '../../src/signing';
 import { type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, WAIT_MS } from '../helpers/temporal';
 
 interface Received {
   signature: string;
@@ -149,7 +149,7 @@ it('a failing endpoint is retried with backoff; each attempt is recorded', async
       const r = await api('GET', `/v1/webhook_deliveries?event_id=${encodeURIComponent(eventId)}`);
       return r.body.data.length >= 2 ? r.body.data : undefined;
     },
-    20_000,
+    WAIT_MS,
     'a retried delivery',
   );
   expect(

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, WAIT_MS } from '../helpers/temporal';
 
 const stacks: Stack[] = [];
 afterAll(async () => {
@@ -31,7 +31,7 @@ describe('creating a link', () => {
     await stack.startWorker();
     const row = await eventually(
       () => stack.db('payment_links').where({ id: created.body.id }).first(),
-      15_000,
+      WAIT_MS,
       'the workflow to store the link',
     );
     expect(row).toMatchObject({ status: 'active', amount: 2500, token: created.body.url.split('/l/')[1] });

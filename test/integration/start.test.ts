@@ -9,11 +9,19 @@ import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { freePort } from '../helpers/ports';
+import { freePorts } from '../helpers/ports';
+import { WAIT_MS, within } from '../helpers/temporal';
 
 let database: TestDatabase | undefined;
 let dataDir: string | undefined;
+let running: ChildProcess | undefined;
 afterAll(async () => {
+  // A test that failed half-way must not leave the process tree behind.
+  if (running && running.exitCode === null && running.signalCode === null) {
+    const gone = new Promise((done) => running?.once('exit', done));
+    running.kill('SIGTERM');
+    await within(gone, WAIT_MS, 'npm start to exit');
+  }
   await database?.drop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
@@ -53,10 +61,13 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number):
   });
 }
 
+/** Up to the banner: the dev server, migrations and the bundling of the workflows, on a loaded machine. */
+const START_MS = 90_000;
+
 it('starts everything in one process tree and stops it cleanly on Ctrl-C, even twice', async () => {
   database = await createTestDatabase();
   dataDir = mkdtempSync(join(tmpdir(), 'paylinks-start-'));
-  const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, temporalPort, uiPort] = await freePorts(3);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: PROJECT_ROOT,
     env: {
@@ -71,9 +82,10 @@ it('starts everything in one process tree and stops it cleanly on Ctrl-C, even t
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running = child;
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
 
-  const banner = await waitForOutput(child, /Ctrl-C stops everything/, 90_000);
+  const banner = await waitForOutput(child, /Ctrl-C stops everything/, START_MS);
   expect(banner).toContain(`http://localhost:${port}`);
   expect(banner).toContain(`Temporal UI  http://127.0.0.1:${uiPort}`);
   expect(banner).toMatch(/npx paylinks accounts create/);
@@ -90,7 +102,7 @@ it('starts everything in one process tree and stops it cleanly on Ctrl-C, even t
   child.kill('SIGINT');
   await new Promise((r) => setTimeout(r, 50));
   child.kill('SIGINT');
-  expect(await exited).toBe(0);
+  expect(await within(exited, WAIT_MS, 'npm start to exit after Ctrl-C')).toBe(0);
   expect(pidsRunning('server', 'start-dev', '--port', String(temporalPort))).toEqual([]);
   await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
-});
+}, 180_000); // START_MS, then the usual waits

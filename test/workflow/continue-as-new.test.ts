@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { linkStateQuery, updateLinkUpdate } from '../../workflows/payment-link/contract';
 import { FAST_SETTINGS, linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, WAIT_MS } from '../helpers/temporal';
 
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
@@ -27,7 +27,8 @@ it('continues as new with pending reminders, payments and changes carried over',
       channels: ['email'],
       quiet_hours: null,
       expires_in: 'PT1M',
-      reminders: { after_created: ['PT5S', 'PT7S'] },
+      // Late enough that the hand-over happens before the first, even on a loaded machine.
+      reminders: { after_created: ['PT15S', 'PT17S'] },
     },
     // Far below the production threshold, so a handful of messages triggers the hand-over.
     { ...FAST_SETTINGS, continueAsNewAfterEvents: 30 },
@@ -42,7 +43,7 @@ it('continues as new with pending reminders, payments and changes carried over',
   const firstRun = stack.temporal.workflow.getHandle(id, firstRunId);
   await eventually(
     async () => ((await firstRun.describe()).status.name === 'CONTINUED_AS_NEW' ? true : undefined),
-    10_000,
+    WAIT_MS,
     'the first run to continue as new',
   );
   const current = await handle.describe();
@@ -58,12 +59,12 @@ it('continues as new with pending reminders, payments and changes carried over',
     terms: { metadata: { revision: '3' } },
   });
   expect(state.seenPaymentIds).toBeUndefined(); // Postgres knows which payments it has seen
-  expect(Date.parse(state.nextReminderAt ?? '')).toBe(row.created_at.getTime() + 5000);
+  expect(Date.parse(state.nextReminderAt ?? '')).toBe(row.created_at.getTime() + 15_000);
 
   // Both pending reminders fire once each, from the new run.
-  const reminded = await t.untilEvent(id, 'payment_link.reminded', 2, 20_000);
+  const reminded = await t.untilEvent(id, 'payment_link.reminded', 2);
   expect(reminded.map((e) => Date.parse(e.data.scheduled_for as string) - row.created_at.getTime())).toEqual([
-    5000, 7000,
+    15_000, 17_000,
   ]);
 
   // A redelivered payment from before the hand-over is still recognised; a new one completes it.

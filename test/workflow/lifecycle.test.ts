@@ -6,6 +6,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEND_LEASE_SECONDS } from '../../activities/notifications';
 import { createAccount } from '../../src/accounts/accounts';
 import {
   cancelUpdate,
@@ -15,9 +16,9 @@ import {
   SearchAttributes,
   updateLinkUpdate,
 } from '../../workflows/payment-link/contract';
-import { FAST_SETTINGS, type LinkHandle, linkTools, sleep } from '../helpers/links';
+import { FAST_SETTINGS, type LinkHandle, linkTools, until } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, WAIT_MS } from '../helpers/temporal';
 
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
@@ -115,11 +116,17 @@ describe.concurrent('payments', () => {
   });
 
   it('unlimited multi-use link stays open until it expires', async () => {
-    const { id, handle } = await t.create({ amount: 500, max_payments: null, expires_in: 'PT4S' });
+    // The expiry leaves the payments ample time to land first, even on a loaded machine.
+    const { id, handle } = await t.create({ amount: 500, max_payments: null, expires_in: 'PT10S' });
     for (const n of [1, 2]) await t.pay(handle, { paymentId: `pi_unl${n}`, amount: 500 });
-    await eventually(async () => ((await t.row(id)).payments_count === 2 ? true : undefined));
-    expect((await t.row(id)).status).toBe('active');
     expect(await t.untilStatus(id, 'expired')).toMatchObject({ payments_count: 2, amount_paid: 1000 });
+    // Both payments counted while it was open, neither closed it: the expiry did.
+    expect(await t.eventTypes(id)).toEqual([
+      'payment_link.created',
+      'payment.succeeded',
+      'payment.succeeded',
+      'payment_link.expired',
+    ]);
   });
 
   it('a duplicate payment signal is counted once', async () => {
@@ -170,7 +177,7 @@ describe.concurrent('payments', () => {
   it('a late payment after expiry is recorded and flagged; the link stays expired', async () => {
     const { id, handle } = await t.create(
       { amount: 2000, expires_in: 'PT2S' },
-      { ...FAST_SETTINGS, latePaymentWindowMs: 10_000 },
+      { ...FAST_SETTINGS, latePaymentWindowMs: 30_000 },
     );
     await t.untilStatus(id, 'expired');
     await t.pay(handle, { paymentId: 'pi_late', amount: 2000 });
@@ -185,28 +192,32 @@ describe.concurrent('payments', () => {
 
 describe.concurrent('reminders', () => {
   it('fire at their scheduled offsets, after creation and before expiry', async () => {
+    // Seconds apart, so that on a loaded machine each still goes out in its own slot.
     const { id, row } = await t.create({
       amount: 2000,
       customer,
       channels: ['email'],
       quiet_hours: null,
-      expires_in: 'PT8S',
-      reminders: { after_created: ['PT2S', 'PT4S'], before_expiry: ['PT2S'] },
+      expires_in: 'PT20S',
+      reminders: { after_created: ['PT2S', 'PT6S'], before_expiry: ['PT10S'] },
     });
-    const reminded = await t.untilEvent(id, 'payment_link.reminded', 3, 20_000);
+    const reminded = await t.untilEvent(id, 'payment_link.reminded', 3);
     const created = row.created_at.getTime();
-    const scheduled = reminded.map((e) => Date.parse(e.data.scheduled_for as string) - created);
-    expect(scheduled).toEqual([2000, 4000, 6000]);
+    const scheduled = reminded.map((e) => Date.parse(e.data.scheduled_for as string));
+    expect(scheduled.map((at) => at - created)).toEqual([2000, 6000, 10_000]);
     await t.untilStatus(id, 'expired');
-    for (const e of reminded) {
-      const lateness = e.created_at.getTime() - Date.parse(e.data.scheduled_for as string);
-      expect(lateness).toBeGreaterThanOrEqual(0);
-      expect(lateness).toBeLessThan(2000);
+    // Never early, and each before the next one (then the expiry) is due.
+    const deadlines = [...scheduled.slice(1), row.expires_at.getTime()];
+    reminded.forEach((e, i) => {
+      expect(e.created_at.getTime()).toBeGreaterThanOrEqual(scheduled[i] as number);
+      expect(e.created_at.getTime()).toBeLessThan(deadlines[i] as number);
       expect(e.data.channel).toBe('email');
-    }
-    expect(await t.eventTypes(id)).toEqual([
+    });
+    const types = await t.eventTypes(id);
+    // The link's own message goes out at creation, unordered with respect to the reminders.
+    expect(types.filter((type) => type === 'payment_link.sent')).toHaveLength(1);
+    expect(types.filter((type) => type !== 'payment_link.sent')).toEqual([
       'payment_link.created',
-      'payment_link.sent',
       'payment_link.reminded',
       'payment_link.reminded',
       'payment_link.reminded',
@@ -215,85 +226,102 @@ describe.concurrent('reminders', () => {
   });
 
   it('skip quiet hours: a reminder due inside the window is sent when it ends', async () => {
-    // A one-minute quiet window (UTC) around the reminder's due time; it moves to the next minute.
-    const due = new Date(Date.now() + 2000);
-    const hhmm = (d: Date) => d.toISOString().slice(11, 16);
-    const windowEnd = new Date(Math.floor(due.getTime() / 60_000) * 60_000 + 60_000);
-    const { id, handle } = await t.create({
+    // Quiet hours are whole minutes (UTC here, no DST): from the current minute to a minute
+    // boundary at least 15 s away, so the reminder, due 1 s after creation, falls inside the
+    // window whatever second it is now. The link expires 10 s after the window.
+    const now = Date.now();
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const windowEnd = Math.ceil((now + 15_000) / 60_000) * 60_000;
+    const expiresAt = windowEnd + 10_000;
+    const { id, handle, row } = await t.create({
       amount: 2000,
       customer,
       channels: ['email'],
-      expires_in: 'PT10M',
-      quiet_hours: { start: hhmm(due), end: hhmm(windowEnd) },
-      reminders: { after_created: ['PT2S'] },
+      expires_at: new Date(expiresAt).toISOString(),
+      quiet_hours: { start: hhmm(now), end: hhmm(windowEnd) },
+      reminders: { after_created: ['PT1S'] },
     });
-    expect((await handle.query(linkStateQuery)).nextReminderAt).toBe(windowEnd.toISOString());
-    await sleep(Math.max(0, due.getTime() - Date.now()) + 1500);
-    expect(await t.eventTypes(id)).not.toContain('payment_link.reminded'); // not at its offset
-    const [reminded] = await t.untilEvent(id, 'payment_link.reminded', 1, 70_000);
-    expect(reminded?.data.scheduled_for).toBe(windowEnd.toISOString());
-    expect(reminded?.created_at.getTime()).toBeGreaterThanOrEqual(windowEnd.getTime());
-  }, 90_000);
+    expect(row.created_at.getTime() + 1000, 'the reminder is due inside the window').toBeLessThan(windowEnd);
+    expect((await handle.query(linkStateQuery)).nextReminderAt).toBe(new Date(windowEnd).toISOString());
+    // Expired, the link's timeline is complete: one reminder, at the end of the window, none at its offset.
+    await t.untilStatus(id, 'expired', expiresAt - Date.now() + WAIT_MS);
+    const reminded = (await t.events(id)).filter((e) => e.type === 'payment_link.reminded');
+    expect(reminded.map((e) => e.data.scheduled_for)).toEqual([new Date(windowEnd).toISOString()]);
+    expect(reminded[0]?.created_at.getTime()).toBeGreaterThanOrEqual(windowEnd);
+  }, 180_000); // a window of up to 75 s, the expiry 10 s after it, then the usual waits
 
   it('expiry with reminders: those after expiry never fire', async () => {
-    const { id } = await t.create({
-      amount: 2000,
-      customer,
-      channels: ['email'],
-      quiet_hours: null,
-      expires_in: 'PT4S',
-      reminders: { after_created: ['PT2S', 'PT6S'] },
-    });
+    // The second reminder falls after the expiry but while the closed workflow still listens
+    // for late payments: its ending proves that moment has passed.
+    const { id, handle } = await t.create(
+      {
+        amount: 2000,
+        customer,
+        channels: ['email'],
+        quiet_hours: null,
+        expires_in: 'PT8S',
+        reminders: { after_created: ['PT2S', 'PT10S'] },
+      },
+      { ...FAST_SETTINGS, latePaymentWindowMs: 5000 },
+    );
     await t.untilStatus(id, 'expired');
-    await sleep(3000); // past where the second reminder would have been
-    expect(await t.eventTypes(id)).toEqual([
+    await t.untilFinished(handle);
+    const types = await t.eventTypes(id);
+    expect(types.filter((type) => type === 'payment_link.sent')).toHaveLength(1);
+    expect(types.filter((type) => type !== 'payment_link.sent')).toEqual([
       'payment_link.created',
-      'payment_link.sent',
       'payment_link.reminded',
       'payment_link.expired',
     ]);
   });
 
   it('a payment stops every pending reminder at once', async () => {
-    const { id, handle } = await t.create({
-      amount: 2000,
-      customer,
-      channels: ['email'],
-      quiet_hours: null,
-      reminders: { after_created: ['PT3S', 'PT4S'] },
-    });
+    // Both reminders fall after the payment has landed (seconds of margin) but while the paid
+    // workflow still listens for late payments: its ending proves their time has passed.
+    const { id, handle } = await t.create(
+      {
+        amount: 2000,
+        customer,
+        channels: ['email'],
+        quiet_hours: null,
+        reminders: { after_created: ['PT6S', 'PT7S'] },
+      },
+      { ...FAST_SETTINGS, latePaymentWindowMs: 10_000 },
+    );
     await t.pay(handle, { paymentId: 'pi_stop', amount: 2000 });
     await t.untilStatus(id, 'paid');
     expect((await handle.query(linkStateQuery)).nextReminderAt).toBeNull();
-    await sleep(4500);
+    await t.untilFinished(handle);
     expect(await t.eventTypes(id)).not.toContain('payment_link.reminded');
   });
 });
 
 describe.concurrent('merchant actions', () => {
   it('cancel closes the link and stops its reminders', async () => {
-    const { id, handle } = await t.create({
-      amount: 2000,
-      customer,
-      channels: ['email'],
-      quiet_hours: null,
-      reminders: { after_created: ['PT3S'] },
-    });
+    // The reminder falls while the cancelled workflow still listens for late payments.
+    const { id, handle } = await t.create(
+      {
+        amount: 2000,
+        customer,
+        channels: ['email'],
+        quiet_hours: null,
+        reminders: { after_created: ['PT6S'] },
+      },
+      { ...FAST_SETTINGS, latePaymentWindowMs: 10_000 },
+    );
     const state = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'order withdrawn' }] });
     expect(state.status).toBe('cancelled');
     expect(await t.row(id)).toMatchObject({ status: 'cancelled' }); // written before the update returned
     expect(await searchStatus(handle)).toBe('cancelled');
-    await sleep(4000);
     // A message claimed while the link was open may finish after the cancel; none starts after it.
-    const types = await t.eventTypes(id);
+    const messages = await t.untilMessagesSettled(handle);
     const cancelledAt = (await t.events(id)).find((e) => e.type === 'payment_link.cancelled')
       ?.created_at as Date;
-    const started = await stack.db('notifications').where({ link_id: id }).whereNotNull('lease_until');
-    for (const n of started) {
-      const claimedAt = n.lease_until.getTime() - 120_000; // the claim's lease is two minutes
+    for (const n of messages.filter((m) => m.lease_until !== null)) {
+      const claimedAt = n.lease_until.getTime() - SEND_LEASE_SECONDS * 1000;
       expect(claimedAt).toBeLessThanOrEqual(cancelledAt.getTime());
     }
-    expect(types).not.toContain('payment_link.reminded');
+    expect(await t.eventTypes(id)).not.toContain('payment_link.reminded');
     expect((await t.events(id)).find((e) => e.type === 'payment_link.cancelled')?.data).toEqual({
       reason: 'order withdrawn',
     });
@@ -310,8 +338,9 @@ describe.concurrent('merchant actions', () => {
   });
 
   it('extend_expiry moves the expiry; an earlier date is rejected', async () => {
-    const { id, handle } = await t.create({ amount: 2000, expires_in: 'PT3S' });
-    const later = inSeconds(8);
+    // Seconds of margin for the extension to land before the first expiry on a loaded machine.
+    const { id, handle } = await t.create({ amount: 2000, expires_in: 'PT6S' });
+    const later = inSeconds(14);
     const state = await handle.executeUpdate(extendExpiryUpdate, { args: [{ expiresAt: later }] });
     expect(state.terms.expiresAt).toBe(later);
     expect((await t.row(id)).expires_at.toISOString()).toBe(later);
@@ -319,8 +348,7 @@ describe.concurrent('merchant actions', () => {
       handle.executeUpdate(extendExpiryUpdate, { args: [{ expiresAt: inSeconds(1) }] }),
     );
     expect(failure.type).toBe('InvalidChange');
-    await sleep(4000);
-    expect((await t.row(id)).status).toBe('active'); // the old expiry passed
+    // The old expiry passed without closing it: it closed at the new one.
     const expired = await t.untilStatus(id, 'expired');
     expect(expired.closed_at?.getTime()).toBeGreaterThanOrEqual(Date.parse(later));
     expect(await t.eventTypes(id)).toEqual([
@@ -331,21 +359,31 @@ describe.concurrent('merchant actions', () => {
   });
 
   it('extending the expiry never sends a reminder that the move put in the past', async () => {
-    // 30 s before expiry lies before creation: dropped. Extended to creation + 33 s, it would
-    // fall at creation + 3 s, already past when the extension lands.
+    // 30 s and 20 s before expiry lie before and on creation: neither is scheduled. Extended at
+    // creation + 4 s to creation + 33 s, they fall at creation + 3 s (already past: never sent)
+    // and at creation + 13 s (sent: once it is, the schedule has gone past the other).
     const { id, handle, row } = await t.create({
       amount: 2000,
       customer,
       channels: ['email'],
       quiet_hours: null,
       expires_in: 'PT20S',
-      reminders: { before_expiry: ['PT30S'] },
+      reminders: { before_expiry: ['PT30S', 'PT20S'] },
     });
-    await sleep(5000);
-    const expiresAt = new Date(row.created_at.getTime() + 33_000).toISOString();
+    const created = row.created_at.getTime();
+    await until(created + 4000);
+    const expiresAt = new Date(created + 33_000).toISOString();
     await handle.executeUpdate(extendExpiryUpdate, { args: [{ expiresAt }] });
-    await sleep(3000);
-    expect(await t.eventTypes(id)).not.toContain('payment_link.reminded');
+    const due = new Date(created + 13_000).toISOString();
+    const reminded = await eventually(
+      async () => {
+        const all = (await t.events(id)).filter((e) => e.type === 'payment_link.reminded');
+        return all.some((e) => e.data.scheduled_for === due) ? all : undefined;
+      },
+      WAIT_MS,
+      'the reminder at creation + 13 s',
+    );
+    expect(reminded.map((e) => e.data.scheduled_for)).toEqual([due]);
   });
 
   it('update changes description, metadata and reminders while open', async () => {
@@ -355,14 +393,15 @@ describe.concurrent('merchant actions', () => {
         {
           description: 'Invoice 43',
           metadata: { order: '43' },
-          reminders: { afterCreated: ['PT2S'], beforeExpiry: [] },
+          // Far enough from creation that the update lands first on a loaded machine.
+          reminders: { afterCreated: ['PT8S'], beforeExpiry: [] },
         },
       ],
     });
     expect(await t.row(id)).toMatchObject({
       description: 'Invoice 43',
       metadata: { order: '43' },
-      reminders: { afterCreated: ['PT2S'], beforeExpiry: [] },
+      reminders: { afterCreated: ['PT8S'], beforeExpiry: [] },
     });
     await t.untilEvent(id, 'payment_link.reminded');
     expect((await t.events(id)).find((e) => e.type === 'payment_link.updated')?.data).toEqual({
