@@ -6,6 +6,7 @@ import { type ApiWiring, composeApi } from '../../src/api/compose';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
+import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
 import {
@@ -139,6 +140,17 @@ export async function startStack(options: StackOptions = {}) {
         redirect: 'manual',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
         body: new URLSearchParams(fields).toString(),
+      });
+    },
+    /** The sandbox provider's callback, signed as the provider signs it. */
+    sandboxCallback(body: string) {
+      return fetch(`${baseUrl}/v1/callbacks/sandbox`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: signPayload(SANDBOX_SECRET, body),
+        },
+        body,
       });
     },
     /** Polls an API object until its status is `status`; returns it. */

@@ -2,10 +2,9 @@
  * Money and security edges found in review: each test fails on the code before its fix.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signPayload } from '../../src/signing';
 import { webhookUrlProblem } from '../../src/webhooks/url-safety';
 import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
-import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
+import { type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
@@ -69,14 +68,7 @@ describe('payments', () => {
         failure_reason: 'a\u0000b',
       },
     });
-    const res = await fetch(`${stack.baseUrl}/v1/callbacks/sandbox`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'paylinks-signature': signPayload(SANDBOX_SECRET, body),
-      },
-      body,
-    });
+    const res = await stack.sandboxCallback(body);
     expect(res.status).toBe(200);
     await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
   });

@@ -3,52 +3,27 @@
  * customer opens it, pays in the sandbox, the callback completes it; the invoice is paid, the
  * payment method saved, and the merchant's webhook receiver gets signed events.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifySignature } from '../../src/signing';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
-
-interface Received {
-  signature: string;
-  raw: Buffer;
-  event: { id: string; type: string; data: { payment_link: Record<string, unknown> } };
-}
+import { startWebhookReceiver } from '../helpers/webhook-receiver';
 
 let stack: Stack;
-let receiver: Server;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 let receiverUrl: string;
-const received: Received[] = [];
-let failNext = 0;
+let received: Awaited<ReturnType<typeof startWebhookReceiver>>['received'];
 
 beforeAll(async () => {
   stack = await startStack();
   // The merchant's endpoint: answers 500 when told to, to exercise retries.
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (failNext > 0) {
-        failNext -= 1;
-        res.writeHead(500).end();
-        return;
-      }
-      const raw = Buffer.concat(chunks);
-      received.push({
-        signature: String(req.headers['paylinks-signature']),
-        raw,
-        event: JSON.parse(raw.toString()),
-      });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  receiver = await startWebhookReceiver();
+  receiverUrl = receiver.url;
+  received = receiver.received;
 });
 afterAll(async () => {
   await stack?.stop();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
 });
 
 const api = (method: string, path: string, json?: unknown) =>
@@ -140,7 +115,7 @@ it('invoice → email → page → sandbox payment → callback → paid, invoic
 
 it('a failing endpoint is retried with backoff; each attempt is recorded', async () => {
   await api('PUT', '/v1/webhook_endpoint', { url: receiverUrl });
-  failNext = 1;
+  receiver.failNext(1);
   const link = await api('POST', '/v1/payment_links', { amount: 100, currency: 'USD' });
   await api('POST', `/v1/payment_links/${link.body.id}/cancel`, {});
   const eventId = `evt_${link.body.id}_status:cancelled`;

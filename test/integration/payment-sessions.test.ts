@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatAmount } from '../../src/money/format';
-import { signPayload } from '../../src/signing';
-import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
+import { type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
@@ -150,14 +149,7 @@ describe('one live payment session per single-use link', () => {
       type: 'payment.succeeded',
       data: { session_id: sessionId, payment_id: `pi_stale_${sessionId}`, amount: 400, currency: 'EUR' },
     });
-    const res = await fetch(`${stack.baseUrl}/v1/callbacks/sandbox`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'paylinks-signature': signPayload(SANDBOX_SECRET, body),
-      },
-      body,
-    });
+    const res = await stack.sandboxCallback(body);
     expect(res.status).toBe(200);
     const payment = await eventually(
       async () => (await stack.request('GET', `/v1/payment_links/${link.id}/payments`)).body.data[0],

@@ -1,0 +1,46 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedWebhook {
+  signature: string;
+  raw: Buffer;
+  event: {
+    id: string;
+    type: string;
+    data: { payment_link: Record<string, unknown> & { id: string }; payment?: Record<string, unknown> };
+  };
+}
+
+/** A merchant's webhook endpoint on loopback: keeps what it receives, or answers 500 when told to. */
+export async function startWebhookReceiver() {
+  const received: ReceivedWebhook[] = [];
+  const state = { failNext: 0 };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (state.failNext > 0) {
+        state.failNext -= 1;
+        res.writeHead(500).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      received.push({
+        signature: String(req.headers['paylinks-signature']),
+        raw,
+        event: JSON.parse(raw.toString()),
+      });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    received,
+    /** The next `n` deliveries are answered 500. */
+    failNext(n: number) {
+      state.failNext = n;
+    },
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
