@@ -10,7 +10,9 @@ import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
+import { createProviderDirectory } from '../payments/provider-directory';
 import { createProviderEvents } from '../payments/provider-events';
+import type { ProviderSettings } from '../payments/provider-settings';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import type { WebhookStore } from '../webhooks/webhook-store';
@@ -22,6 +24,7 @@ import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
 import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
+import { paymentProviderRoutes } from './routes/payment-provider';
 import { providerCallbackRoutes } from './routes/provider-callbacks';
 import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
@@ -53,6 +56,9 @@ export interface AppDeps {
   recordLatePayment: RecordLatePayment;
   publicBaseUrl: string;
   logger: Logger;
+  providerSettings: ProviderSettings;
+  /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
+  stripeApiBaseUrl: string | undefined;
 }
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -85,10 +91,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
   app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
-  const providers: ProviderRegistry = deps.sandboxSecret
-    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
-    : {};
-  app.use(linkPageRoutes({ db: deps.db, links: deps.links, sessions, provider: providers.sandbox }));
+  const sandbox = deps.sandboxSecret ? sandboxProvider(deps.sandboxSecret) : undefined;
+  const providers: ProviderRegistry = sandbox ? { sandbox } : {};
+  const directory = createProviderDirectory({
+    settings: deps.providerSettings,
+    sandbox,
+    stripe: { apiBaseUrl: deps.stripeApiBaseUrl, publicBaseUrl: deps.publicBaseUrl },
+  });
+  app.use(
+    linkPageRoutes({ db: deps.db, links: deps.links, sessions, providers: directory, logger: deps.logger }),
+  );
   if (deps.sandboxSecret)
     app.use(sandboxCheckoutRoutes({ sessions, links: deps.links, secret: deps.sandboxSecret }));
   app.use(unsubscribeRoutes(deps.notifications));
@@ -106,6 +118,7 @@ export function createApp(deps: AppDeps): Express {
     '/v1/callbacks',
     providerCallbackRoutes({
       providers,
+      directory,
       providerEvents: createProviderEvents({
         db: deps.db,
         temporal: deps.temporal,
@@ -123,6 +136,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use('/payment_links', paymentLinkRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
+  v1.use(paymentProviderRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

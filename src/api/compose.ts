@@ -10,6 +10,7 @@ import { createLinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import { createNotificationStore } from '../notifications/notification-store';
 import { createLatePayments } from '../payments/late-payments';
+import { createProviderSettings } from '../payments/provider-settings';
 import { createPaymentRecorder } from '../payments/record-payment';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
@@ -30,6 +31,8 @@ export interface ApiWiring {
   allowPrivateWebhookUrls?: boolean;
   production?: boolean;
   devPeers?: DevPeers;
+  /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
+  stripeApiBaseUrl?: string;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
@@ -67,5 +70,7 @@ export function composeApi(w: ApiWiring): Express {
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
+    providerSettings: createProviderSettings(w.db, w.secretsKey),
+    stripeApiBaseUrl: w.stripeApiBaseUrl,
   });
 }
