@@ -10,9 +10,10 @@ import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
-import { createProviderDirectory } from '../payments/provider-directory';
+import type { ProviderDirectory } from '../payments/provider-directory';
 import { createProviderEvents } from '../payments/provider-events';
 import type { ProviderSettings } from '../payments/provider-settings';
+import type { Refunds } from '../payments/refunds';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import type { WebhookStore } from '../webhooks/webhook-store';
@@ -25,6 +26,7 @@ import { linkPageRoutes } from './routes/link-page';
 import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
 import { paymentProviderRoutes } from './routes/payment-provider';
+import { paymentRoutes } from './routes/payments';
 import { providerCallbackRoutes } from './routes/provider-callbacks';
 import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
@@ -57,8 +59,9 @@ export interface AppDeps {
   publicBaseUrl: string;
   logger: Logger;
   providerSettings: ProviderSettings;
-  /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
-  stripeApiBaseUrl: string | undefined;
+  /** The provider each account pays through (Stripe, or the sandbox). */
+  paymentProviders: ProviderDirectory;
+  refunds: Refunds;
 }
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -91,13 +94,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
   app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
-  const sandbox = deps.sandboxSecret ? sandboxProvider(deps.sandboxSecret) : undefined;
-  const providers: ProviderRegistry = sandbox ? { sandbox } : {};
-  const directory = createProviderDirectory({
-    settings: deps.providerSettings,
-    sandbox,
-    stripe: { apiBaseUrl: deps.stripeApiBaseUrl, publicBaseUrl: deps.publicBaseUrl },
-  });
+  const providers: ProviderRegistry = deps.sandboxSecret
+    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
+    : {};
+  const directory = deps.paymentProviders;
   app.use(
     linkPageRoutes({ db: deps.db, links: deps.links, sessions, providers: directory, logger: deps.logger }),
   );
@@ -137,6 +137,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
+  v1.use(paymentRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

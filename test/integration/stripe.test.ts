@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
@@ -15,8 +17,23 @@ const SECRET_KEY = 'sk_test_51PaylinksStripeMock0123456789';
 const WEBHOOK_SECRET = 'whsec_paylinksTestSigningSecret0123456789';
 
 let stack: Stack;
+let receiver: Server;
+/** The merchant's webhooks, as its endpoint received them. */
+const received: { type: string; data: Record<string, any> }[] = [];
+
 beforeAll(async () => {
   stack = await startStack();
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push(JSON.parse(Buffer.concat(chunks).toString()));
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  expect((await stack.request('PUT', '/v1/webhook_endpoint', { json: { url } })).status).toBe(200);
   const r = await stack.request('PUT', '/v1/payment_provider', {
     json: { provider: 'stripe', secret_key: SECRET_KEY, webhook_secret: WEBHOOK_SECRET },
   });
@@ -24,6 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.stop();
+  await new Promise((r) => receiver?.close(r));
 });
 
 const createLink = async (body: Record<string, unknown>, key?: string) => {
@@ -416,5 +434,104 @@ describe("Stripe's webhooks", () => {
       failure_reason: 'expired',
     });
     expect(await linkPayments(second.link.id)).toEqual([]);
+  });
+});
+
+describe('refunds', () => {
+  const refund = (paymentId: string, json: unknown, key: string, apiKey?: string) =>
+    stack.request('POST', `/v1/payments/${paymentId}/refund`, {
+      json,
+      key: apiKey,
+      headers: { 'idempotency-key': key },
+    });
+
+  it('refunds a flagged over-payment through Stripe (stripe-mock receives it); the payment and the timeline show it', async () => {
+    const { link, session } = await linkWithSession(5000);
+    const paymentIntent = `pi_over${hex()}`;
+    const payload = checkoutEvent('checkout.session.completed', {
+      sessionId: session.id,
+      linkId: link.id,
+      amount: 6000,
+      paymentIntent,
+    });
+    expect((await postWebhook(payload, sign(payload))).status).toBe(200);
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
+    const [payment] = (await stack.request('GET', `/v1/payment_links/${link.id}/payments`)).body.data;
+    expect(payment).toMatchObject({ amount: 6000, refund_review: true, amount_refunded: 0 });
+    expect(payment.flags).toContain('overpaid');
+
+    const key = `refund-${hex()}`;
+    const first = await refund(payment.id, { amount: 1000 }, key);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      object: 'refund',
+      payment: payment.id,
+      amount: 1000,
+      currency: 'USD',
+      status: 'succeeded',
+      provider: 'stripe',
+    });
+    expect(first.body.provider_refund_id).toMatch(/^re_/);
+    const atStripe = await receivedByStripeMock('/v1/refunds', first.body.id);
+    expect(atStripe).toContain('amount:1000');
+    expect(atStripe).toContain(`payment_intent:${paymentIntent}`);
+
+    // The same Idempotency-Key: the same refund, not a second one.
+    expect((await refund(payment.id, { amount: 1000 }, key)).body).toEqual(first.body);
+
+    const shown = (await stack.request('GET', `/v1/payments/${payment.id}`)).body;
+    expect(shown).toMatchObject({ amount: 6000, amount_refunded: 1000, refund_review: false });
+    expect(shown.refunds).toMatchObject([{ id: first.body.id, amount: 1000, status: 'succeeded' }]);
+    const timeline = (await stack.request('GET', `/v1/payment_links/${link.id}/events`)).body.data;
+    expect(timeline.find((e: { type: string }) => e.type === 'payment.refunded')?.data).toMatchObject({
+      refund_id: first.body.id,
+      payment_id: payment.id,
+      amount: 1000,
+    });
+    const hook = await eventually(
+      async () => received.find((e) => e.type === 'payment.refunded' && e.data.refund?.id === first.body.id),
+      15_000,
+      'the payment.refunded webhook',
+    );
+    expect(hook.data).toMatchObject({
+      payment_link: { id: link.id },
+      payment: { id: payment.id, amount_refunded: 1000 },
+    });
+
+    // Never beyond what was paid: 5000 are left.
+    const beyond = await refund(payment.id, { amount: 5001 }, `refund-${hex()}`);
+    expect(beyond.status).toBe(409);
+    expect(beyond.body.error).toMatchObject({ code: 'refund_exceeds_payment', param: 'amount' });
+    const rest = await refund(payment.id, {}, `refund-${hex()}`);
+    expect(rest.body).toMatchObject({ status: 'succeeded', amount: 5000 });
+    expect((await refund(payment.id, { amount: 1 }, `refund-${hex()}`)).status).toBe(409);
+    expect((await stack.request('GET', `/v1/payments/${payment.id}`)).body.amount_refunded).toBe(6000);
+  });
+
+  it('refunds a sandbox payment in the sandbox; bad input names the field; another account sees a 404', async () => {
+    const shop = await createAccount(stack.db, 'Sandbox refunds');
+    const link = await createLink({ amount: 1500 }, shop.apiKey);
+    const { location } = await pay(link.path);
+    const done = await stack.postForm(location, { outcome: 'succeed' });
+    expect(done.status).toBe(303);
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid', shop.apiKey);
+    const [payment] = (
+      await stack.request('GET', `/v1/payment_links/${link.id}/payments`, { key: shop.apiKey })
+    ).body.data;
+
+    const bad = await refund(payment.id, { amount: -5 }, `refund-${hex()}`, shop.apiKey);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('amount');
+    expect((await refund(payment.id, { amount: 500 }, `refund-${hex()}`)).status).toBe(404);
+
+    const ok = await refund(payment.id, { amount: 500 }, `refund-${hex()}`, shop.apiKey);
+    expect(ok.body).toMatchObject({ status: 'succeeded', provider: 'sandbox', amount: 500 });
+    expect(ok.body.provider_refund_id).toBe(`sbre_${ok.body.id}`);
+    expect(
+      (await stack.request('GET', `/v1/payments/${payment.id}`, { key: shop.apiKey })).body,
+    ).toMatchObject({
+      amount_refunded: 500,
+      refunds: [{ id: ok.body.id }],
+    });
   });
 });
