@@ -194,6 +194,16 @@ export function createRefunds(deps: {
   }
 
   return {
+    /** A payment of the account with its refunds, oldest first; undefined when there is none. */
+    async paymentWithRefunds(accountId: string, paymentId: string) {
+      const payment = await db('payments').where({ id: paymentId, account_id: accountId }).first();
+      if (!payment) return undefined;
+      const rows: RefundRow[] = await db('refunds')
+        .where({ account_id: accountId, payment_id: paymentId })
+        .orderBy('created_at', 'asc');
+      return { payment, refunds: rows };
+    },
+
     /** Refunds `amount` (default: all that is left) of a payment; `refundId` is reserved by the caller. */
     async refund(
       accountId: string,

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
 import { MAX_AMOUNT } from '../../money/amount';
-import { type RefundRow, type Refunds, serializeRefund } from '../../payments/refunds';
+import { type Refunds, serializeRefund } from '../../payments/refunds';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
 import { withIdempotency } from '../idempotency';
@@ -18,12 +18,9 @@ export function paymentRoutes({ db, refunds }: { db: Db; refunds: Refunds }): Ro
   const router = Router();
 
   router.get('/payments/:id', async (req, res) => {
-    const accountId = accountOf(req).id;
-    const payment = await db('payments').where({ id: req.params.id, account_id: accountId }).first();
-    if (!payment) throw ApiError.notFound('payment', req.params.id);
-    const rows: RefundRow[] = await db('refunds')
-      .where({ account_id: accountId, payment_id: payment.id })
-      .orderBy('created_at', 'asc');
+    const found = await refunds.paymentWithRefunds(accountOf(req).id, req.params.id);
+    if (!found) throw ApiError.notFound('payment', req.params.id);
+    const { payment } = found;
     res.json({
       id: payment.id,
       object: 'payment',
@@ -36,7 +33,7 @@ export function paymentRoutes({ db, refunds }: { db: Db; refunds: Refunds }): Ro
       status: payment.status,
       flags: payment.flags,
       refund_review: payment.refund_review,
-      refunds: rows.map(serializeRefund),
+      refunds: found.refunds.map(serializeRefund),
       created_at: payment.created_at.toISOString(),
     });
   });
