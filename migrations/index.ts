@@ -14,6 +14,7 @@ import * as providerEventRaw from './20261123000700_provider_event_raw';
 import * as moneyGuards from './20261124000000_money_guards';
 import * as idempotencyScope from './20261124000100_idempotency_scope';
 import * as oneLiveSession from './20261124000200_one_live_session';
+import * as providersAndRefunds from './20261124000300_providers_and_refunds';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -29,6 +30,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124000000_money_guards', moneyGuards],
   ['20261124000100_idempotency_scope', idempotencyScope],
   ['20261124000200_one_live_session', oneLiveSession],
+  ['20261124000300_providers_and_refunds', providersAndRefunds],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

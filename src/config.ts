@@ -42,6 +42,8 @@ const EnvSchema = z.object({
   ALLOW_PRIVATE_WEBHOOK_URLS: z.enum(['true', 'false']).optional(),
   /** Signs the sandbox provider's callbacks. */
   SANDBOX_SECRET: z.string().min(16).optional(),
+  /** Where the stripe client sends API calls (stripe-mock in tests); unset: Stripe's own API. */
+  STRIPE_API_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
   SMS_PER_SECOND: z.coerce.number().positive().default(1),
 
@@ -78,6 +80,8 @@ export interface Config {
   allowPrivateWebhookUrls: boolean;
   /** Undefined: the sandbox provider is off (production without SANDBOX_SECRET). */
   sandboxSecret: string | undefined;
+  /** Undefined: Stripe's own API. */
+  stripeApiBaseUrl: string | undefined;
 }
 
 export interface TwilioConfig {
@@ -145,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxSecret:
       e.SANDBOX_SECRET ??
       (e.NODE_ENV === 'production' ? undefined : 'sandbox-development-secret-not-for-production'),
+    stripeApiBaseUrl: e.STRIPE_API_BASE_URL,
     notifications: {
       smtpUrl: e.SMTP_URL,
       mailFrom: e.MAIL_FROM,

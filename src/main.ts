@@ -109,6 +109,7 @@ try {
     logger,
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,
+    stripeApiBaseUrl: config.stripeApiBaseUrl,
     secretsKey: config.secretsKey,
     allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
     production: config.env === 'production',

@@ -1,6 +1,6 @@
 /**
- * Once per test run: a real Temporal dev server (in memory, headless), a migrated template
- * database that each test file clones, and the workflow bundle built once.
+ * Once per test run: a real Temporal dev server (in memory, headless), stripe-mock (Stripe's API),
+ * a migrated template database that each test file clones, and the workflow bundle built once.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
 import { WORKFLOWS_PATH } from '../src/worker/create-worker';
 import { freePort } from './helpers/ports';
+import { resolveStripeMock, startStripeMock } from './stripe-mock';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,6 +24,10 @@ declare module 'vitest' {
     postgresUrl: string;
     templateDatabase: string;
     workflowBundlePath: string;
+    /** stripe-mock's address, what STRIPE_API_BASE_URL points the engine at. */
+    stripeMockUrl: string;
+    /** stripe-mock's log: the requests it received, with their parameters. */
+    stripeMockLog: string;
   }
 }
 
@@ -35,12 +40,18 @@ export default async function setup(project: TestProject) {
     toolsDir: TOOLS_DIR,
     onProgress: (line) => console.log(line),
   });
-  const [server, bundle, template] = await Promise.all([
+  const stripeMockPath = await resolveStripeMock({
+    explicitPath: process.env.STRIPE_MOCK_PATH,
+    toolsDir: TOOLS_DIR,
+    onProgress: (line) => console.log(line),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'paylinks-test-'));
+  const [server, bundle, template, stripeMock] = await Promise.all([
     freePort().then((port) => startDevServer({ binary: cliPath, port })),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
     createTemplateDatabase(),
+    freePort().then((port) => startStripeMock(stripeMockPath, port, join(dir, 'stripe-mock.log'))),
   ]);
-  const dir = mkdtempSync(join(tmpdir(), 'paylinks-test-'));
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
 
@@ -49,10 +60,14 @@ export default async function setup(project: TestProject) {
   project.provide('postgresUrl', POSTGRES_URL);
   project.provide('templateDatabase', template);
   project.provide('workflowBundlePath', workflowBundlePath);
-  console.log(`test infrastructure ready in ${Date.now() - started}ms (Temporal at ${server.address})`);
+  project.provide('stripeMockUrl', stripeMock.baseUrl);
+  project.provide('stripeMockLog', stripeMock.logPath);
+  console.log(
+    `test infrastructure ready in ${Date.now() - started}ms (Temporal at ${server.address}, stripe-mock at ${stripeMock.baseUrl})`,
+  );
 
   return async () => {
-    await server.stop();
+    await Promise.all([server.stop(), stripeMock.stop()]);
     await dropDatabase(template);
     rmSync(dir, { recursive: true, force: true });
   };

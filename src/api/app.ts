@@ -10,7 +10,10 @@ import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
+import type { ProviderDirectory } from '../payments/provider-directory';
 import { createProviderEvents } from '../payments/provider-events';
+import type { ProviderSettings } from '../payments/provider-settings';
+import type { Refunds } from '../payments/refunds';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
 import type { WebhookStore } from '../webhooks/webhook-store';
@@ -22,6 +25,8 @@ import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
 import { linkQrRoutes } from './routes/link-qr';
 import { paymentLinkRoutes } from './routes/payment-links';
+import { paymentProviderRoutes } from './routes/payment-provider';
+import { paymentRoutes } from './routes/payments';
 import { providerCallbackRoutes } from './routes/provider-callbacks';
 import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
@@ -53,6 +58,10 @@ export interface AppDeps {
   recordLatePayment: RecordLatePayment;
   publicBaseUrl: string;
   logger: Logger;
+  providerSettings: ProviderSettings;
+  /** The provider each account pays through (Stripe, or the sandbox). */
+  paymentProviders: ProviderDirectory;
+  refunds: Refunds;
 }
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -88,7 +97,10 @@ export function createApp(deps: AppDeps): Express {
   const providers: ProviderRegistry = deps.sandboxSecret
     ? { sandbox: sandboxProvider(deps.sandboxSecret) }
     : {};
-  app.use(linkPageRoutes({ db: deps.db, links: deps.links, sessions, provider: providers.sandbox }));
+  const directory = deps.paymentProviders;
+  app.use(
+    linkPageRoutes({ db: deps.db, links: deps.links, sessions, providers: directory, logger: deps.logger }),
+  );
   if (deps.sandboxSecret)
     app.use(sandboxCheckoutRoutes({ sessions, links: deps.links, secret: deps.sandboxSecret }));
   app.use(unsubscribeRoutes(deps.notifications));
@@ -106,6 +118,7 @@ export function createApp(deps: AppDeps): Express {
     '/v1/callbacks',
     providerCallbackRoutes({
       providers,
+      directory,
       providerEvents: createProviderEvents({
         db: deps.db,
         temporal: deps.temporal,
@@ -123,6 +136,8 @@ export function createApp(deps: AppDeps): Express {
   v1.use('/payment_links', paymentLinkRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
+  v1.use(paymentProviderRoutes(deps));
+  v1.use(paymentRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

@@ -10,7 +10,11 @@ import { createLinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import { createNotificationStore } from '../notifications/notification-store';
 import { createLatePayments } from '../payments/late-payments';
+import { sandboxProvider } from '../payments/provider';
+import { createProviderDirectory } from '../payments/provider-directory';
+import { createProviderSettings } from '../payments/provider-settings';
 import { createPaymentRecorder } from '../payments/record-payment';
+import { createRefunds } from '../payments/refunds';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
 
@@ -30,11 +34,19 @@ export interface ApiWiring {
   allowPrivateWebhookUrls?: boolean;
   production?: boolean;
   devPeers?: DevPeers;
+  /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
+  stripeApiBaseUrl?: string;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
 export function composeApi(w: ApiWiring): Express {
   const links = createLinkStore(w.db);
+  const providerSettings = createProviderSettings(w.db, w.secretsKey);
+  const paymentProviders = createProviderDirectory({
+    settings: providerSettings,
+    sandbox: w.sandboxSecret ? sandboxProvider(w.sandboxSecret) : undefined,
+    stripe: { apiBaseUrl: w.stripeApiBaseUrl, publicBaseUrl: w.publicBaseUrl },
+  });
   const commerce = createCommerceStores(w.db);
   const linkService = createLinkService({
     temporal: w.temporal,
@@ -67,5 +79,15 @@ export function composeApi(w: ApiWiring): Express {
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
+    providerSettings,
+    paymentProviders,
+    refunds: createRefunds({
+      db: w.db,
+      providers: paymentProviders,
+      links,
+      temporal: w.temporal,
+      taskQueue: w.taskQueue,
+      logger: w.logger,
+    }),
   });
 }

@@ -7,6 +7,8 @@ import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/creat
 import { PaginationSchema } from './pagination';
 import { CustomerSchema, DocumentLinkSchema, InvoiceSchema, OrderSchema } from './routes/commerce';
 import { CancelSchema, ListQuerySchema, NotifySchema, ReissueSchema } from './routes/payment-links';
+import { PaymentProviderSchema } from './routes/payment-provider';
+import { RefundSchema } from './routes/payments';
 import { EndpointSchema } from './routes/webhooks';
 
 type Json = Record<string, unknown>;
@@ -246,6 +248,34 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         },
         get: { summary: "The account's webhook URL", responses: ok('The endpoint') },
         delete: { summary: 'Stop webhooks', responses: { '204': { description: 'Removed' } } },
+      },
+      '/v1/payment_provider': {
+        put: {
+          summary:
+            "Choose the account's payment provider: the sandbox, or Stripe with its secret key and webhook signing secret (never returned)",
+          requestBody: body(PaymentProviderSchema),
+          responses: ok('The provider, prefixes of its secrets, and the webhook URL to register at Stripe'),
+        },
+        get: { summary: "The account's payment provider", responses: ok('The provider') },
+      },
+      '/v1/payments/{id}': {
+        get: {
+          summary: 'A payment, with what was refunded of it',
+          parameters: [idParam('payment')],
+          responses: { ...ok('The payment'), '404': errorResponse('No such payment') },
+        },
+      },
+      '/v1/payments/{id}/refund': {
+        post: {
+          summary: 'Refund a payment, in full or in part, through the provider that took it',
+          parameters: [idParam('payment'), idempotencyKey],
+          requestBody: body(RefundSchema),
+          responses: {
+            ...ok('The refund'),
+            '409': errorResponse('Beyond the amount paid, or the Idempotency-Key is used'),
+            '422': errorResponse('The provider refused the refund'),
+          },
+        },
       },
       '/v1/webhook_deliveries': {
         get: list(

@@ -27,6 +27,7 @@ const app = composeApi({
   logger,
   twilioAuthToken: config.notifications.twilio?.authToken,
   sandboxSecret: config.sandboxSecret,
+  stripeApiBaseUrl: config.stripeApiBaseUrl,
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
   production: config.env === 'production',

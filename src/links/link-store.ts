@@ -104,6 +104,7 @@ export interface PaymentRow {
   status: 'succeeded' | 'rejected';
   flags: string[];
   refund_review: boolean;
+  amount_refunded: number;
   created_at: Date;
 }
 
@@ -283,6 +284,7 @@ export function createLinkStore(db: Db) {
           'status',
           'flags',
           'refund_review',
+          'amount_refunded',
           'created_at',
         );
     },

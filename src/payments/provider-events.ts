@@ -65,9 +65,15 @@ export function createProviderEvents(deps: ProviderEventDeps) {
 
   return {
     /** `duplicate`: this event was applied before. */
-    async receive(provider: string, event: ProviderEvent, raw: Buffer): Promise<{ duplicate: boolean }> {
+    /** `accountId`: the account the callback came for (a provider with per-account endpoints). */
+    async receive(
+      provider: string,
+      event: ProviderEvent,
+      raw: Buffer,
+      accountId?: string,
+    ): Promise<{ duplicate: boolean }> {
       const session = await sessions.find(event.data.session_id);
-      if (!session || session.provider !== provider)
+      if (!session || session.provider !== provider || (accountId && session.account_id !== accountId))
         throw ApiError.invalid(`No such payment session: '${event.data.session_id}'`, 'data.session_id');
       const link = await links.findLink(session.account_id, session.link_id);
       if (!link) throw ApiError.invalid('The session has no payment link', 'data.session_id');

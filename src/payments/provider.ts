@@ -1,25 +1,59 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { LinkRow } from '../links/link-store';
 import { SIGNATURE_HEADER, type SignatureCheck, verifySignature } from '../signing';
 import { type ProviderEvent, ProviderEventSchema } from './sandbox-provider';
 import type { SessionRow } from './session-store';
 
+/** Where the customer pays a session: the provider's hosted checkout. */
+export interface Checkout {
+  url: string;
+  /** The provider's own id of this checkout (a Stripe Checkout Session id). */
+  providerSessionId?: string;
+}
+
+export interface RefundRequest {
+  /** Paylinks' id of the refund: the provider's idempotency key, so a retry refunds once. */
+  refundId: string;
+  providerPaymentId: string;
+  amount: number;
+  currency: string;
+}
+
+export interface ProviderRefund {
+  providerRefundId: string;
+  status: 'succeeded' | 'pending' | 'failed';
+  failureReason?: string;
+}
+
 /** What Paylinks needs of a payment provider; each provider is one implementation. */
 export interface PaymentProvider {
   readonly name: string;
-  /** Where the customer goes to pay a session: the provider's hosted checkout. */
-  checkoutUrl(session: SessionRow): string;
+  /** Opens the session's checkout at the provider. */
+  openCheckout(
+    session: SessionRow,
+    link: LinkRow,
+    options: { savePaymentMethod: boolean },
+  ): Promise<Checkout>;
+  /** Gives back part or all of a payment it took. */
+  refund(request: RefundRequest): Promise<ProviderRefund>;
+}
+
+/** A provider whose callbacks arrive at `POST /v1/callbacks/:provider`, signed with one secret. */
+export interface SignedCallbacks {
   /** Checks a callback's authenticity over its raw bytes. */
   verifyCallback(rawBody: Buffer, headers: IncomingHttpHeaders): SignatureCheck;
   /** The callback as an event; throws when it is not one. */
   parseEvent(rawBody: Buffer): ProviderEvent;
 }
 
-export type ProviderRegistry = Record<string, PaymentProvider>;
+export type ProviderRegistry = Record<string, SignedCallbacks>;
 
-export function sandboxProvider(secret: string): PaymentProvider {
+export function sandboxProvider(secret: string): PaymentProvider & SignedCallbacks {
   return {
     name: 'sandbox',
-    checkoutUrl: (session) => `/sandbox/checkout/${encodeURIComponent(session.id)}`,
+    openCheckout: async (session) => ({ url: `/sandbox/checkout/${encodeURIComponent(session.id)}` }),
+    // The sandbox moves no money: its refund succeeds at once.
+    refund: async ({ refundId }) => ({ providerRefundId: `sbre_${refundId}`, status: 'succeeded' }),
     verifyCallback: (rawBody, headers) => {
       const header = headers[SIGNATURE_HEADER];
       return verifySignature(secret, rawBody, Array.isArray(header) ? header[0] : header);

@@ -20,6 +20,9 @@ export interface SessionRow {
   /** The link takes one payer (max_payments 1): at most one live session. */
   single_use: boolean;
   failure_reason: string | null;
+  /** The provider's checkout of this session, once opened there (Stripe). */
+  provider_session_id: string | null;
+  checkout_url: string | null;
   expires_at: Date;
   created_at: Date;
 }
@@ -108,6 +111,17 @@ export function createSessionStore(db: Db) {
         }
       }
       throw new Error(`could not open a payment session for link ${link.id}: too much contention`);
+    },
+
+    /** Where the provider hosts this session's checkout: Pay again goes back to it. */
+    async setCheckout(id: string, checkout: { url: string; providerSessionId?: string }): Promise<void> {
+      await db('payment_sessions')
+        .where({ id })
+        .update({
+          checkout_url: checkout.url,
+          provider_session_id: checkout.providerSessionId ?? null,
+          updated_at: db.fn.now(),
+        });
     },
 
     find(id: string): Promise<SessionRow | undefined> {

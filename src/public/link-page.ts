@@ -33,6 +33,8 @@ export const pageLocale = (link: Pick<LinkRow, 'customer'>): string => link.cust
 export interface PayForm {
   amount?: string;
   error?: string;
+  /** The provider's checkout does not ask itself: the page offers to save the card. */
+  offerSave?: boolean;
 }
 
 export function renderLinkPage(
@@ -78,7 +80,11 @@ export function renderLinkPage(
         partial
           ? `<p class="status" role="status">Partly paid: ${e(money(link.amount_paid))} received, ${e(money(remaining))} to go.</p>`
           : ''
-      }${who}<p class="muted">Pay by ${e(expires)}</p><form method="post" action="${e(payPath)}">${amountField}<button type="submit">Pay${link.accept_partial ? '' : ` ${e(money(due))}`}</button></form><div class="qr"><img src="${e(payPath.replace(/\/pay$/, '/qr.svg'))}" alt="QR code of this payment link"></div>`;
+      }${who}<p class="muted">Pay by ${e(expires)}</p><form method="post" action="${e(payPath)}">${amountField}${
+        form.offerSave
+          ? '<label><input type="checkbox" name="save_payment_method" value="true" style="width:auto"> Save my card for next time</label>'
+          : ''
+      }<button type="submit">Pay${link.accept_partial ? '' : ` ${e(money(due))}`}</button></form><div class="qr"><img src="${e(payPath.replace(/\/pay$/, '/qr.svg'))}" alt="QR code of this payment link"></div>`;
     }
   }
   return page(`${merchantName}: payment`, `<section>${body}</section>`, locale.split('-')[0]);

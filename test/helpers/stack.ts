@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import { inject } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { type ApiWiring, composeApi } from '../../src/api/compose';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
@@ -66,6 +67,7 @@ export async function listenTestApi(
     secretsKey: TEST_SECRETS_KEY,
     allowPrivateWebhookUrls: true, // the tests' receiver listens on loopback
     production: false,
+    stripeApiBaseUrl: inject('stripeMockUrl'),
     ...wiring,
   });
   const server: Server = await new Promise((ready) => {

@@ -101,6 +101,8 @@ describe('OpenAPI', () => {
       '/v1/payment_links/{id}/cancel',
       '/v1/invoices/{id}/payment_link',
       '/v1/webhook_deliveries',
+      '/v1/payment_provider',
+      '/v1/payments/{id}/refund',
     ]) {
       expect(doc.paths[path], path).toBeDefined();
     }

@@ -32,6 +32,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SECRETS_KEY: 'short' })).toThrow(/SECRETS_KEY/);
   });
 
+  it("reads STRIPE_API_BASE_URL (unset: Stripe's own API) and refuses one that is not a URL", () => {
+    expect(loadConfig({}).stripeApiBaseUrl).toBeUndefined();
+    expect(loadConfig({ STRIPE_API_BASE_URL: 'http://127.0.0.1:12111' }).stripeApiBaseUrl).toBe(
+      'http://127.0.0.1:12111',
+    );
+    expect(() => loadConfig({ STRIPE_API_BASE_URL: 'localhost:12111' })).toThrow(/STRIPE_API_BASE_URL/);
+  });
+
   it('names the variable that is wrong', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't' })).toThrow(/TWILIO_FROM/);

@@ -244,6 +244,8 @@ export const EventTypes = {
   paymentSucceeded: 'payment.succeeded',
   paymentFlagged: 'payment.flagged',
   paymentRejected: 'payment.rejected',
+  /** Written by the API (src/payments/refunds.ts), never by the workflow. */
+  paymentRefunded: 'payment.refunded',
   notificationSent: 'notification.sent',
   notificationDelivered: 'notification.delivered',
   notificationUndelivered: 'notification.undelivered',

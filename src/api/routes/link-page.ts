@@ -4,24 +4,34 @@ import { EventTypes, isTerminal } from '../../../workflows/payment-link/contract
 import { findAccount } from '../../accounts/accounts';
 import type { Db } from '../../db/knex';
 import { insertLinkEvents, type LinkStore } from '../../links/link-store';
+import type { Logger } from '../../logger';
 import { escapeHtml as e } from '../../notifications/messages';
 import { amountToPay } from '../../payments/pay-amount';
-import type { PaymentProvider } from '../../payments/provider';
+import type { Checkout, PaymentProvider } from '../../payments/provider';
+import type { ProviderDirectory } from '../../payments/provider-directory';
 import type { SessionStore } from '../../payments/session-store';
 import { page, pageLocale, renderLinkPage } from '../../public/link-page';
 
 const payPath = (link: { token: string }) => `/l/${encodeURIComponent(link.token)}/pay`;
 const notFound = page('Not found', '<section><h1>This payment link does not exist</h1></section>');
 
+/**
+ * A card is saved for the link's own customer, so not on a multi-use link; the sandbox's checkout
+ * asks itself.
+ */
+const offersSave = (provider: PaymentProvider | undefined, link: { max_payments: number | null }) =>
+  provider?.name === 'stripe' && link.max_payments === 1;
+
 /** The customer's side: the link page, and "Pay" that opens a session at the provider. */
 export function linkPageRoutes(deps: {
   db: Db;
   links: LinkStore;
   sessions: SessionStore;
-  /** The provider new sessions open at; none configured means paying is unavailable. */
-  provider: PaymentProvider | undefined;
+  /** The provider each account's sessions open at; none means paying is unavailable. */
+  providers: ProviderDirectory;
+  logger: Logger;
 }): Router {
-  const { db, links, sessions, provider } = deps;
+  const { db, links, sessions, providers, logger } = deps;
   const router = Router();
 
   router.get('/l/:token', async (req, res) => {
@@ -31,6 +41,7 @@ export function linkPageRoutes(deps: {
       return;
     }
     const account = await findAccount(db, link.account_id);
+    const provider = await providers.forAccount(link.account_id);
     // One insert, no workflow round trip: views are frequent and change nothing.
     await insertLinkEvents(db, link.account_id, link.id, [
       { key: `view:${randomUUID()}`, type: EventTypes.viewed },
@@ -38,7 +49,9 @@ export function linkPageRoutes(deps: {
     res
       .type('html')
       .set('Cache-Control', 'no-store')
-      .send(renderLinkPage(link, account?.name ?? '', payPath(link)));
+      .send(
+        renderLinkPage(link, account?.name ?? '', payPath(link), { offerSave: offersSave(provider, link) }),
+      );
   });
 
   router.post('/l/:token/pay', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
@@ -53,8 +66,10 @@ export function linkPageRoutes(deps: {
         .type('html')
         .send(page('Cannot pay', `<section><h1>${e(message)}</h1></section>`));
     if (isTerminal(link.status)) return refuse(409, `This payment link is ${link.status}.`);
+    const provider = await providers.forAccount(link.account_id);
     if (!provider) return refuse(503, 'Payments are not available right now.');
-    const field = (req.body as { amount?: string | string[] } | undefined)?.amount;
+    const body = req.body as { amount?: string | string[]; save_payment_method?: string } | undefined;
+    const field = body?.amount;
     // A repeated field is not an amount: refused like any other text that is not one.
     const typed = Array.isArray(field) ? field.join(' & ') : field;
     const choice = amountToPay(link, typed, pageLocale(link));
@@ -65,7 +80,11 @@ export function linkPageRoutes(deps: {
         .type('html')
         .set('Cache-Control', 'no-store')
         .send(
-          renderLinkPage(link, account?.name ?? '', payPath(link), { amount: typed, error: choice.message }),
+          renderLinkPage(link, account?.name ?? '', payPath(link), {
+            amount: typed,
+            error: choice.message,
+            offerSave: offersSave(provider, link),
+          }),
         );
       return;
     }
@@ -87,7 +106,21 @@ export function linkPageRoutes(deps: {
       ]);
     }
     // Pressing Pay again, in any tab, goes back to the same checkout: one capture per session.
-    res.redirect(303, provider.checkoutUrl(opened.session));
+    let url = opened.session.checkout_url;
+    if (!url) {
+      let checkout: Checkout;
+      try {
+        checkout = await provider.openCheckout(opened.session, link, {
+          savePaymentMethod: offersSave(provider, link) && body?.save_payment_method === 'true',
+        });
+      } catch (err) {
+        logger.warn({ err, session: opened.session.id }, 'the payment provider did not open a checkout');
+        return refuse(502, 'The payment provider is not answering. Try again in a moment.');
+      }
+      await sessions.setCheckout(opened.session.id, checkout);
+      url = checkout.url;
+    }
+    res.redirect(303, url);
   });
 
   router.get('/l/:token/thanks', async (req, res) => {

@@ -43,6 +43,7 @@ const serializePayment = (p: PaymentRow) => ({
   provider: p.provider,
   provider_payment_id: p.provider_payment_id,
   amount: p.amount,
+  amount_refunded: p.amount_refunded,
   currency: p.currency,
   status: p.status,
   flags: p.flags,
