@@ -1,11 +1,14 @@
 import { Context } from '@temporalio/activity';
 import { SIGNATURE_HEADER, signPayload } from '../src/signing';
+import { type EgressPolicy, postGuarded } from '../src/webhooks/egress';
 import type { WebhookStore } from '../src/webhooks/webhook-store';
 
 export interface WebhookActivityDeps {
   webhooks: WebhookStore;
   /** Per attempt; the workflow's retry policy spaces attempts out over a day. */
   timeoutMs?: number;
+  /** Which addresses deliveries may connect to, and the resolver (tests inject one). */
+  egress: EgressPolicy;
 }
 
 export interface WebhookEvent {
@@ -18,12 +21,12 @@ export interface WebhookEvent {
   data: Record<string, unknown>;
 }
 
-export function createWebhookActivities({ webhooks, timeoutMs = 10_000 }: WebhookActivityDeps) {
+export function createWebhookActivities({ webhooks, timeoutMs = 10_000, egress }: WebhookActivityDeps) {
   return {
     /**
      * POSTs one event to the account's endpoint, signed like provider callbacks
-     * (`Paylinks-Signature: t=…,v1=…`). Every attempt is recorded; anything but a 2xx throws,
-     * and Temporal retries with backoff.
+     * (`Paylinks-Signature: t=…,v1=…`). Every attempt is recorded (status, duration, an error
+     * class; never the response body); anything but a 2xx throws, and Temporal retries with backoff.
      */
     async deliverWebhook(event: WebhookEvent): Promise<'delivered' | 'no_endpoint'> {
       const endpoint = await webhooks.endpoint(event.accountId);
@@ -37,25 +40,19 @@ export function createWebhookActivities({ webhooks, timeoutMs = 10_000 }: Webhoo
       });
       const attempt = Context.current().info.attempt;
       const started = Date.now();
-      let status: number | null = null;
-      let error: string | null = null;
-      try {
-        const res = await fetch(endpoint.url, {
-          method: 'POST',
+      // Checked again at connect time: the host may resolve elsewhere than at registration.
+      const { status, error } = await postGuarded(
+        endpoint.url,
+        {
           headers: {
             'content-type': 'application/json',
             [SIGNATURE_HEADER]: signPayload(endpoint.secret, body),
           },
           body,
-          signal: AbortSignal.timeout(timeoutMs),
-          // A redirect could lead anywhere, including inside our network: it counts as a failure.
-          redirect: 'manual',
-        });
-        status = res.status;
-        if (!res.ok) error = `HTTP ${res.status}`;
-      } catch (err) {
-        error = (err as Error).message;
-      }
+          timeoutMs,
+        },
+        egress,
+      );
       await webhooks.recordAttempt({
         accountId: event.accountId,
         eventId: event.id,

@@ -109,6 +109,7 @@ async function main() {
     publicBaseUrl: 'http://localhost:3000',
     ratePerSecond: { email: 100, sms: 100 },
     secretsKey: Buffer.alloc(32, 'bench'),
+    webhookEgress: { allowPrivate: true },
   });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }) });

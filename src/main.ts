@@ -86,6 +86,7 @@ try {
     publicBaseUrl: config.publicBaseUrl,
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
     secretsKey: config.secretsKey,
+    webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {

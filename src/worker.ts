@@ -24,6 +24,7 @@ const worker = await createPaylinksWorker({
   publicBaseUrl: config.publicBaseUrl,
   ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   secretsKey: config.secretsKey,
+  webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
 });
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.

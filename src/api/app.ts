@@ -16,6 +16,7 @@ import type { ProviderSettings } from '../payments/provider-settings';
 import type { Refunds } from '../payments/refunds';
 import { createSessionStore } from '../payments/session-store';
 import { isTemporalReachable } from '../temporal/connection';
+import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
 import { ApiError, errorHandler } from './errors';
@@ -47,6 +48,7 @@ export interface AppDeps {
   secretsKey: Buffer;
   rateLimits?: RateLimits;
   allowPrivateWebhookUrls: boolean;
+  resolveWebhookHost?: ResolveHost;
   /** Production: only https redirects after checkout. */
   production: boolean;
   /** The local SMTP/SMS stand-ins, shown at /dev/outbox (development only). */

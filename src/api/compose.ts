@@ -15,6 +15,7 @@ import { createProviderDirectory } from '../payments/provider-directory';
 import { createProviderSettings } from '../payments/provider-settings';
 import { createPaymentRecorder } from '../payments/record-payment';
 import { createRefunds } from '../payments/refunds';
+import type { ResolveHost } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
 
@@ -32,6 +33,8 @@ export interface ApiWiring {
   secretsKey: Buffer;
   /** Accept webhook URLs on private or loopback addresses (development and tests). */
   allowPrivateWebhookUrls?: boolean;
+  /** How webhook hosts are resolved when registered; the system's DNS unless a test injects one. */
+  resolveWebhookHost?: ResolveHost;
   production?: boolean;
   devPeers?: DevPeers;
   /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
@@ -75,6 +78,7 @@ export function composeApi(w: ApiWiring): Express {
     webhooks: createWebhookStore(w.db, w.secretsKey),
     secretsKey: w.secretsKey,
     allowPrivateWebhookUrls: w.allowPrivateWebhookUrls ?? false,
+    resolveWebhookHost: w.resolveWebhookHost,
     production: w.production ?? true,
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,

@@ -10,6 +10,7 @@ import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
 import { createPaymentRecorder } from '../payments/record-payment';
+import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -26,6 +27,8 @@ export interface PaylinksWorkerOptions {
   ratePerSecond: Record<Channel, number>;
   /** Decrypts the accounts' webhook signing secrets. */
   secretsKey: Buffer;
+  /** Where webhook deliveries may connect (ALLOW_PRIVATE_WEBHOOK_URLS; tests inject a resolver). */
+  webhookEgress: EgressPolicy;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
 }
@@ -54,7 +57,10 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     taskQueue,
     activities: {
       ...createLinkActivities({ links, recordPayments: createPaymentRecorder(db) }),
-      ...createWebhookActivities({ webhooks: createWebhookStore(db, options.secretsKey) }),
+      ...createWebhookActivities({
+        webhooks: createWebhookStore(db, options.secretsKey),
+        egress: options.webhookEgress,
+      }),
     },
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }

@@ -8,6 +8,7 @@ import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
+import type { EgressPolicy } from '../../src/webhooks/egress';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
 import {
@@ -44,6 +45,11 @@ export interface StackOptions {
   ratePerSecond?: { email: number; sms: number };
   createWaitMs?: number;
   settings?: LifecycleSettings;
+  /**
+   * Webhook egress as production runs it (private addresses refused) with the given resolvers:
+   * one for registration (the API), one for delivery (the worker). Default: anything allowed.
+   */
+  webhookEgress?: { registration: EgressPolicy; delivery: EgressPolicy };
 }
 
 export interface ApiResponse<T = any> {
@@ -92,6 +98,7 @@ export async function startStack(options: StackOptions = {}) {
     sms: channels.sms,
     publicBaseUrl: PUBLIC_BASE_URL,
     ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
+    ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
   };
   let worker: RunningWorker | undefined =
     options.worker === false ? undefined : await startTestWorker(database.db, taskQueue, testChannels);
@@ -103,6 +110,12 @@ export async function startStack(options: StackOptions = {}) {
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
     devPeers: peers,
+    ...(options.webhookEgress
+      ? {
+          allowPrivateWebhookUrls: options.webhookEgress.registration.allowPrivate,
+          resolveWebhookHost: options.webhookEgress.registration.resolve,
+        }
+      : {}),
   });
   const { baseUrl } = api;
   const account = await createAccount(database.db, 'Test shop');

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import type { Db } from '../../src/db/knex';
 import type { EmailSender } from '../../src/notifications/email-sender';
 import type { SmsSender } from '../../src/notifications/sms-sender';
+import type { EgressPolicy } from '../../src/webhooks/egress';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
 
 let runtimeInstalled = false;
@@ -35,6 +36,8 @@ export interface TestChannels {
   sms: SmsSender;
   publicBaseUrl: string;
   ratePerSecond?: { email: number; sms: number };
+  /** Where webhooks may go; by default anywhere, since test receivers listen on loopback. */
+  webhookEgress?: EgressPolicy;
 }
 
 /** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
@@ -55,6 +58,7 @@ export async function startTestWorker(
     publicBaseUrl: channels.publicBaseUrl,
     ratePerSecond: channels.ratePerSecond ?? { email: 100, sms: 100 },
     secretsKey: TEST_SECRETS_KEY,
+    webhookEgress: channels.webhookEgress ?? { allowPrivate: true },
     workflowBundlePath: inject('workflowBundlePath'),
   });
   const running = worker.run();

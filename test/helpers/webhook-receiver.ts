@@ -11,10 +11,13 @@ export interface ReceivedWebhook {
   };
 }
 
-/** A merchant's webhook endpoint on loopback: keeps what it receives, or answers 500 when told to. */
+/**
+ * A merchant's webhook endpoint on loopback: keeps what it receives, or answers 500 when told to;
+ * counts the connections made to it (a refused delivery must make none).
+ */
 export async function startWebhookReceiver() {
   const received: ReceivedWebhook[] = [];
-  const state = { failNext: 0 };
+  const state = { failNext: 0, connections: 0 };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -33,9 +36,15 @@ export async function startWebhookReceiver() {
       res.writeHead(200).end('ok');
     });
   });
+  server.on('connection', () => {
+    state.connections += 1;
+  });
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    url: `http://127.0.0.1:${port}/hooks`,
+    port,
+    connections: () => state.connections,
     received,
     /** The next `n` deliveries are answered 500. */
     failNext(n: number) {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
-import { webhookUrlProblem } from '../../webhooks/url-safety';
+import { type ResolveHost, webhookUrlProblem } from '../../webhooks/egress';
 import type { WebhookStore } from '../../webhooks/webhook-store';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
@@ -29,6 +29,7 @@ export function webhookRoutes({
   db,
   webhooks,
   allowPrivateWebhookUrls,
+  resolveWebhookHost,
   secretsKey,
 }: {
   db: Db;
@@ -37,6 +38,7 @@ export function webhookRoutes({
   secretsKey: Buffer;
   /** Local receivers, for development and tests only. */
   allowPrivateWebhookUrls: boolean;
+  resolveWebhookHost?: ResolveHost;
 }): Router {
   const router = Router();
 
@@ -47,7 +49,11 @@ export function webhookRoutes({
       db,
       async (req) => {
         const { url } = parseBody(EndpointSchema, req.body);
-        const problem = allowPrivateWebhookUrls ? undefined : await webhookUrlProblem(url);
+        // Delivery checks again at connect time (the name may later resolve elsewhere).
+        const problem = await webhookUrlProblem(url, {
+          allowPrivate: allowPrivateWebhookUrls,
+          resolve: resolveWebhookHost,
+        });
         if (problem) throw ApiError.invalid(`Invalid url: ${problem}`, 'url');
         const endpoint = await webhooks.setEndpoint(accountOf(req).id, url);
         return {
