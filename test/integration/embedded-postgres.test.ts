@@ -49,6 +49,7 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
       '20261124000100_idempotency_scope',
       '20261124000200_one_live_session',
       '20261124000300_providers_and_refunds',
+      '20261124000400_webhook_error_class',
     ]);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);
