@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex';
-import { hashSecret, newApiKey, newId } from '../ids';
+import { hashSecret, newId } from '../ids';
+import { insertApiKey } from './api-keys';
 
 export interface CreatedAccount {
   accountId: string;
@@ -9,17 +10,11 @@ export interface CreatedAccount {
 
 export async function createAccount(db: Db, name: string, timezone = 'UTC'): Promise<CreatedAccount> {
   const accountId = newId('acct');
-  const apiKey = newApiKey();
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     await tx('accounts').insert({ id: accountId, name, timezone });
-    await tx('api_keys').insert({
-      id: newId('key'),
-      account_id: accountId,
-      key_hash: hashSecret(apiKey),
-      key_prefix: apiKey.slice(0, 8),
-    });
+    const { apiKey } = await insertApiKey(tx, accountId);
+    return { accountId, apiKey };
   });
-  return { accountId, apiKey };
 }
 
 export interface AuthenticatedAccount {
@@ -28,6 +23,7 @@ export interface AuthenticatedAccount {
   timezone: string;
 }
 
+/** Read on every request, never cached: a revoked key fails on the very next request. */
 export async function findAccountByApiKey(db: Db, apiKey: string): Promise<AuthenticatedAccount | undefined> {
   const row = await db('api_keys as k')
     .join('accounts as a', 'a.id', 'k.account_id')
