@@ -279,7 +279,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       },
       '/v1/webhook_deliveries': {
         get: list(
-          'Every webhook delivery attempt, newest first',
+          'Every webhook delivery attempt (status code, duration, an error class such as http_500, timeout or refused_address; never the response body), newest first',
           PaginationSchema.extend({ event_id: z.string().min(1).optional() }),
         ),
       },
