@@ -140,8 +140,9 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
         return 'sent';
       } catch (err) {
         if (err instanceof PermanentDeliveryError) {
-          await notifications.markFailed(row, err.code, err.reason);
+          // The opt-out first: once the message reads failed, a retry never comes to record it.
           if (err.optedOut) await notifications.optOut(row, 'provider_stop');
+          await notifications.markFailed(row, err.code, err.reason);
           throw ApplicationFailure.nonRetryable(err.message, 'NotificationFailed');
         }
         await notifications.releaseAfterError(row, (err as Error).message);
