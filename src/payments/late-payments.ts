@@ -4,12 +4,12 @@
  * refund review), and announces it to the merchant as `payment.flagged`.
  */
 import { createHash } from 'node:crypto';
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { PaymentReceived } from '../../workflows/payment-link/contract';
 import { type Ledger, paymentAnnouncements } from '../../workflows/payment-link/payments';
 import { linkWebhookEvent } from '../../workflows/payment-link/webhook-event';
-import { webhookWorkflowId } from '../../workflows/webhook-delivery/workflow';
 import type { LinkRow } from '../links/link-store';
+import { announceWebhook, snapshotOfRow } from '../webhooks/announce';
 import type { RecordPayments } from './record-payment';
 
 export const ledgerOfRow = (link: LinkRow): Ledger => ({
@@ -48,32 +48,12 @@ export function createLatePayments(deps: {
       linkClosed: true,
     });
     if (recorded?.outcome !== 'recorded') return;
-    const snapshot = {
-      id: link.id,
-      accountId: link.account_id,
-      status: link.status,
-      amount: link.amount,
-      amountPaid: link.amount_paid,
-      currency: link.currency,
-      reference: link.reference,
-      metadata: link.metadata,
-      invoiceId: link.invoice_id,
-      orderId: link.order_id,
-      customerId: link.customer_id,
-    };
     for (const announcement of paymentAnnouncements(before, payment, recorded.decision)) {
-      const event = linkWebhookEvent(snapshot, announcement, new Date().toISOString());
-      // Started once per event, whichever callback attempt gets here first.
-      await temporal.workflow
-        .start('webhookDeliveryWorkflow', {
-          workflowId: webhookWorkflowId(event.id),
-          taskQueue,
-          args: [event],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        })
-        .catch((err: unknown) => {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        });
+      await announceWebhook(
+        temporal,
+        taskQueue,
+        linkWebhookEvent(snapshotOfRow(link), announcement, new Date().toISOString()),
+      );
     }
   };
 }

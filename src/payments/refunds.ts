@@ -7,14 +7,14 @@
  * `payment.refunded` entry on the link's timeline; the merchant's `payment.refunded` webhook goes
  * out through the webhook-delivery workflow.
  */
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { EventTypes } from '../../workflows/payment-link/contract';
 import { linkWebhookEvent } from '../../workflows/payment-link/webhook-event';
-import { webhookWorkflowId } from '../../workflows/webhook-delivery/workflow';
 import { ApiError } from '../api/errors';
 import type { Db } from '../db/knex';
 import { insertLinkEvents, type LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
+import { announceWebhook, snapshotOfRow } from '../webhooks/announce';
 import type { ProviderRefund } from './provider';
 import type { ProviderDirectory } from './provider-directory';
 
@@ -152,19 +152,7 @@ export function createRefunds(deps: {
       .first();
     if (!link || !payment) return;
     const event = linkWebhookEvent(
-      {
-        id: link.id,
-        accountId: link.account_id,
-        status: link.status,
-        amount: link.amount,
-        amountPaid: link.amount_paid,
-        currency: link.currency,
-        reference: link.reference,
-        metadata: link.metadata,
-        invoiceId: link.invoice_id,
-        orderId: link.order_id,
-        customerId: link.customer_id,
-      },
+      snapshotOfRow(link),
       {
         type: EventTypes.paymentRefunded,
         key: `refund_${refund.id}`,
@@ -180,17 +168,7 @@ export function createRefunds(deps: {
       },
       new Date().toISOString(),
     );
-    // Started once per refund, whichever retry of the request gets here first.
-    await temporal.workflow
-      .start('webhookDeliveryWorkflow', {
-        workflowId: webhookWorkflowId(event.id),
-        taskQueue,
-        args: [event],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      })
-      .catch((err: unknown) => {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      });
+    await announceWebhook(temporal, taskQueue, event);
   }
 
   return {
