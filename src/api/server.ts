@@ -30,6 +30,8 @@ const app = composeApi({
   stripeApiBaseUrl: config.stripeApiBaseUrl,
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+  rateLimits: config.rateLimits,
+  trustProxy: config.trustProxy,
   production: config.env === 'production',
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
