@@ -1,12 +1,13 @@
 /** `npm run api`: the API role alone, as production runs it (Temporal and Postgres elsewhere). */
-import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
+import { DEFAULT_DATABASE_URL } from '../config';
+import { loadConfigOrExit } from '../config/startup';
 import { createDb } from '../db/knex';
 import { createLogger } from '../logger';
 import { Shutdown } from '../shutdown';
 import { connectClient } from '../temporal/connection';
 import { composeApi } from './compose';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-api');
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
