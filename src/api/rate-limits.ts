@@ -82,6 +82,9 @@ function limiter(
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     identifier: name,
+    // Clients send X-Forwarded-For whatever we trust; TRUST_PROXY decides whether it is believed,
+    // so the library's one-time warning about it would only be noise an attacker can trigger.
+    validate: { xForwardedForHeader: false },
     ...(deps.store ? { store: deps.store(name) } : {}),
     ...extra,
   });
