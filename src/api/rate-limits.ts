@@ -24,13 +24,23 @@ export interface RateLimitDeps {
 
 const WINDOW_MS = 60_000;
 
+/** Locales looked up for refused requests, so a client hammering one page costs one query, not one each. */
+const LOCALE_CACHE_SIZE = 1000;
+
 /** On a link's page (`/l/:token…`), its customer's locale, as the page itself would use. */
-export const linkCustomerLocale =
-  (links: Pick<LinkStore, 'findLinkByToken'>) =>
-  async (req: Request): Promise<string | undefined> => {
+export function linkCustomerLocale(links: Pick<LinkStore, 'findLinkByToken'>) {
+  const cache = new Map<string, string | undefined>();
+  return async (req: Request): Promise<string | undefined> => {
     const token = /^\/l\/([^/?#]+)/.exec(req.originalUrl)?.[1];
-    return token ? (await links.findLinkByToken(decodeURIComponent(token)))?.customer?.locale : undefined;
+    if (!token) return undefined;
+    if (cache.has(token)) return cache.get(token);
+    const locale = (await links.findLinkByToken(decodeURIComponent(token)))?.customer?.locale;
+    // Map keeps insertion order: the oldest entry goes first.
+    if (cache.size >= LOCALE_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    cache.set(token, locale);
+    return locale;
   };
+}
 
 const limited = new ApiError(429, 'rate_limit_error', 'rate_limited', 'Too many requests; retry later');
 
