@@ -5,10 +5,11 @@
  * working. Real API, worker, Temporal and Postgres.
  */
 import express from 'express';
+import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, errorHandler } from '../../src/api/errors';
 import { createLogger } from '../../src/logger';
-import { type Stack, startStack } from '../helpers/stack';
+import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
 const LONE = '\ud800';
@@ -292,6 +293,24 @@ describe('a signed callback with a NUL in an id', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param);
     expect((await stack.db('payment_sessions').where({ id: sessionId }).first()).status).toBe('open');
+  });
+
+  it.each([
+    ['MessageSid', { MessageSid: `SM${NUL}`, MessageStatus: 'delivered' }],
+    ['MessageStatus', { MessageSid: 'SM0123', MessageStatus: `delivered${NUL}` }],
+    ['ErrorCode', { MessageSid: 'SM0123', MessageStatus: 'failed', ErrorCode: `3${NUL}` }],
+  ])('twilio’s signed status report with a NUL in %s is a 400 naming it', async (param, params) => {
+    const url = `${PUBLIC_BASE_URL}/v1/callbacks/twilio/status`;
+    const signature = twilio.getExpectedTwilioSignature(stack.twilioAuthToken as string, url, params);
+    const res = await refusedStoringNothing(() =>
+      fetch(`${stack.baseUrl}/v1/callbacks/twilio/status`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        body: new URLSearchParams(params).toString(),
+      }),
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param);
   });
 
   it('a provider name that is not one (__proto__) is a 404', async () => {
