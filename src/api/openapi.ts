@@ -67,7 +67,7 @@ const idParam = (what: string) => ({
   in: 'path',
   required: true,
   schema: { type: 'string' },
-  description: `The ${what}'s id`,
+  description: `The ${what}'s id; an id that cannot be one (wrong prefix, a NUL) is a 404 like an unknown one`,
 });
 
 export function buildOpenApiDocument(serverUrl: string): Json {
