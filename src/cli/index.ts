@@ -12,6 +12,7 @@ import {
 import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
 import { createDb, type Db, ensureDatabase } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
+import { repairCommand } from './repair-links';
 
 const program = new Command('paylinks').description('Paylinks operator tools');
 
@@ -105,5 +106,7 @@ keys
     else if (opts.json) console.log(JSON.stringify(keyJson(revoked)));
     else console.log(`revoked ${keyLine(revoked)}`);
   });
+
+program.addCommand(repairCommand(withDb, (message) => program.error(message)));
 
 await program.parseAsync();
