@@ -44,6 +44,7 @@ try {
       port: config.temporal.port,
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
+      pidFile: join(config.dataDir, 'temporal-dev-server.json'),
       namespace: config.temporal.namespace,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
     });
