@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
+import { reconcilerScheduleId } from '../../src/reconciler/schedule';
+import { connectClient } from '../../src/temporal/connection';
 import { commandOf, type DevServerRecord, stopStaleDevServer } from '../../src/temporal/dev-server-owner';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePorts } from '../helpers/ports';
@@ -113,6 +115,20 @@ it('stops the dev server an earlier, killed start left behind, and serves on its
   expect(own.owner.pid).toBe(second.child.pid);
   expect(commandOf(own.pid)).toEqual(own.command);
   expect((await fetch(`http://127.0.0.1:${ports[0]}/readyz`)).status).toBe(200);
+  // The reconciler's schedule, created by the first start, updated in place by this one.
+  const temporal = await connectClient(`127.0.0.1:${temporalPort}`, 'default');
+  try {
+    const { action, spec } = await temporal.schedule
+      .getHandle(reconcilerScheduleId('payment-links'))
+      .describe();
+    expect(action).toMatchObject({
+      workflowType: 'reconcileProviderEventsWorkflow',
+      taskQueue: 'payment-links',
+    });
+    expect(spec.intervals).toMatchObject([{ every: 60_000 }]);
+  } finally {
+    await temporal.connection.close();
+  }
 
   // A clean stop leaves no dev server and no record behind.
   second.child.kill('SIGTERM');
