@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { DbTimeouts } from './db/knex';
 import { PROJECT_ROOT } from './paths';
 
 /**
@@ -13,6 +14,11 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.string().min(1).optional(),
+  /** A database that does not answer fails a request within about two seconds (503), not 30. */
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(1500),
+  DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(2500),
   /** Local state of `npm start`: the dev server's SQLite file, the embedded Postgres. */
   DATA_DIR: z.string().min(1).default(join(PROJECT_ROOT, '.data')),
 
@@ -64,6 +70,8 @@ export interface Config {
   logLevel: string;
   /** Undefined means "the local default, or an embedded Postgres when none answers". */
   databaseUrl: string | undefined;
+  /** The API's and the worker's pool limits (migrations and operator commands run without). */
+  databaseTimeouts: DbTimeouts;
   dataDir: string;
   temporal: {
     /** Undefined means "start the dev server ourselves". */
@@ -133,6 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: {
+      connectMs: e.DB_CONNECT_TIMEOUT_MS,
+      acquireMs: e.DB_ACQUIRE_TIMEOUT_MS,
+      statementMs: e.DB_STATEMENT_TIMEOUT_MS,
+      queryMs: e.DB_QUERY_TIMEOUT_MS,
+    },
     dataDir: e.DATA_DIR,
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -57,7 +57,12 @@ try {
     logger,
   });
   shutdown.add('Postgres', database.stop);
-  const db = createDb(database.url, { max: database.poolMax });
+  const db = createDb(database.url, {
+    max: database.poolMax,
+    // PGlite serves one session at a time: a queued statement is slow, not dead.
+    timeouts: database.embedded ? undefined : config.databaseTimeouts,
+    logger,
+  });
   shutdown.add('database pool', () => db.destroy());
   const applied = await migrateLatest(db);
   logger.info(

@@ -11,7 +11,10 @@ const logger = createLogger(config.logLevel, 'paylinks-api');
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
-const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  timeouts: config.databaseTimeouts,
+  logger,
+});
 shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
   config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
