@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  /** The API's calls to Temporal without a deadline of their own (calls waiting on a worker: LINK_CREATE_WAIT_MS). */
+  TEMPORAL_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
 
   SMTP_URL: z.string().min(1).optional(),
   MAIL_FROM: z.string().min(1).default('Paylinks <payments@paylinks.localhost>'),
@@ -81,6 +83,7 @@ export interface Config {
     cliPath: string | undefined;
     port: number;
     uiPort: number;
+    rpcTimeoutMs: number;
   };
   linkCreateWaitMs: number;
   notifications: NotificationConfig;
@@ -155,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cliPath: e.TEMPORAL_CLI_PATH,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
+      rpcTimeoutMs: e.TEMPORAL_RPC_TIMEOUT_MS,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
     allowPrivateWebhookUrls: (e.ALLOW_PRIVATE_WEBHOOK_URLS ?? String(e.NODE_ENV !== 'production')) === 'true',

@@ -104,7 +104,10 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace);
+  const temporal = await connectClient(address, config.temporal.namespace, {
+    rpcMs: config.temporal.rpcTimeoutMs,
+    workerMs: config.linkCreateWaitMs,
+  });
   shutdown.add('Temporal client', () => temporal.connection.close());
   const app = composeApi({
     db,
@@ -112,6 +115,7 @@ try {
     taskQueue: config.temporal.taskQueue,
     publicBaseUrl: config.publicBaseUrl,
     createWaitMs: config.linkCreateWaitMs,
+    temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
     logger,
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,

@@ -19,6 +19,7 @@ shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
   config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
   config.temporal.namespace,
+  { rpcMs: config.temporal.rpcTimeoutMs, workerMs: config.linkCreateWaitMs },
 );
 shutdown.add('Temporal client', () => temporal.connection.close());
 const app = composeApi({
@@ -27,6 +28,7 @@ const app = composeApi({
   taskQueue: config.temporal.taskQueue,
   publicBaseUrl: config.publicBaseUrl,
   createWaitMs: config.linkCreateWaitMs,
+  temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
   logger,
   twilioAuthToken: config.notifications.twilio?.authToken,
   sandboxSecret: config.sandboxSecret,
