@@ -4,9 +4,12 @@
  * language, no request hangs on a dead connection, the pool recovers by itself once the database
  * is back, and nothing acknowledged before the cut is lost.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { createDb } from '../../src/db/knex';
+import { createLogger } from '../../src/logger';
 import { type Stack, startStack } from '../helpers/stack';
-import type { ProxyMode } from '../helpers/tcp-proxy';
+import { type ProxyMode, startTcpProxy } from '../helpers/tcp-proxy';
 import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
@@ -76,6 +79,17 @@ async function duringCut(mode: ProxyMode) {
     timed(() => read(fetch(`${stack.baseUrl}${token}/qr.png`))),
     timed(() => read(stack.sandboxCallback(callbackBody))),
   ]);
+  // The rest of the customer's pages: pay, the sandbox checkout, unsubscribe.
+  const others = await Promise.all([
+    read(stack.postForm(`${token}/pay`, {}, { 'accept-language': 'de-DE' })),
+    read(fetch(`${stack.baseUrl}/sandbox/checkout/${sessionId}`, { headers: { 'accept-language': 'es' } })),
+    read(fetch(`${stack.baseUrl}/u/unsubscribe-token-of-someone`, { headers: { 'accept-language': 'nl' } })),
+  ]);
+  for (const [page, lang] of others.map((p, i) => [p, ['de', 'es', 'nl'][i]] as const)) {
+    expect(page.status).toBe(503);
+    expect(page.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(page.text).toContain(`<html lang="${lang}">`);
+  }
   figures[`${mode}_ms`] = {
     authenticated_get: get.ms,
     create: create.ms,
@@ -148,5 +162,31 @@ describe('Postgres unreachable', () => {
     });
     expect(after.status).toBe(201);
     expect((await stack.request('GET', `/v1/payment_links/${after.body.id}`)).status).toBe(200);
+  });
+});
+
+describe('the pool after a partition', () => {
+  it('never hands out again a connection whose query went unanswered', async () => {
+    const target = new URL(inject('postgresUrl'));
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    target.hostname = '127.0.0.1';
+    target.port = String(proxy.port);
+    // One connection only: without the discard, the next query would queue behind the dead one.
+    const db = createDb(target.toString(), {
+      max: 1,
+      timeouts: loadConfig({}).databaseTimeouts,
+      logger: createLogger('silent'),
+    });
+    try {
+      expect((await db.raw('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await proxy.setMode('blackhole');
+      await expect(db.raw('SELECT 2')).rejects.toThrow(/Query read timeout/);
+      await proxy.setMode('pass');
+      // The black-holed connection stays silent for good: only a fresh one can answer.
+      expect((await db.raw('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+    } finally {
+      await db.destroy();
+      await proxy.close();
+    }
   });
 });
