@@ -79,12 +79,18 @@ async function duringCut(mode: ProxyMode) {
     timed(() => read(fetch(`${stack.baseUrl}${token}/qr.png`))),
     timed(() => read(stack.sandboxCallback(callbackBody))),
   ]);
-  // The rest of the customer's pages: pay, the sandbox checkout, unsubscribe.
-  const others = await Promise.all([
+  // The rest of the customer's pages (pay, the sandbox checkout, unsubscribe), and the probe.
+  const [ready, ...others] = await Promise.all([
+    read(fetch(`${stack.baseUrl}/readyz`)),
     read(stack.postForm(`${token}/pay`, {}, { 'accept-language': 'de-DE' })),
     read(fetch(`${stack.baseUrl}/sandbox/checkout/${sessionId}`, { headers: { 'accept-language': 'es' } })),
     read(fetch(`${stack.baseUrl}/u/unsubscribe-token-of-someone`, { headers: { 'accept-language': 'nl' } })),
   ]);
+  expect(ready.status).toBe(503);
+  expect(JSON.parse(ready.text)).toEqual({
+    status: 'unavailable',
+    checks: { postgres: 'unreachable', temporal: 'ok' },
+  });
   for (const [page, lang] of others.map((p, i) => [p, ['de', 'es', 'nl'][i]] as const)) {
     expect(page.status).toBe(503);
     expect(page.headers.get('retry-after')).toMatch(/^\d+$/);
