@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../logger';
 import { renderUnavailablePage, UNAVAILABLE_PAGE_LANGUAGES } from '../public/unavailable-page';
-import { ApiError, fromDependencyOutage, RETRY_AFTER_SECONDS } from './errors';
+import { ApiError, fromDependencyOutage, outageReason, RETRY_AFTER_SECONDS } from './errors';
 
 /** The paths a customer's browser opens: the link page and its pay/QR routes, checkout, unsubscribe. */
 export const CUSTOMER_PAGE_PATHS = ['/l', '/sandbox', '/u'];
@@ -17,10 +17,7 @@ export function customerPageErrors(logger: Logger): ErrorRequestHandler {
     const outage = err instanceof ApiError ? err.status === 503 : Boolean(fromDependencyOutage(err));
     const language = req.acceptsLanguages(...UNAVAILABLE_PAGE_LANGUAGES) || 'en';
     if (outage) {
-      logger.warn(
-        { method: req.method, path: req.path, reason: String(err?.message ?? err) },
-        'dependency unavailable',
-      );
+      logger.warn({ method: req.method, path: req.path, ...outageReason(err) }, 'dependency unavailable');
       res.set('Retry-After', String(RETRY_AFTER_SECONDS));
     } else {
       logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -90,6 +90,16 @@ export function fromDependencyOutage(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/**
+ * What an outage is logged with: the driver's own words and code, without the statement knex
+ * prefixes to the message (its bindings inlined: ids, hashes, personal data).
+ */
+export function outageReason(err: unknown): { reason: string; code?: unknown } {
+  const { message, code } = (err ?? {}) as { message?: unknown; code?: unknown };
+  const text = typeof message === 'string' ? message : String(err);
+  return { reason: text.split(' - ').at(-1) ?? text, ...(code !== undefined ? { code } : {}) };
+}
+
 /** Body-parser failures carry a `type`; everything else unknown is a 500 without details. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -124,10 +134,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const outage = fromDependencyOutage(err);
       if (outage) {
         // One line per request, no stack: an outage is not a bug, and it floods the log.
-        logger.warn(
-          { method: req.method, path: req.path, reason: String(err?.message ?? err) },
-          'dependency unavailable',
-        );
+        logger.warn({ method: req.method, path: req.path, ...outageReason(err) }, 'dependency unavailable');
         apiError = outage;
       } else {
         logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromDependencyOutage } from '../../src/api/errors';
+import { fromDependencyOutage, outageReason } from '../../src/api/errors';
 import { isDatabaseUnavailable } from '../../src/db/connection-errors';
 import { isTemporalUnavailable } from '../../src/temporal/unavailable';
 
@@ -67,5 +67,15 @@ describe('fromDependencyOutage', () => {
     });
     expect(fromDependencyOutage(Object.assign(new Error('x'), { code: 14, metadata: {} }))?.status).toBe(503);
     expect(fromDependencyOutage(new Error('boom'))).toBeUndefined();
+  });
+});
+
+describe('outageReason', () => {
+  it('keeps the driver’s words and code, not the statement knex puts before them', () => {
+    const err = withCode(
+      '57P01',
+      'select * from "api_keys" where "key_hash" = \'secret-hash\' - terminating connection',
+    );
+    expect(outageReason(err)).toEqual({ reason: 'terminating connection', code: '57P01' });
   });
 });
