@@ -60,7 +60,12 @@ try {
     logger,
   });
   shutdown.add('Postgres', database.stop);
-  const db = createDb(database.url, { max: database.poolMax });
+  const db = createDb(database.url, {
+    max: database.poolMax,
+    // PGlite serves one session at a time: a queued statement is slow, not dead.
+    timeouts: database.embedded ? undefined : config.databaseTimeouts,
+    logger,
+  });
   shutdown.add('database pool', () => db.destroy());
   const applied = await migrateLatest(db);
   logger.info(
@@ -103,7 +108,10 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace);
+  const temporal = await connectClient(address, config.temporal.namespace, {
+    rpcMs: config.temporal.rpcTimeoutMs,
+    workerMs: config.linkCreateWaitMs,
+  });
   shutdown.add('Temporal client', () => temporal.connection.close());
   await ensureReconcilerSchedule(temporal, { taskQueue: config.temporal.taskQueue, ...config.reconciler });
   const app = composeApi({
@@ -112,6 +120,7 @@ try {
     taskQueue: config.temporal.taskQueue,
     publicBaseUrl: config.publicBaseUrl,
     createWaitMs: config.linkCreateWaitMs,
+    temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
     logger,
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,

@@ -13,7 +13,10 @@ const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-worker');
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
-const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  timeouts: config.databaseTimeouts,
+  logger,
+});
 const connection = await NativeConnection.connect({
   address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
 });

@@ -20,6 +20,7 @@ import { isTemporalReachable } from '../temporal/connection';
 import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
+import { CUSTOMER_PAGE_PATHS, customerPageErrors } from './customer-page-errors';
 import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { commerceRoutes } from './routes/commerce';
@@ -155,6 +156,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, _res, next) => {
     next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
   });
+  app.use(CUSTOMER_PAGE_PATHS, customerPageErrors(deps.logger));
   app.use(errorHandler(deps.logger));
   return app;
 }
