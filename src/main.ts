@@ -60,6 +60,7 @@ try {
     logger,
   });
   shutdown.add('Postgres', database.stop);
+  const applied = await migrateWithoutTimeouts(database.url);
   const db = createDb(database.url, {
     max: database.poolMax,
     // PGlite serves one session at a time: a queued statement is slow, not dead.
@@ -67,7 +68,6 @@ try {
     logger,
   });
   shutdown.add('database pool', () => db.destroy());
-  const applied = await migrateLatest(db);
   logger.info(
     applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date',
   );
@@ -165,4 +165,17 @@ try {
   logger.fatal({ err }, 'Paylinks could not start');
   await shutdown.run();
   process.exit(1);
+}
+
+/**
+ * Migrations run on a pool of their own, without the request timeouts: building an index on a
+ * large table may rightly take longer than any request should.
+ */
+async function migrateWithoutTimeouts(databaseUrl: string): Promise<string[]> {
+  const db = createDb(databaseUrl, { max: 1 });
+  try {
+    return await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
 }
