@@ -20,7 +20,9 @@ import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { analyticsRoutes } from './routes/analytics';
 import { commerceRoutes } from './routes/commerce';
+import { dashboardRoutes } from './routes/dashboard';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
@@ -92,6 +94,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(docsRoutes(deps.publicBaseUrl));
+  app.use(dashboardRoutes());
   const sessions = createSessionStore(deps.db);
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
@@ -140,6 +143,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
+  v1.use(analyticsRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {
