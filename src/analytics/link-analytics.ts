@@ -1,7 +1,8 @@
 /**
- * Payment-link analytics: one aggregate over `link_analytics` (one row of figures per link,
- * kept by triggers; see migrations/20261124000500_link_analytics.ts) for an account's links
- * created in a range, grouped by day, week, channel, campaign or currency.
+ * Payment-link analytics for an account's links created in a range of UTC days, grouped by day,
+ * week, channel, campaign or currency. Counts and amounts are sums of `link_analytics_daily`
+ * (pre-summed per day as links change; see migrations/20261124000500_link_analytics.ts); times to
+ * pay are percentiles over the paid links' own rows.
  *
  * Every link is counted in the group of its creation (a cohort): whatever happened to it later,
  * even after `to`, is counted with it, so rates such as paid ÷ created are about the same links.
@@ -13,25 +14,22 @@ import type { Db } from '../db/knex';
 export const GROUP_BYS = ['day', 'week', 'channel', 'campaign', 'currency'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
-/** The widest range one request may cover: keeps each answer to a bounded index range. */
+/** The widest range one request may cover, in days. */
 export const MAX_RANGE_DAYS = 366;
 
-const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
-  error: 'must be an ISO 8601 date (2026-11-01) or date-time with offset (2026-11-01T00:00:00Z)',
-});
+const day = z.iso.date({ error: 'must be an ISO 8601 date (YYYY-MM-DD), a day in UTC' });
 
 export const AnalyticsQuerySchema = z
-  .strictObject({
-    from: instant,
-    to: instant,
-    group_by: z.enum(GROUP_BYS).default('day'),
-  })
+  .strictObject({ from: day, to: day, group_by: z.enum(GROUP_BYS).default('day') })
   .transform((q, ctx) => {
-    // A bare date is that day's midnight in UTC.
-    const from = DateTime.fromISO(q.from, { zone: 'utc' }).toUTC();
-    const to = DateTime.fromISO(q.to, { zone: 'utc' }).toUTC();
+    const from = DateTime.fromISO(q.from, { zone: 'utc' });
+    const to = DateTime.fromISO(q.to, { zone: 'utc' });
     if (from >= to) {
-      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: 'must be a later day than from (to is exclusive)',
+      });
       return z.NEVER;
     }
     if (to.diff(from, 'days').days > MAX_RANGE_DAYS) {
@@ -42,7 +40,7 @@ export const AnalyticsQuerySchema = z
       });
       return z.NEVER;
     }
-    return { from: from.toJSDate(), to: to.toJSDate(), groupBy: q.group_by };
+    return { from: q.from, to: q.to, groupBy: q.group_by };
   });
 export type AnalyticsQuery = z.output<typeof AnalyticsQuerySchema>;
 
@@ -66,134 +64,104 @@ export interface LinkFigures {
   amount_collected: Record<string, number>;
 }
 
+const COUNTS = [
+  'links_created',
+  'links_sent',
+  'links_delivered',
+  'links_viewed',
+  'sessions_started',
+  'payments_succeeded',
+  'payments_failed',
+  'links_paid',
+  'links_expired',
+  'links_cancelled',
+] as const;
+type Counts = Record<(typeof COUNTS)[number], number>;
+
 /**
- * The group key of a row, and whether "sent"/"delivered" mean on that channel or on any.
- * Fixed SQL fragments chosen by an enum: no request text reaches the statement.
+ * Fixed SQL fragments chosen by an enum (no request text reaches a statement): which daily rows
+ * to sum and their group key; and the same key over a paid link's row (`a`, with `ch` its channel).
  */
-const GROUPING: Record<GroupBy, { key: string; from: string; sent: string; delivered: string }> = {
+const GROUPING: Record<GroupBy, { kind: string; dailyKey: string; linkKey: string; perChannel?: true }> = {
   day: {
-    key: `to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
-    from: 'link_analytics a',
-    sent: 'cardinality(a.sent_channels) > 0',
-    delivered: 'cardinality(a.delivered_channels) > 0',
+    kind: 'all',
+    dailyKey: `to_char(d.day, 'YYYY-MM-DD')`,
+    linkKey: `to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   },
+  // ISO weeks: the key is the Monday that starts the week.
   week: {
-    // ISO weeks: the key is the Monday (UTC) that starts the week.
-    key: `to_char(date_trunc('week', a.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`,
-    from: 'link_analytics a',
-    sent: 'cardinality(a.sent_channels) > 0',
-    delivered: 'cardinality(a.delivered_channels) > 0',
+    kind: 'all',
+    dailyKey: `to_char(date_trunc('week', d.day), 'YYYY-MM-DD')`,
+    linkKey: `to_char(date_trunc('week', a.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`,
   },
-  currency: {
-    key: 'a.currency',
-    from: 'link_analytics a',
-    sent: 'cardinality(a.sent_channels) > 0',
-    delivered: 'cardinality(a.delivered_channels) > 0',
-  },
-  campaign: {
-    key: 'a.campaign_id',
-    from: 'link_analytics a',
-    sent: 'cardinality(a.sent_channels) > 0',
-    delivered: 'cardinality(a.delivered_channels) > 0',
-  },
-  channel: {
-    // A link counts once under each channel it was created with (none: key null); sent and
-    // delivered are then on that channel.
-    key: 'ch.channel',
-    from: `link_analytics a CROSS JOIN LATERAL unnest(CASE WHEN cardinality(a.channels) = 0
-             THEN ARRAY[NULL::text] ELSE a.channels END) AS ch(channel)`,
-    sent: 'coalesce(ch.channel = ANY(a.sent_channels), false)',
-    delivered: 'coalesce(ch.channel = ANY(a.delivered_channels), false)',
-  },
+  currency: { kind: 'all', dailyKey: 'd.currency', linkKey: 'a.currency' },
+  campaign: { kind: 'campaign', dailyKey: `nullif(d.value, '')`, linkKey: 'a.campaign_id' },
+  channel: { kind: 'channel', dailyKey: `nullif(d.value, '')`, linkKey: 'ch', perChannel: true },
 };
 
 const ratio = (numerator: number, denominator: number) =>
   denominator === 0 ? null : numerator / denominator;
-/** Seconds with millisecond precision: the timestamps' own precision as the API shows them. */
+/** Seconds to the millisecond: the timestamps' precision as the API shows them. */
 const seconds = (value: number | null) => (value === null ? null : Math.round(value * 1000) / 1000);
-
-interface CountsRow {
-  key: string | null;
-  links_created: string;
-  links_sent: string;
-  links_delivered: string;
-  links_viewed: string;
-  sessions_started: string;
-  payments_succeeded: string;
-  payments_failed: string;
-  links_paid: string;
-  links_expired: string;
-  links_cancelled: string;
-  median_seconds_to_pay: number | null;
-  p90_seconds_to_pay: number | null;
-}
 
 export async function linkAnalytics(db: Db, accountId: string, q: AnalyticsQuery): Promise<LinkFigures[]> {
   const g = GROUPING[q.groupBy];
-  const where = 'a.account_id = ? AND a.created_at >= ? AND a.created_at < ?';
-  const bindings = [accountId, q.from, q.to];
-  const order = q.groupBy === 'day' || q.groupBy === 'week' ? 'key' : 'key NULLS LAST';
-  // Two index-only scans of the same range, on two pooled connections at once.
-  const [counts, amounts] = await Promise.all([
-    db.raw<{ rows: CountsRow[] }>(
-      `SELECT ${g.key} AS key,
-              count(*) AS links_created,
-              count(*) FILTER (WHERE ${g.sent}) AS links_sent,
-              count(*) FILTER (WHERE ${g.delivered}) AS links_delivered,
-              count(*) FILTER (WHERE a.first_viewed_at IS NOT NULL) AS links_viewed,
-              coalesce(sum(a.sessions_started), 0) AS sessions_started,
-              coalesce(sum(a.payments_succeeded), 0) AS payments_succeeded,
-              coalesce(sum(a.payments_failed), 0) AS payments_failed,
-              count(*) FILTER (WHERE a.closed_as = 'paid') AS links_paid,
-              count(*) FILTER (WHERE a.closed_as = 'expired') AS links_expired,
-              count(*) FILTER (WHERE a.closed_as = 'cancelled') AS links_cancelled,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS median_seconds_to_pay,
-              percentile_cont(0.9) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS p90_seconds_to_pay
-         FROM ${g.from}
-        WHERE ${where}
-        GROUP BY 1
-        ORDER BY ${order}`,
-      bindings,
-    ),
-    db.raw<{ rows: { key: string | null; currency: string; amount: string }[] }>(
-      `SELECT ${g.key} AS key, a.currency, sum(a.amount_collected) AS amount
-         FROM ${g.from}
-        WHERE ${where} AND a.amount_collected > 0
+  // Counts from the daily sums, percentiles from the paid links' index: two connections at once.
+  const [daily, times] = await Promise.all([
+    db.raw<{
+      rows: ({ key: string | null; currency: string; amount_collected: string } & Record<string, string>)[];
+    }>(
+      `SELECT ${g.dailyKey} AS key, d.currency,
+              ${[...COUNTS, 'amount_collected'].map((c) => `sum(d.${c}) AS ${c}`).join(', ')}
+         FROM link_analytics_daily d
+        WHERE d.account_id = ? AND d.kind = ? AND d.day >= ? AND d.day < ?
         GROUP BY 1, 2`,
-      bindings,
+      [accountId, g.kind, q.from, q.to],
+    ),
+    db.raw<{ rows: { key: string | null; median: number | null; p90: number | null }[] }>(
+      `SELECT ${g.linkKey} AS key,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS median,
+              percentile_cont(0.9) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS p90
+         FROM link_analytics a
+         ${g.perChannel ? `CROSS JOIN LATERAL unnest(CASE WHEN cardinality(a.channels) = 0 THEN ARRAY[NULL::text] ELSE a.channels END) AS ch` : ''}
+        WHERE a.account_id = ? AND a.created_at >= (?::date)::timestamp AT TIME ZONE 'UTC'
+          AND a.created_at < (?::date)::timestamp AT TIME ZONE 'UTC' AND a.seconds_to_pay IS NOT NULL
+        GROUP BY 1`,
+      [accountId, q.from, q.to],
     ),
   ]);
-  const collected = new Map<string | null, Record<string, number>>();
-  for (const row of amounts.rows) {
-    const byCurrency = collected.get(row.key) ?? {};
-    byCurrency[row.currency] = Number(row.amount);
-    collected.set(row.key, byCurrency);
+
+  const groups = new Map<string | null, { counts: Counts; amounts: Record<string, number> }>();
+  for (const row of daily.rows) {
+    let group = groups.get(row.key);
+    if (!group) {
+      group = { counts: Object.fromEntries(COUNTS.map((c) => [c, 0])) as Counts, amounts: {} };
+      groups.set(row.key, group);
+    }
+    for (const c of COUNTS) group.counts[c] += Number(row[c]);
+    const amount = Number(row.amount_collected);
+    if (amount !== 0) group.amounts[row.currency] = (group.amounts[row.currency] ?? 0) + amount;
   }
-  return counts.rows.map((r) => {
-    const n = (value: string) => Number(value);
-    const created = n(r.links_created);
-    const viewed = n(r.links_viewed);
-    const paid = n(r.links_paid);
-    const sessions = n(r.sessions_started);
-    const succeeded = n(r.payments_succeeded);
-    return {
-      key: r.key,
-      links_created: created,
-      links_sent: n(r.links_sent),
-      links_delivered: n(r.links_delivered),
-      links_viewed: viewed,
-      sessions_started: sessions,
-      payments_succeeded: succeeded,
-      payments_failed: n(r.payments_failed),
-      links_paid: paid,
-      links_expired: n(r.links_expired),
-      links_cancelled: n(r.links_cancelled),
-      completion_rate: ratio(paid, created),
-      conversion_rate: ratio(paid, viewed),
-      payment_success_rate: ratio(succeeded, sessions),
-      median_seconds_to_pay: seconds(r.median_seconds_to_pay),
-      p90_seconds_to_pay: seconds(r.p90_seconds_to_pay),
-      amount_collected: collected.get(r.key) ?? {},
-    };
+  const percentiles = new Map(times.rows.map((r) => [r.key, r]));
+  const keys = [...groups.keys()].sort((a, b) =>
+    a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0,
+  );
+  return keys.flatMap((key) => {
+    const { counts: c, amounts } = groups.get(key) as { counts: Counts; amounts: Record<string, number> };
+    // A day whose links were all removed would sum to zero: not a group.
+    if (c.links_created === 0) return [];
+    const t = percentiles.get(key);
+    return [
+      {
+        key,
+        ...c,
+        completion_rate: ratio(c.links_paid, c.links_created),
+        conversion_rate: ratio(c.links_paid, c.links_viewed),
+        payment_success_rate: ratio(c.payments_succeeded, c.sessions_started),
+        median_seconds_to_pay: seconds(t?.median ?? null),
+        p90_seconds_to_pay: seconds(t?.p90 ?? null),
+        amount_collected: amounts,
+      },
+    ];
   });
 }
