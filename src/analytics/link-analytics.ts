@@ -19,29 +19,36 @@ export const MAX_RANGE_DAYS = 366;
 
 const day = z.iso.date({ error: 'must be an ISO 8601 date (YYYY-MM-DD), a day in UTC' });
 
-export const AnalyticsQuerySchema = z
-  .strictObject({ from: day, to: day, group_by: z.enum(GROUP_BYS).default('day') })
-  .transform((q, ctx) => {
-    const from = DateTime.fromISO(q.from, { zone: 'utc' });
-    const to = DateTime.fromISO(q.to, { zone: 'utc' });
-    if (from >= to) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['to'],
-        message: 'must be a later day than from (to is exclusive)',
-      });
-      return z.NEVER;
-    }
-    if (to.diff(from, 'days').days > MAX_RANGE_DAYS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['to'],
-        message: `must be at most ${MAX_RANGE_DAYS} days after from`,
-      });
-      return z.NEVER;
-    }
-    return { from: q.from, to: q.to, groupBy: q.group_by };
-  });
+/** The query string as sent (the OpenAPI document's parameters). */
+export const AnalyticsParamsSchema = z.strictObject({
+  from: day.describe('First UTC day of link creation, inclusive (YYYY-MM-DD)'),
+  to: day.describe(
+    `UTC day after the last one, exclusive (YYYY-MM-DD); at most ${MAX_RANGE_DAYS} days after from`,
+  ),
+  group_by: z.enum(GROUP_BYS).default('day').describe('One element per group'),
+});
+
+export const AnalyticsQuerySchema = AnalyticsParamsSchema.transform((q, ctx) => {
+  const from = DateTime.fromISO(q.from, { zone: 'utc' });
+  const to = DateTime.fromISO(q.to, { zone: 'utc' });
+  if (from >= to) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['to'],
+      message: 'must be a later day than from (to is exclusive)',
+    });
+    return z.NEVER;
+  }
+  if (to.diff(from, 'days').days > MAX_RANGE_DAYS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['to'],
+      message: `must be at most ${MAX_RANGE_DAYS} days after from`,
+    });
+    return z.NEVER;
+  }
+  return { from: q.from, to: q.to, groupBy: q.group_by };
+});
 export type AnalyticsQuery = z.output<typeof AnalyticsQuerySchema>;
 
 export interface LinkFigures {

@@ -3,6 +3,8 @@
  * second copy of a request's shape to drift.
  */
 import { z } from 'zod';
+import { AnalyticsParamsSchema } from '../analytics/link-analytics';
+import { analyticsPath } from '../analytics/openapi';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { PaginationSchema } from './pagination';
 import { CustomerSchema, DocumentLinkSchema, InvoiceSchema, OrderSchema } from './routes/commerce';
@@ -283,6 +285,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           PaginationSchema.extend({ event_id: z.string().min(1).optional() }),
         ),
       },
+      '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), ok('')),
     },
   };
 }
