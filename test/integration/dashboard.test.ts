@@ -70,7 +70,7 @@ async function accessibilityProblems(page: Page) {
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
+const text = (page: Page, selector: string) => page.locator(selector).textContent();
 
 async function signIn(page: Page) {
   await page.goto(`${stack.baseUrl}/dashboard`);
@@ -167,7 +167,7 @@ describe('the dashboard', () => {
       const linkRow = page.locator('#links-table tbody tr', {
         has: page.getByRole('link', { name: link.id }),
       });
-      await expect.poll(() => linkRow.locator('td').nth(3).innerText()).toBe(link.plan.end);
+      await expect.poll(() => linkRow.locator('td').nth(3).textContent()).toBe(link.plan.end);
     }
 
     expect(await accessibilityProblems(page)).toEqual([]);
@@ -184,7 +184,7 @@ describe('the dashboard', () => {
     await page.keyboard.press('Enter');
     await page.waitForURL(`**/dashboard/links/${paid.id}`);
     await expect.poll(() => text(page, '#link-status')).toBe('paid');
-    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Link timeline');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Link timeline');
     const entries = (await page.locator('#events-table tbody tr').allInnerTexts()).map(
       (r) => r.split('\t')[1],
     );
