@@ -87,23 +87,35 @@ type Counts = Record<(typeof COUNTS)[number], number>;
 
 /**
  * Fixed SQL fragments chosen by an enum (no request text reaches a statement): which daily rows
- * to sum and their group key; and the same key over a paid link's row (`a`, with `ch` its channel).
+ * to sum and their group key; and the group of a paid link's row (`a`, with `ch` its channel),
+ * with how that group is shown as a key (formatted once per group, not once per link).
  */
-const GROUPING: Record<GroupBy, { kind: string; dailyKey: string; linkKey: string; perChannel?: true }> = {
+const GROUPING: Record<
+  GroupBy,
+  {
+    kind: string;
+    dailyKey: string;
+    linkGroup: string;
+    linkKey?: (group: string) => string;
+    perChannel?: true;
+  }
+> = {
   day: {
     kind: 'all',
     dailyKey: `to_char(d.day, 'YYYY-MM-DD')`,
-    linkKey: `to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+    linkGroup: `(a.created_at AT TIME ZONE 'UTC')::date`,
+    linkKey: (group) => `to_char(${group}, 'YYYY-MM-DD')`,
   },
   // ISO weeks: the key is the Monday that starts the week.
   week: {
     kind: 'all',
     dailyKey: `to_char(date_trunc('week', d.day), 'YYYY-MM-DD')`,
-    linkKey: `to_char(date_trunc('week', a.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`,
+    linkGroup: `date_trunc('week', a.created_at AT TIME ZONE 'UTC')`,
+    linkKey: (group) => `to_char(${group}, 'YYYY-MM-DD')`,
   },
-  currency: { kind: 'all', dailyKey: 'd.currency', linkKey: 'a.currency' },
-  campaign: { kind: 'campaign', dailyKey: `nullif(d.value, '')`, linkKey: 'a.campaign_id' },
-  channel: { kind: 'channel', dailyKey: `nullif(d.value, '')`, linkKey: 'ch', perChannel: true },
+  currency: { kind: 'all', dailyKey: 'd.currency', linkGroup: 'a.currency' },
+  campaign: { kind: 'campaign', dailyKey: `nullif(d.value, '')`, linkGroup: 'a.campaign_id' },
+  channel: { kind: 'channel', dailyKey: `nullif(d.value, '')`, linkGroup: 'ch', perChannel: true },
 };
 
 const ratio = (numerator: number, denominator: number) =>
@@ -125,15 +137,15 @@ export async function linkAnalytics(db: Db, accountId: string, q: AnalyticsQuery
         GROUP BY 1, 2`,
       [accountId, g.kind, q.from, q.to],
     ),
-    db.raw<{ rows: { key: string | null; median: number | null; p90: number | null }[] }>(
-      `SELECT ${g.linkKey} AS key,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS median,
-              percentile_cont(0.9) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS p90
+    // One sort per group serves both percentiles.
+    db.raw<{ rows: { key: string | null; percentiles: [number, number] }[] }>(
+      `SELECT ${g.linkKey ? g.linkKey(g.linkGroup) : g.linkGroup} AS key,
+              percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS percentiles
          FROM link_analytics a
          ${g.perChannel ? `CROSS JOIN LATERAL unnest(CASE WHEN cardinality(a.channels) = 0 THEN ARRAY[NULL::text] ELSE a.channels END) AS ch` : ''}
         WHERE a.account_id = ? AND a.created_at >= (?::date)::timestamp AT TIME ZONE 'UTC'
           AND a.created_at < (?::date)::timestamp AT TIME ZONE 'UTC' AND a.seconds_to_pay IS NOT NULL
-        GROUP BY 1`,
+        GROUP BY ${g.linkGroup}`,
       [accountId, q.from, q.to],
     ),
   ]);
@@ -165,8 +177,8 @@ export async function linkAnalytics(db: Db, accountId: string, q: AnalyticsQuery
         completion_rate: ratio(c.links_paid, c.links_created),
         conversion_rate: ratio(c.links_paid, c.links_viewed),
         payment_success_rate: ratio(c.payments_succeeded, c.sessions_started),
-        median_seconds_to_pay: seconds(t?.median ?? null),
-        p90_seconds_to_pay: seconds(t?.p90 ?? null),
+        median_seconds_to_pay: seconds(t?.percentiles[0] ?? null),
+        p90_seconds_to_pay: seconds(t?.percentiles[1] ?? null),
         amount_collected: amounts,
       },
     ];
