@@ -1,12 +1,13 @@
 /** `npm run worker`: the worker role alone, as production runs it. */
 import { NativeConnection } from '@temporalio/worker';
-import { DEFAULT_DATABASE_URL, loadConfig } from './config';
+import { DEFAULT_DATABASE_URL } from './config';
+import { loadConfigOrExit } from './config/startup';
 import { createDb } from './db/knex';
 import { createLogger } from './logger';
 import { createChannels } from './notifications/channels';
 import { createPaylinksWorker } from './worker/create-worker';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-worker');
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);

@@ -28,7 +28,15 @@ const ok = (description: string, status = '200') => ({
   '400': errorResponse('Bad input; `param` names the field'),
   '401': errorResponse('Missing or invalid API key'),
   '404': errorResponse('No such object in this account'),
-  '429': errorResponse('Rate limited'),
+  '429': {
+    ...errorResponse('Rate limited: too many requests from this account (or failed keys from this address)'),
+    headers: {
+      'Retry-After': {
+        description: 'Seconds until the limit resets',
+        schema: { type: 'integer', minimum: 0 },
+      },
+    },
+  },
 });
 
 const body = (schema: z.ZodType) => ({

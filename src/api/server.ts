@@ -1,12 +1,13 @@
 /** `npm run api`: the API role alone, as production runs it (Temporal and Postgres elsewhere). */
-import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
+import { DEFAULT_DATABASE_URL } from '../config';
+import { loadConfigOrExit } from '../config/startup';
 import { createDb } from '../db/knex';
 import { createLogger } from '../logger';
 import { Shutdown } from '../shutdown';
 import { connectClient } from '../temporal/connection';
 import { composeApi } from './compose';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-api');
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
@@ -30,6 +31,8 @@ const app = composeApi({
   stripeApiBaseUrl: config.stripeApiBaseUrl,
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+  rateLimits: config.rateLimits,
+  trustProxy: config.trustProxy,
   production: config.env === 'production',
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));

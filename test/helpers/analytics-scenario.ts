@@ -5,6 +5,7 @@
  */
 import twilio from 'twilio';
 import { expect } from 'vitest';
+import { createLinkStore } from '../../src/links/link-store';
 import { PUBLIC_BASE_URL, type Stack } from './stack';
 import { eventually, WAIT_MS } from './temporal';
 
@@ -106,8 +107,18 @@ export interface CreatedLink {
 
 let seq = 0;
 
-/** Runs the plan on the stack with `key`'s account; returns each link with what the timeline says. */
-export async function runPlan(stack: Stack, plan: LinkPlan[], key?: string): Promise<CreatedLink[]> {
+/**
+ * Runs the plan on the stack for an account (the stack's own by default); returns each link with
+ * what its timeline says. Waits read Postgres, not the API: polling would spend the account's
+ * request budget.
+ */
+export async function runPlan(
+  stack: Stack,
+  plan: LinkPlan[],
+  account: { accountId: string; apiKey: string } = stack.account,
+): Promise<CreatedLink[]> {
+  const key = account.apiKey;
+  const store = createLinkStore(stack.db);
   const links = await Promise.all(
     plan.map(async (p) => {
       seq += 1;
@@ -129,16 +140,10 @@ export async function runPlan(stack: Stack, plan: LinkPlan[], key?: string): Pro
     }),
   );
 
-  const events = async (id: string) =>
-    (await stack.request('GET', `/v1/payment_links/${id}/events`, { key })).body.data as {
-      type: string;
-      created_at: string;
-      data: Record<string, unknown>;
-    }[];
   const untilEvents = (id: string, type: string, count: number) =>
     eventually(
       async () => {
-        const found = (await events(id)).filter((e) => e.type === type);
+        const found = (await store.listEvents(account.accountId, id)).filter((e) => e.type === type);
         return found.length >= count ? found : undefined;
       },
       WAIT_MS,
@@ -166,12 +171,19 @@ export async function runPlan(stack: Stack, plan: LinkPlan[], key?: string): Pro
       expect(
         (await stack.request('POST', `/v1/payment_links/${link.id}/cancel`, { key, json: {} })).status,
       ).toBe(200);
-    if (p.end !== 'active') await stack.untilStatus(`/v1/payment_links/${link.id}`, p.end, key);
+    if (p.end !== 'active')
+      await eventually(
+        async () => ((await store.findLink(account.accountId, link.id))?.status === p.end ? true : undefined),
+        WAIT_MS,
+        `${link.id} to be ${p.end}`,
+      );
   }
 
   return Promise.all(
     links.map(async (link) => {
-      const timeline = await events(link.id);
+      // The timeline as the API shows it (milliseconds), as an operator would read it.
+      const timeline = (await stack.request('GET', `/v1/payment_links/${link.id}/events`, { key })).body
+        .data as { type: string; created_at: string }[];
       const sentAt = timeline
         .filter((e) => e.type === 'payment_link.sent')
         .map((e) => Date.parse(e.created_at));

@@ -38,7 +38,7 @@ beforeAll(async () => {
   stack = await startStack();
   other = await createAccount(stack.db, 'Another shop');
   // One at a time: both accounts' links are in the same tables, the same days.
-  otherLinks = await runPlan(stack, OTHER_PLAN, other.apiKey);
+  otherLinks = await runPlan(stack, OTHER_PLAN, other);
   links = await runPlan(stack, PLAN);
 });
 afterAll(async () => {
