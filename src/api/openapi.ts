@@ -293,7 +293,11 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           PaginationSchema.extend({ event_id: z.string().min(1).optional() }),
         ),
       },
-      '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), ok('')),
+      '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
+        '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
+        '401': errorResponse('Missing or invalid API key'),
+        '429': errorResponse('Rate limited'),
+      }),
     },
   };
 }
