@@ -14,6 +14,7 @@ import { type DevPeers, startDevPeers } from './dev/peers';
 import { createLogger } from './logger';
 import { createChannels } from './notifications/channels';
 import { TOOLS_DIR } from './paths';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
@@ -43,6 +44,7 @@ try {
       port: config.temporal.port,
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
+      pidFile: join(config.dataDir, 'temporal-dev-server.json'),
       namespace: config.temporal.namespace,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
     });
@@ -88,6 +90,7 @@ try {
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
     secretsKey: config.secretsKey,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
+    stripeApiBaseUrl: config.stripeApiBaseUrl,
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {
@@ -102,6 +105,7 @@ try {
 
   const temporal = await connectClient(address, config.temporal.namespace);
   shutdown.add('Temporal client', () => temporal.connection.close());
+  await ensureReconcilerSchedule(temporal, { taskQueue: config.temporal.taskQueue, ...config.reconciler });
   const app = composeApi({
     db,
     temporal,

@@ -1,10 +1,12 @@
 /** `npm run worker`: the worker role alone, as production runs it. */
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL } from './config';
 import { loadConfigOrExit } from './config/startup';
 import { createDb } from './db/knex';
 import { createLogger } from './logger';
 import { createChannels } from './notifications/channels';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const config = loadConfigOrExit();
@@ -26,6 +28,11 @@ const worker = await createPaylinksWorker({
   ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   secretsKey: config.secretsKey,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
+  stripeApiBaseUrl: config.stripeApiBaseUrl,
+});
+await ensureReconcilerSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+  taskQueue: config.temporal.taskQueue,
+  ...config.reconciler,
 });
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.
