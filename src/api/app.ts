@@ -23,7 +23,9 @@ import { authenticate, requireAccount } from './auth';
 import { CUSTOMER_PAGE_PATHS, customerPageErrors } from './customer-page-errors';
 import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
+import { analyticsRoutes } from './routes/analytics';
 import { commerceRoutes } from './routes/commerce';
+import { dashboardRoutes } from './routes/dashboard';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
@@ -103,6 +105,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(docsRoutes(deps.publicBaseUrl));
+  app.use(dashboardRoutes());
   const sessions = createSessionStore(deps.db);
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
@@ -151,6 +154,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
+  v1.use(analyticsRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {
