@@ -91,11 +91,28 @@ export function createEventReconciler(deps: {
     return { provider, eventId, linkId: session.link_id, outcome: 'applied' };
   }
 
+  /** 1, 2, 4… minutes after each failed attempt, at most a day. */
+  async function deferFailed(row: StoredEventRow, error: string): Promise<void> {
+    await db('provider_events')
+      .where({ provider: row.provider, event_id: row.event_id })
+      .update({
+        reconcile_attempts: db.raw('reconcile_attempts + 1'),
+        reconcile_error: error,
+        reconcile_after: db.raw(
+          "now() + least(power(2, reconcile_attempts) * interval '1 minute', interval '1 day')",
+        ),
+      });
+  }
+
   return async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
     const rows: StoredEventRow[] = await db('provider_events')
       .whereNull('processed_at')
       .where('received_at', '<=', db.raw("now() - (? * interval '1 millisecond')", [options.graceMs]))
-      .orderBy('received_at', 'asc')
+      .where((q) => q.whereNull('reconcile_after').orWhere('reconcile_after', '<=', db.fn.now()))
+      .orderBy([
+        { column: 'reconcile_attempts', order: 'asc' },
+        { column: 'received_at', order: 'asc' },
+      ])
       .limit(options.limit)
       .select('provider', 'event_id', 'account_id', 'payload', 'received_at');
     const events: ReconciledEvent[] = [];
@@ -104,13 +121,10 @@ export function createEventReconciler(deps: {
         events.push(await reconcileOne(row));
       } catch (err) {
         // One event that cannot be applied (its session gone, a provider unreachable) does not
-        // hold up the others; it is tried again on the next run.
-        events.push({
-          provider: row.provider,
-          eventId: row.event_id,
-          outcome: 'failed',
-          error: err instanceof Error ? err.message : String(err),
-        });
+        // hold up the others: it is tried again after a delay that doubles with each attempt.
+        const error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+        await deferFailed(row, error);
+        events.push({ provider: row.provider, eventId: row.event_id, outcome: 'failed', error });
       }
     }
     return { found: rows.length, events };

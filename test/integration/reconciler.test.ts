@@ -22,11 +22,12 @@ afterAll(async () => {
 });
 
 /** An hour between passes: the test triggers each pass itself and waits for its outcome. */
-const ensureSchedule = async (graceMs: number) => {
+const ensureSchedule = async (graceMs: number, limit?: number) => {
   schedule = await ensureReconcilerSchedule(stack.temporal, {
     taskQueue: stack.taskQueue,
     intervalMs: 3_600_000,
     graceMs,
+    limit,
   });
   return schedule;
 };
@@ -133,4 +134,40 @@ it('a stored but unapplied payment is applied once by the reconciler, and the ti
     currency: 'USD',
   });
   expect(events.filter((e) => e.type === 'payment_link.paid')).toHaveLength(1);
+});
+
+it('events that cannot be applied are retried later and later, so they never crowd out one that can', async () => {
+  // More unreadable events than a pass takes, all older than the applicable one.
+  const unreadable = Array.from({ length: 6 }, (_, i) => ({
+    provider: 'sandbox',
+    event_id: `evt_unreadable_${i}`,
+    account_id: stack.account.accountId,
+    type: 'payment.succeeded',
+    payload: '{not json',
+    received_at: stack.db.raw("now() - interval '1 hour'"),
+  }));
+  await stack.db('provider_events').insert(unreadable);
+  const { linkId, event } = await strandedPayment();
+  const handle = await ensureSchedule(0, 5);
+  const beforeFirstPass = Date.now();
+
+  const first = await runPass(handle);
+  expect(first.events.map((e) => e.outcome)).toEqual(Array(5).fill('failed'));
+  const second = await runPass(handle);
+  expect(second.events).toContainEqual({
+    provider: 'sandbox',
+    eventId: event.id,
+    linkId,
+    outcome: 'applied',
+  });
+  await stack.untilStatus(`/v1/payment_links/${linkId}`, 'paid');
+
+  const deferred = await stack.db('provider_events').where('event_id', 'like', 'evt_unreadable_%');
+  expect(deferred.every((row) => row.processed_at === null)).toBe(true);
+  // Each was tried once and waits at least a minute before the next try; the error is kept.
+  expect(deferred.map((row) => row.reconcile_attempts).sort()).toEqual([1, 1, 1, 1, 1, 1]);
+  for (const row of deferred) {
+    expect(row.reconcile_error).toMatch(/JSON/);
+    expect(row.reconcile_after.getTime()).toBeGreaterThanOrEqual(beforeFirstPass + 59_000);
+  }
 });
