@@ -22,6 +22,23 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  /** mTLS and API key (Temporal Cloud): PEM text or a file path; see src/temporal/connection-options.ts. */
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** The Temporal SDK's own worker metrics (Prometheus), e.g. 127.0.0.1:9464; unset: off. */
+  TEMPORAL_METRICS_BIND: z
+    .string()
+    .regex(/^[^:]+:\d+$/, 'must be host:port')
+    .optional(),
+  /** Paylinks' /metrics: a bearer token that opens it on the API port, and/or a separate listener. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** pretty: human-readable lines; json: one JSON object a line; default: pretty on a terminal. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 
   SMTP_URL: z.string().min(1).optional(),
   MAIL_FROM: z.string().min(1).default('Paylinks <payments@paylinks.localhost>'),
@@ -73,7 +90,16 @@ export interface Config {
     cliPath: string | undefined;
     port: number;
     uiPort: number;
+    tlsCert: string | undefined;
+    tlsKey: string | undefined;
+    tlsCa: string | undefined;
+    tlsServerName: string | undefined;
+    apiKey: string | undefined;
+    /** host:port for the SDK's Prometheus exporter; undefined: off. */
+    metricsBind: string | undefined;
   };
+  metrics: MetricsConfig;
+  logFormat: 'json' | 'pretty' | undefined;
   linkCreateWaitMs: number;
   notifications: NotificationConfig;
   secretsKey: Buffer;
@@ -82,6 +108,14 @@ export interface Config {
   sandboxSecret: string | undefined;
   /** Undefined: Stripe's own API. */
   stripeApiBaseUrl: string | undefined;
+}
+
+export interface MetricsConfig {
+  /** Opens /metrics on the API port to `Authorization: Bearer <token>`; undefined: not served there. */
+  token: string | undefined;
+  /** A listener of its own for /metrics (the worker role's only way to expose its counters). */
+  port: number | undefined;
+  host: string;
 }
 
 export interface TwilioConfig {
@@ -141,7 +175,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cliPath: e.TEMPORAL_CLI_PATH,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
+      tlsCert: e.TEMPORAL_TLS_CERT,
+      tlsKey: e.TEMPORAL_TLS_KEY,
+      tlsCa: e.TEMPORAL_TLS_CA,
+      tlsServerName: e.TEMPORAL_TLS_SERVER_NAME,
+      apiKey: e.TEMPORAL_API_KEY,
+      metricsBind: e.TEMPORAL_METRICS_BIND,
     },
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
+    logFormat: e.LOG_FORMAT,
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
     allowPrivateWebhookUrls: (e.ALLOW_PRIVATE_WEBHOOK_URLS ?? String(e.NODE_ENV !== 'production')) === 'true',
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),

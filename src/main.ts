@@ -11,19 +11,23 @@ import { createDb } from './db/knex';
 import { migrateLatest } from './db/migrate';
 import { resolveDatabase } from './db/resolve';
 import { type DevPeers, startDevPeers } from './dev/peers';
-import { createLogger } from './logger';
+import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
+import { startMetricsServer } from './observability/metrics-endpoint';
 import { TOOLS_DIR } from './paths';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
+import { temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
 import { startDevServer } from './temporal/dev-server';
+import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const EMBEDDED_POSTGRES_PORT = 54329;
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, 'paylinks', { pretty: prettyFor(config.logFormat) });
+installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
@@ -74,7 +78,8 @@ try {
   const channels = createChannels(config.notifications, config.publicBaseUrl, devPeers);
   shutdown.add('SMTP pool', async () => channels.close());
 
-  const connection = await NativeConnection.connect({ address });
+  const temporalOptions = temporalConnectionOptions(temporalAccessOf(config.temporal, address));
+  const connection = await NativeConnection.connect(temporalOptions);
   shutdown.add('worker connection', () => connection.close());
   const worker = await createPaylinksWorker({
     connection,
@@ -99,7 +104,7 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace);
+  const temporal = await connectClient(temporalOptions, config.temporal.namespace);
   shutdown.add('Temporal client', () => temporal.connection.close());
   const app = composeApi({
     db,
@@ -114,6 +119,7 @@ try {
     secretsKey: config.secretsKey,
     allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
     production: config.env === 'production',
+    metricsToken: config.metrics.token,
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });
@@ -121,6 +127,12 @@ try {
     const s = app.listen(config.port, () => ready(s));
   });
   shutdown.add('API server', () => new Promise((done) => server.close(done)));
+  if (config.metrics.port !== undefined) {
+    // One process: the API's and the worker's counters are in the same registry.
+    const metrics = await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+    shutdown.add('metrics listener', metrics.close);
+    logger.info(`metrics at ${metrics.url}`);
+  }
 
   const dbHint = database.embedded ? `DATABASE_URL=${database.url} ` : '';
   console.log(

@@ -8,6 +8,7 @@ import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
+import { metricsHandler } from '../observability/metrics-endpoint';
 import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
 import type { ProviderDirectory } from '../payments/provider-directory';
@@ -20,6 +21,7 @@ import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { countCallbackFailures, requestLog } from './request-log';
 import { commerceRoutes } from './routes/commerce';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { docsRoutes } from './routes/docs';
@@ -64,6 +66,8 @@ export interface AppDeps {
   /** The provider each account pays through (Stripe, or the sandbox). */
   paymentProviders: ProviderDirectory;
   refunds: Refunds;
+  /** METRICS_TOKEN: /metrics on this port for bearers of it; undefined: not served here. */
+  metricsToken?: string;
 }
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -72,6 +76,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(requestLog(deps.logger));
   app.use(securityHeaders({ allowHttpRedirects: !deps.production }));
   const limit = limiters(deps.rateLimits ?? DEFAULT_RATE_LIMITS);
 
@@ -90,6 +95,8 @@ export function createApp(deps: AppDeps): Express {
       checks: { postgres: postgres ? 'ok' : 'unreachable', temporal: temporal ? 'ok' : 'unreachable' },
     });
   });
+
+  if (deps.metricsToken) app.get('/metrics', metricsHandler(deps.metricsToken));
 
   app.use(docsRoutes(deps.publicBaseUrl));
   const sessions = createSessionStore(deps.db);
@@ -145,6 +152,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, _res, next) => {
     next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
   });
+  app.use(countCallbackFailures);
   app.use(errorHandler(deps.logger));
   return app;
 }

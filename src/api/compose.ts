@@ -39,6 +39,8 @@ export interface ApiWiring {
   devPeers?: DevPeers;
   /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
   stripeApiBaseUrl?: string;
+  /** METRICS_TOKEN: serve /metrics on the API port to bearers of it. */
+  metricsToken?: string;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
@@ -83,6 +85,7 @@ export function composeApi(w: ApiWiring): Express {
     devPeers: w.devPeers,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
+    metricsToken: w.metricsToken,
     providerSettings,
     paymentProviders,
     refunds: createRefunds({

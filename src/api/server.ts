@@ -1,20 +1,24 @@
 /** `npm run api`: the API role alone, as production runs it (Temporal and Postgres elsewhere). */
 import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
 import { createDb } from '../db/knex';
-import { createLogger } from '../logger';
+import { createLogger, prettyFor } from '../logger';
+import { startMetricsServer } from '../observability/metrics-endpoint';
 import { Shutdown } from '../shutdown';
 import { connectClient } from '../temporal/connection';
+import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { composeApi } from './compose';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel, 'paylinks-api');
+const logger = createLogger(config.logLevel, 'paylinks-api', { pretty: prettyFor(config.logFormat) });
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
 shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
-  config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
+  temporalConnectionOptions(
+    temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
+  ),
   config.temporal.namespace,
 );
 shutdown.add('Temporal client', () => temporal.connection.close());
@@ -31,6 +35,12 @@ const app = composeApi({
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
   production: config.env === 'production',
+  metricsToken: config.metrics.token,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));
+if (config.metrics.port !== undefined) {
+  const metrics = await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+  logger.info(`metrics at ${metrics.url}`);
+  shutdown.add('metrics listener', metrics.close);
+}

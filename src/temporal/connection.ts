@@ -1,8 +1,14 @@
 import { Client, Connection } from '@temporalio/client';
+import type { TemporalConnectionOptions } from './connection-options';
+import { requestIdInterceptor } from './request-id-interceptor';
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+/** `target`: an address, or the options built from TLS/API-key settings (connection-options.ts). */
+export async function connectClient(
+  target: string | TemporalConnectionOptions,
+  namespace: string,
+): Promise<Client> {
+  const connection = await Connection.connect(typeof target === 'string' ? { address: target } : target);
+  return new Client({ connection, namespace, interceptors: { workflow: [requestIdInterceptor()] } });
 }
 
 /** For /readyz: can the server answer for our namespace right now? */
