@@ -37,6 +37,9 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The operator CLI's API (`paylinks links …`): where the API is and which account key to use. */
+  PAYLINKS_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PAYLINKS_API_KEY: z.string().min(1).optional(),
   /** pretty: human-readable lines; json: one JSON object a line; default: pretty on a terminal. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 
@@ -100,6 +103,8 @@ export interface Config {
   };
   metrics: MetricsConfig;
   logFormat: 'json' | 'pretty' | undefined;
+  /** The operator CLI's view of the API; the URL defaults to this machine's API port. */
+  cli: { apiUrl: string; apiKey: string | undefined };
   linkCreateWaitMs: number;
   notifications: NotificationConfig;
   secretsKey: Buffer;
@@ -184,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
     logFormat: e.LOG_FORMAT,
+    cli: {
+      apiUrl: (e.PAYLINKS_API_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+      apiKey: e.PAYLINKS_API_KEY,
+    },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
     allowPrivateWebhookUrls: (e.ALLOW_PRIVATE_WEBHOOK_URLS ?? String(e.NODE_ENV !== 'production')) === 'true',
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),

@@ -12,6 +12,7 @@ import {
 import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
 import { createDb, type Db, ensureDatabase } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
+import { registerLinkCommands } from './links';
 
 const program = new Command('paylinks').description('Paylinks operator tools');
 
@@ -103,5 +104,7 @@ keys
     else if (opts.json) console.log(JSON.stringify(keyJson(revoked)));
     else console.log(`revoked ${keyLine(revoked)}`);
   });
+
+registerLinkCommands(program);
 
 await program.parseAsync();
