@@ -36,11 +36,14 @@ const censor = (value: unknown, path: string[]): unknown => {
 export interface LoggerOptions {
   /** Human-readable lines (pino-pretty) instead of JSON; default: when stdout is a terminal. */
   pretty?: boolean;
+  /** Where JSON lines go instead of stdout (tests read them back). */
+  destination?: pino.DestinationStream;
 }
 
 export function createLogger(level: string, name = 'paylinks', options: LoggerOptions = {}): Logger {
-  const pretty = options.pretty ?? (process.stdout.isTTY === true && level !== 'silent');
-  return pino({
+  const pretty =
+    !options.destination && (options.pretty ?? (process.stdout.isTTY === true && level !== 'silent'));
+  const settings: pino.LoggerOptions = {
     name,
     level,
     redact: { paths: [...SECRETS, ...CONTACTS], censor },
@@ -52,7 +55,8 @@ export function createLogger(level: string, name = 'paylinks', options: LoggerOp
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 /** LOG_FORMAT, when set, decides; otherwise a terminal gets pretty lines and a pipe gets JSON. */

@@ -18,7 +18,9 @@ function captureRoutePattern(req: Request): () => string | undefined {
     get: () => route,
     set(value: { path?: unknown } | undefined) {
       route = value;
-      if (value && typeof value.path === 'string') pattern = `${req.baseUrl}${value.path}`;
+      // A router's '/' route under '/v1/payment_links' is '/v1/payment_links', not '…/'.
+      if (value && typeof value.path === 'string')
+        pattern = `${req.baseUrl}${value.path}`.replace(/(.)\/$/, '$1');
     },
   });
   return () => pattern;

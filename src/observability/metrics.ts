@@ -7,7 +7,7 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'paylinks_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'paylinks_' });
 
 export const httpRequestDuration = new Histogram({
   name: 'paylinks_http_request_duration_seconds',

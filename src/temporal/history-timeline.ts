@@ -3,11 +3,11 @@
  * and why. Workflow-task bookkeeping is left out; everything the link did is in.
  */
 import type { Payload } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { requestIdOfHeader } from './request-id-interceptor';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-type Failure = temporal.api.failure.v1.IFailure;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+type Failure = proto.temporal.api.failure.v1.IFailure;
 
 /** Turns a payload into a value (the client's data converter, codec included); undefined if it cannot. */
 export type DecodePayload = (payload: Payload | null | undefined) => Promise<unknown>;
@@ -18,7 +18,7 @@ export interface TimelineLine {
   text: string;
 }
 
-const { EventType } = temporal.api.enums.v1;
+const { EventType } = proto.temporal.api.enums.v1;
 
 const timeOf = (event: HistoryEvent): Date | undefined => {
   const t = event.eventTime;
@@ -50,6 +50,17 @@ const short = (value: unknown): string => {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
+
+/** Our activities' answers in words: "created", "sent", "1 recorded, 0 duplicate". */
+function resultText(result: unknown): string {
+  const r = result as { outcome?: unknown; results?: { outcome?: string }[] };
+  if (Array.isArray(r?.results)) {
+    const recorded = r.results.filter((x) => x.outcome === 'recorded').length;
+    return `${recorded} recorded, ${r.results.length - recorded} duplicate`;
+  }
+  if (typeof r?.outcome === 'string') return r.outcome;
+  return short(result);
+}
 
 /** The sentences of a history, in order. */
 export async function historyTimeline(
@@ -112,7 +123,7 @@ export async function historyTimeline(
         const a = e.activityTaskCompletedEventAttributes;
         const result = await firstOf(a?.result);
         const name = await activityName(a?.scheduledEventId);
-        return `${name} completed${result === undefined || result === null ? '' : `: ${short(result)}`}`;
+        return `${name} completed${result === undefined || result === null ? '' : `: ${resultText(result)}`}`;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: {
         const a = e.activityTaskFailedEventAttributes;
@@ -125,7 +136,7 @@ export async function historyTimeline(
         return `${await activityName(a?.scheduledEventId)} timed out: ${failureText(a?.failure)}`;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
-        return `${await activityName(e.activityTaskCancelRequestedEventAttributes?.scheduledEventId)}: cancelled (the link closed)`;
+        return `${await activityName(e.activityTaskCancelRequestedEventAttributes?.scheduledEventId)}: cancel requested (no longer needed)`;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
         return undefined; // said by the cancel request
       case EventType.EVENT_TYPE_TIMER_STARTED: {
@@ -161,15 +172,18 @@ export async function historyTimeline(
       }
       case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
         const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+        // The SDK's own version bookkeeping: said by the marker already.
+        const own = Object.entries(fields).filter(([k]) => k !== 'TemporalChangeVersion');
+        if (own.length === 0) return undefined;
         const parts = await Promise.all(
-          Object.entries(fields).map(async ([k, v]) => `${k}=${short((await decode(v)) ?? '(cleared)')}`),
+          own.map(async ([k, v]) => `${k}=${short((await decode(v)) ?? '(cleared)')}`),
         );
         return `Search attributes set: ${parts.join(', ')}`;
       }
       case EventType.EVENT_TYPE_MARKER_RECORDED: {
         const a = e.markerRecordedEventAttributes;
         if (a?.markerName === 'core_patch') {
-          const id = await firstOf(a.details?.patch_data);
+          const id = await firstOf(a.details?.['patch-data']);
           const patchId = (id as { id?: string } | undefined)?.id;
           return `Runs workflow version ${patchId ?? '(a patch)'}`;
         }
