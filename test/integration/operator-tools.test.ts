@@ -13,6 +13,7 @@ import { requestIdOfHeader } from '../../src/temporal/request-id-interceptor';
 import { DEFAULT_LIFECYCLE_SETTINGS, SearchAttributes } from '../../workflows/payment-link/contract';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
+import { startWebhookReceiver } from '../helpers/webhook-receiver';
 
 const METRICS_TOKEN = 'metrics-test-token-0123456789';
 const run = promisify(execFile);
@@ -253,6 +254,10 @@ describe('paylinks links', () => {
     });
 
   it('history prints a readable timeline of a paid link', async () => {
+    // The merchant's endpoint fails the first delivery: the history says which attempt failed and why.
+    const receiver = await startWebhookReceiver();
+    expect((await call('PUT', '/v1/webhook_endpoint', { url: receiver.url })).status).toBe(200);
+    receiver.failNext(1);
     const created = await call('POST', '/v1/payment_links', {
       amount: 4200,
       currency: 'USD',
@@ -267,7 +272,11 @@ describe('paylinks links', () => {
     const handle = stack.temporal.workflow.getHandle(created.body.id);
     await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined));
 
+    await receiver.close();
     const { stdout } = await paylinks('history', created.body.id);
+    expect(stdout).toMatch(
+      /deliverWebhook \(webhook payment[._a-z]+\): attempt 2 started; attempt 1 had failed: (Error: )?webhook \S+ to http:\/\/127\.0\.0\.1:\d+\/hooks failed: \S+/,
+    );
     expect(stdout).toMatch(
       /Workflow paymentLinkWorkflow started on task queue \S+: Payment link 42\.00 USD for h•••@example\.com/,
     );
