@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { privateWebhooksEnv, resolveAllowPrivateWebhooks } from './config/private-webhooks';
+import { type RateLimits, rateLimitEnv, rateLimitsFrom, type TrustProxy } from './config/rate-limits';
+import { resolveSandboxSecret, sandboxEnv } from './config/sandbox';
 import { PROJECT_ROOT } from './paths';
 
 /**
@@ -58,10 +61,9 @@ const EnvSchema = z.object({
     .string()
     .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
-  /** Accept webhook URLs on private or loopback addresses; default: everywhere but production. */
-  ALLOW_PRIVATE_WEBHOOK_URLS: z.enum(['true', 'false']).optional(),
-  /** Signs the sandbox provider's callbacks. */
-  SANDBOX_SECRET: z.string().min(16).optional(),
+  ...privateWebhooksEnv,
+  ...sandboxEnv,
+  ...rateLimitEnv,
   /** Where the stripe client sends API calls (stripe-mock in tests); unset: Stripe's own API. */
   STRIPE_API_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
@@ -109,8 +111,11 @@ export interface Config {
   notifications: NotificationConfig;
   secretsKey: Buffer;
   allowPrivateWebhookUrls: boolean;
-  /** Undefined: the sandbox provider is off (production without SANDBOX_SECRET). */
+  /** Undefined: the sandbox provider is off (see src/config/sandbox.ts for when it is on). */
   sandboxSecret: string | undefined;
+  rateLimits: RateLimits;
+  /** Express's `trust proxy` (TRUST_PROXY). */
+  trustProxy: TrustProxy;
   /** Undefined: Stripe's own API. */
   stripeApiBaseUrl: string | undefined;
 }
@@ -147,7 +152,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /**
+   * `all-in-one`: `npm start`, which alone may use development defaults (the sandbox provider on,
+   * private webhook URLs allowed) when NODE_ENV is development. Every other entry point is a
+   * `service` and gets only what its environment asks for.
+   */
+  role?: 'all-in-one' | 'service';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -161,6 +175,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Every link a customer receives, and every twilio signature, is built on it.
     throw new ConfigError('invalid configuration: PUBLIC_BASE_URL is required when NODE_ENV=production');
   }
+  const devDefaults = options.role === 'all-in-one' && e.NODE_ENV === 'development';
+  const sandbox = resolveSandboxSecret(e, devDefaults);
+  if ('problem' in sandbox) throw new ConfigError(`invalid configuration: ${sandbox.problem}`);
+  const privateWebhooks = resolveAllowPrivateWebhooks(e, devDefaults);
+  if ('problem' in privateWebhooks)
+    throw new ConfigError(`invalid configuration: ${privateWebhooks.problem}`);
   if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(
       'invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with twilio credentials',
@@ -194,12 +214,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKey: e.PAYLINKS_API_KEY,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
-    allowPrivateWebhookUrls: (e.ALLOW_PRIVATE_WEBHOOK_URLS ?? String(e.NODE_ENV !== 'production')) === 'true',
+    allowPrivateWebhookUrls: privateWebhooks.allow,
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
-    // A fixed secret is fine for development; in production only a configured one turns it on.
-    sandboxSecret:
-      e.SANDBOX_SECRET ??
-      (e.NODE_ENV === 'production' ? undefined : 'sandbox-development-secret-not-for-production'),
+    sandboxSecret: sandbox.secret,
+    rateLimits: rateLimitsFrom(e),
+    trustProxy: e.TRUST_PROXY,
     stripeApiBaseUrl: e.STRIPE_API_BASE_URL,
     notifications: {
       smtpUrl: e.SMTP_URL,

@@ -25,7 +25,8 @@ import { createPaylinksWorker } from './worker/create-worker';
 
 const EMBEDDED_POSTGRES_PORT = 54329;
 
-const config = loadConfig();
+// The only entry point allowed development defaults (sandbox on, private webhook URLs).
+const config = loadConfig(process.env, { role: 'all-in-one' });
 const logger = createLogger(config.logLevel, 'paylinks', { pretty: prettyFor(config.logFormat) });
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 const shutdown = new Shutdown(logger);
@@ -118,6 +119,8 @@ try {
     stripeApiBaseUrl: config.stripeApiBaseUrl,
     secretsKey: config.secretsKey,
     allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+    rateLimits: config.rateLimits,
+    trustProxy: config.trustProxy,
     production: config.env === 'production',
     metricsToken: config.metrics.token,
     // The outbox shows message bodies (and so link URLs): development only.

@@ -1,6 +1,7 @@
 /** `npm run worker`: the worker role alone, as production runs it. */
 import { NativeConnection } from '@temporalio/worker';
-import { DEFAULT_DATABASE_URL, loadConfig } from './config';
+import { DEFAULT_DATABASE_URL } from './config';
+import { loadConfigOrExit } from './config/startup';
 import { createDb } from './db/knex';
 import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
@@ -9,7 +10,7 @@ import { describeAccess, temporalAccessOf, temporalConnectionOptions } from './t
 import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-worker', { pretty: prettyFor(config.logFormat) });
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
+import { DEFAULT_RATE_LIMITS, type RateLimits, type TrustProxy } from '../config/rate-limits';
 import { type Db, isDatabaseReachable } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import type { LinkService } from '../links/link-service';
@@ -21,6 +22,7 @@ import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
 import { commerceRoutes } from './routes/commerce';
 import { devOutboxRoutes } from './routes/dev-outbox';
@@ -35,7 +37,7 @@ import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
 import { unsubscribeRoutes } from './routes/unsubscribe';
 import { webhookRoutes } from './routes/webhooks';
-import { DEFAULT_RATE_LIMITS, limiters, type RateLimits, securityHeaders } from './security';
+import { securityHeaders } from './security';
 
 export interface AppDeps {
   db: Db;
@@ -49,6 +51,10 @@ export interface AppDeps {
   /** Encrypts secrets at rest (the stored answer of an idempotent webhook endpoint request). */
   secretsKey: Buffer;
   rateLimits?: RateLimits;
+  /** Shared counters for several API instances; undefined: this process's memory. */
+  rateLimitStore?: RateLimitStoreFactory;
+  /** TRUST_PROXY: who may name the client in X-Forwarded-For (default: loopback only). */
+  trustProxy?: TrustProxy;
   allowPrivateWebhookUrls: boolean;
   resolveWebhookHost?: ResolveHost;
   /** Production: only https redirects after checkout. */
@@ -75,10 +81,14 @@ export const JSON_BODY_LIMIT = '64kb';
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', deps.trustProxy ?? 'loopback');
   app.use(requestLog(deps.logger));
   app.use(securityHeaders({ allowHttpRedirects: !deps.production }));
-  const limit = limiters(deps.rateLimits ?? DEFAULT_RATE_LIMITS);
+  const limit = limiters({
+    limits: deps.rateLimits ?? DEFAULT_RATE_LIMITS,
+    store: deps.rateLimitStore,
+    customerLocale: linkCustomerLocale(deps.links),
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -140,7 +150,7 @@ export function createApp(deps: AppDeps): Express {
 
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.
-  v1.use(authenticate(deps.db), limit.failedAuth, requireAccount);
+  v1.use(authenticate(deps.db), limit.failedAuth, requireAccount, limit.account);
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
   v1.use(commerceRoutes(deps));

@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createDocumentLinks } from '../commerce/document-links';
 import { createCommerceStores } from '../commerce/stores';
+import type { RateLimits, TrustProxy } from '../config/rate-limits';
 import type { Db } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import { createLinkService } from '../links/link-service';
@@ -18,6 +19,7 @@ import { createRefunds } from '../payments/refunds';
 import type { ResolveHost } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
+import type { RateLimitStoreFactory } from './rate-limits';
 
 export interface ApiWiring {
   db: Db;
@@ -39,6 +41,9 @@ export interface ApiWiring {
   devPeers?: DevPeers;
   /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
   stripeApiBaseUrl?: string;
+  rateLimits?: RateLimits;
+  rateLimitStore?: RateLimitStoreFactory;
+  trustProxy?: TrustProxy;
   /** METRICS_TOKEN: serve /metrics on the API port to bearers of it. */
   metricsToken?: string;
 }
@@ -83,6 +88,9 @@ export function composeApi(w: ApiWiring): Express {
     resolveWebhookHost: w.resolveWebhookHost,
     production: w.production ?? true,
     devPeers: w.devPeers,
+    rateLimits: w.rateLimits,
+    rateLimitStore: w.rateLimitStore,
+    trustProxy: w.trustProxy,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
     metricsToken: w.metricsToken,

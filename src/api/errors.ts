@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { ZodError, type z } from 'zod';
+import { dataExceptionCode } from '../db/data-errors';
 import type { Logger } from '../logger';
 
 export type ErrorType =
@@ -79,7 +80,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
     else if (err instanceof ZodError) apiError = fromZodError(err);
-    else if (err?.type === 'entity.parse.failed')
+    else if (dataExceptionCode(err)) {
+      // Bad input the schemas let through: the client's mistake, told without the SQL; logged,
+      // because a schema should have caught it.
+      logger.warn({ sqlstate: dataExceptionCode(err), method: req.method, path: req.path }, 'data error');
+      apiError = ApiError.invalid('A value in the request cannot be stored', undefined, 'value_invalid');
+    } else if (err?.type === 'entity.parse.failed')
       apiError = ApiError.invalid('Request body is not valid JSON', undefined, 'invalid_json');
     else if (err?.type === 'entity.too.large')
       apiError = new ApiError(413, 'invalid_request_error', 'body_too_large', 'Request body is too large');

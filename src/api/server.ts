@@ -1,5 +1,6 @@
 /** `npm run api`: the API role alone, as production runs it (Temporal and Postgres elsewhere). */
-import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
+import { DEFAULT_DATABASE_URL } from '../config';
+import { loadConfigOrExit } from '../config/startup';
 import { createDb } from '../db/knex';
 import { createLogger, prettyFor } from '../logger';
 import { startMetricsServer } from '../observability/metrics-endpoint';
@@ -8,7 +9,7 @@ import { connectClient } from '../temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { composeApi } from './compose';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-api', { pretty: prettyFor(config.logFormat) });
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
@@ -34,6 +35,8 @@ const app = composeApi({
   stripeApiBaseUrl: config.stripeApiBaseUrl,
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+  rateLimits: config.rateLimits,
+  trustProxy: config.trustProxy,
   production: config.env === 'production',
   metricsToken: config.metrics.token,
 });
