@@ -71,6 +71,10 @@ const EnvSchema = z.object({
 
   /** How long POST /v1/payment_links waits for the workflow to persist the link before answering anyway. */
   LINK_CREATE_WAIT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Between two passes of the reconciler of stored but unapplied provider events. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** How old an unapplied provider event must be before the reconciler applies it. */
+  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
 });
 
 /** Development and tests only: production refuses to start without its own SECRETS_KEY. */
@@ -108,6 +112,7 @@ export interface Config {
   /** The operator CLI's view of the API; the URL defaults to this machine's API port. */
   cli: { apiUrl: string; apiKey: string | undefined };
   linkCreateWaitMs: number;
+  reconciler: { intervalMs: number; graceMs: number };
   notifications: NotificationConfig;
   secretsKey: Buffer;
   allowPrivateWebhookUrls: boolean;
@@ -214,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       apiKey: e.PAYLINKS_API_KEY,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
+    reconciler: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS },
     allowPrivateWebhookUrls: privateWebhooks.allow,
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
     sandboxSecret: sandbox.secret,

@@ -15,6 +15,7 @@ import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
 import { startMetricsServer } from './observability/metrics-endpoint';
 import { TOOLS_DIR } from './paths';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
@@ -47,6 +48,7 @@ try {
       port: config.temporal.port,
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
+      pidFile: join(config.dataDir, 'temporal-dev-server.json'),
       namespace: config.temporal.namespace,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
     });
@@ -93,6 +95,7 @@ try {
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
     secretsKey: config.secretsKey,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
+    stripeApiBaseUrl: config.stripeApiBaseUrl,
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {
@@ -107,6 +110,7 @@ try {
 
   const temporal = await connectClient(temporalOptions, config.temporal.namespace);
   shutdown.add('Temporal client', () => temporal.connection.close());
+  await ensureReconcilerSchedule(temporal, { taskQueue: config.temporal.taskQueue, ...config.reconciler });
   const app = composeApi({
     db,
     temporal,

@@ -1,4 +1,5 @@
 /** `npm run worker`: the worker role alone, as production runs it. */
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL } from './config';
 import { loadConfigOrExit } from './config/startup';
@@ -6,6 +7,7 @@ import { createDb } from './db/knex';
 import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
 import { startMetricsServer } from './observability/metrics-endpoint';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { describeAccess, temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
 import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
@@ -38,6 +40,11 @@ const worker = await createPaylinksWorker({
   ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   secretsKey: config.secretsKey,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
+  stripeApiBaseUrl: config.stripeApiBaseUrl,
+});
+await ensureReconcilerSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+  taskQueue: config.temporal.taskQueue,
+  ...config.reconciler,
 });
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.

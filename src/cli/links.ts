@@ -118,10 +118,11 @@ function action<A extends unknown[]>(program: Command, run: (...args: A) => Prom
   };
 }
 
-export function registerLinkCommands(program: Command): void {
-  const links = program
-    .command('links')
-    .description('payment links: list, show, timeline, cancel, resend (API) and history (Temporal)');
+/** Adds the operator's link commands to `links` (which also holds `repair`); errors exit through `program`. */
+export function registerLinkCommands(program: Command, links: Command): void {
+  links.description(
+    'payment links: list, show, timeline, cancel, resend (API), history (Temporal), repair (Postgres)',
+  );
 
   links
     .command('list')

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
+import { createReconcilerActivities } from '../../activities/reconciler';
 import { createWebhookActivities } from '../../activities/webhooks';
 import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
@@ -30,6 +31,8 @@ export interface PaylinksWorkerOptions {
   secretsKey: Buffer;
   /** Where webhook deliveries may connect (ALLOW_PRIVATE_WEBHOOK_URLS; tests inject a resolver). */
   webhookEgress: EgressPolicy;
+  /** STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it. */
+  stripeApiBaseUrl?: string;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
 }
@@ -61,6 +64,13 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
       ...createWebhookActivities({
         webhooks: createWebhookStore(db, options.secretsKey),
         egress: options.webhookEgress,
+      }),
+      ...createReconcilerActivities({
+        db,
+        taskQueue,
+        secretsKey: options.secretsKey,
+        publicBaseUrl: options.publicBaseUrl,
+        stripeApiBaseUrl: options.stripeApiBaseUrl,
       }),
     },
     interceptors: { activity: [activityMetrics] },

@@ -144,6 +144,8 @@ export async function startStack(options: StackOptions = {}) {
   return {
     baseUrl,
     db: database.db,
+    /** For commands run as their own process (the operator CLI). */
+    databaseUrl: database.url,
     temporal,
     taskQueue,
     account,
