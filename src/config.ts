@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { privateWebhooksEnv, resolveAllowPrivateWebhooks } from './config/private-webhooks';
 import { type RateLimits, rateLimitEnv, rateLimitsFrom, type TrustProxy } from './config/rate-limits';
 import { resolveSandboxSecret, sandboxEnv } from './config/sandbox';
+import type { DbTimeouts } from './db/knex';
 import { PROJECT_ROOT } from './paths';
 
 /**
@@ -16,6 +17,11 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.string().min(1).optional(),
+  /** A database that does not answer fails a request within about two seconds (503), not 30. */
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(1500),
+  DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(2500),
   /** Local state of `npm start`: the dev server's SQLite file, the embedded Postgres. */
   DATA_DIR: z.string().min(1).default(join(PROJECT_ROOT, '.data')),
 
@@ -45,6 +51,8 @@ const EnvSchema = z.object({
   PAYLINKS_API_KEY: z.string().min(1).optional(),
   /** pretty: human-readable lines; json: one JSON object a line; default: pretty on a terminal. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** The API's calls to Temporal without a deadline of their own (calls waiting on a worker: LINK_CREATE_WAIT_MS). */
+  TEMPORAL_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
 
   SMTP_URL: z.string().min(1).optional(),
   MAIL_FROM: z.string().min(1).default('Paylinks <payments@paylinks.localhost>'),
@@ -90,6 +98,8 @@ export interface Config {
   logLevel: string;
   /** Undefined means "the local default, or an embedded Postgres when none answers". */
   databaseUrl: string | undefined;
+  /** The API's and the worker's pool limits (migrations and operator commands run without). */
+  databaseTimeouts: DbTimeouts;
   dataDir: string;
   temporal: {
     /** Undefined means "start the dev server ourselves". */
@@ -106,6 +116,7 @@ export interface Config {
     apiKey: string | undefined;
     /** host:port for the SDK's Prometheus exporter; undefined: off. */
     metricsBind: string | undefined;
+    rpcTimeoutMs: number;
   };
   metrics: MetricsConfig;
   logFormat: 'json' | 'pretty' | undefined;
@@ -197,6 +208,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: {
+      connectMs: e.DB_CONNECT_TIMEOUT_MS,
+      acquireMs: e.DB_ACQUIRE_TIMEOUT_MS,
+      statementMs: e.DB_STATEMENT_TIMEOUT_MS,
+      queryMs: e.DB_QUERY_TIMEOUT_MS,
+    },
     dataDir: e.DATA_DIR,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -211,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       tlsServerName: e.TEMPORAL_TLS_SERVER_NAME,
       apiKey: e.TEMPORAL_API_KEY,
       metricsBind: e.TEMPORAL_METRICS_BIND,
+      rpcTimeoutMs: e.TEMPORAL_RPC_TIMEOUT_MS,
     },
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
     logFormat: e.LOG_FORMAT,

@@ -64,9 +64,14 @@ try {
     logger,
   });
   shutdown.add('Postgres', database.stop);
-  const db = createDb(database.url, { max: database.poolMax });
+  const applied = await migrateWithoutTimeouts(database.url);
+  const db = createDb(database.url, {
+    max: database.poolMax,
+    // PGlite serves one session at a time: a queued statement is slow, not dead.
+    timeouts: database.embedded ? undefined : config.databaseTimeouts,
+    logger,
+  });
   shutdown.add('database pool', () => db.destroy());
-  const applied = await migrateLatest(db);
   logger.info(
     applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date',
   );
@@ -108,7 +113,10 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(temporalOptions, config.temporal.namespace);
+  const temporal = await connectClient(temporalOptions, config.temporal.namespace, {
+    rpcMs: config.temporal.rpcTimeoutMs,
+    workerMs: config.linkCreateWaitMs,
+  });
   shutdown.add('Temporal client', () => temporal.connection.close());
   await ensureReconcilerSchedule(temporal, { taskQueue: config.temporal.taskQueue, ...config.reconciler });
   const app = composeApi({
@@ -117,6 +125,7 @@ try {
     taskQueue: config.temporal.taskQueue,
     publicBaseUrl: config.publicBaseUrl,
     createWaitMs: config.linkCreateWaitMs,
+    temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
     logger,
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,
@@ -168,4 +177,17 @@ try {
   logger.fatal({ err }, 'Paylinks could not start');
   await shutdown.run();
   process.exit(1);
+}
+
+/**
+ * Migrations run on a pool of their own, without the request timeouts: building an index on a
+ * large table may rightly take longer than any request should.
+ */
+async function migrateWithoutTimeouts(databaseUrl: string): Promise<string[]> {
+  const db = createDb(databaseUrl, { max: 1 });
+  try {
+    return await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
 }

@@ -17,7 +17,10 @@ const logger = createLogger(config.logLevel, 'paylinks-worker', { pretty: pretty
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
-const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  timeouts: config.databaseTimeouts,
+  logger,
+});
 const temporalOptions = temporalConnectionOptions(
   temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
 );

@@ -21,10 +21,13 @@ import { isTemporalReachable } from '../temporal/connection';
 import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
+import { CUSTOMER_PAGE_PATHS, customerPageErrors } from './customer-page-errors';
 import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
+import { analyticsRoutes } from './routes/analytics';
 import { commerceRoutes } from './routes/commerce';
+import { dashboardRoutes } from './routes/dashboard';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
@@ -109,6 +112,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.metricsToken) app.get('/metrics', metricsHandler(deps.metricsToken));
 
   app.use(docsRoutes(deps.publicBaseUrl));
+  app.use(dashboardRoutes());
   const sessions = createSessionStore(deps.db);
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
@@ -157,12 +161,14 @@ export function createApp(deps: AppDeps): Express {
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
+  v1.use(analyticsRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {
     next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
   });
   app.use(countCallbackFailures);
+  app.use(CUSTOMER_PAGE_PATHS, customerPageErrors(deps.logger));
   app.use(errorHandler(deps.logger));
   return app;
 }

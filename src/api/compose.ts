@@ -27,6 +27,8 @@ export interface ApiWiring {
   taskQueue: string;
   publicBaseUrl: string;
   createWaitMs: number;
+  /** TEMPORAL_RPC_TIMEOUT_MS: how long a link's workflow start may take before the API answers 503. */
+  temporalRpcTimeoutMs?: number;
   logger: Logger;
   settings?: LifecycleSettings;
   twilioAuthToken: string | undefined;
@@ -64,6 +66,7 @@ export function composeApi(w: ApiWiring): Express {
     taskQueue: w.taskQueue,
     settings: w.settings ?? DEFAULT_LIFECYCLE_SETTINGS,
     createWaitMs: w.createWaitMs,
+    ...(w.temporalRpcTimeoutMs ? { temporalRpcTimeoutMs: w.temporalRpcTimeoutMs } : {}),
     logger: w.logger,
     commerce,
   });

@@ -3,6 +3,8 @@
  * second copy of a request's shape to drift.
  */
 import { z } from 'zod';
+import { AnalyticsParamsSchema } from '../analytics/link-analytics';
+import { analyticsPath } from '../analytics/openapi';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { PaginationSchema } from './pagination';
 import {
@@ -294,6 +296,11 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           DeliveriesQuerySchema,
         ),
       },
+      '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
+        '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
+        '401': errorResponse('Missing or invalid API key'),
+        '429': errorResponse('Rate limited'),
+      }),
     },
   };
 }

@@ -14,13 +14,17 @@ const logger = createLogger(config.logLevel, 'paylinks-api', { pretty: prettyFor
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
-const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  timeouts: config.databaseTimeouts,
+  logger,
+});
 shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
   temporalConnectionOptions(
     temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
   ),
   config.temporal.namespace,
+  { rpcMs: config.temporal.rpcTimeoutMs, workerMs: config.linkCreateWaitMs },
 );
 shutdown.add('Temporal client', () => temporal.connection.close());
 const app = composeApi({
@@ -29,6 +33,7 @@ const app = composeApi({
   taskQueue: config.temporal.taskQueue,
   publicBaseUrl: config.publicBaseUrl,
   createWaitMs: config.linkCreateWaitMs,
+  temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
   logger,
   twilioAuthToken: config.notifications.twilio?.authToken,
   sandboxSecret: config.sandboxSecret,

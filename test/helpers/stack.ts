@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { type ApiWiring, composeApi } from '../../src/api/compose';
+import { loadConfig } from '../../src/config';
+import { createDb, type Db } from '../../src/db/knex';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
@@ -11,6 +13,7 @@ import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 import {
   eventually,
   type RunningWorker,
@@ -50,6 +53,25 @@ export interface StackOptions {
    * one for registration (the API), one for delivery (the worker). Default: anything allowed.
    */
   webhookEgress?: { registration: EgressPolicy; delivery: EgressPolicy };
+  /**
+   * The API and the worker reach Postgres through a TCP proxy (`stack.databaseProxy`) that a
+   * test can cut, with the pool timeouts production runs with; `stack.db` stays direct.
+   */
+  databaseProxy?: boolean;
+}
+
+/** A pool for the API and the worker through a cuttable proxy, timed out as in production. */
+async function proxiedDatabase(url: string): Promise<{ db: Db; proxy: TcpProxy }> {
+  const direct = new URL(url);
+  const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const via = new URL(url);
+  via.hostname = '127.0.0.1';
+  via.port = String(proxy.port);
+  const db = createDb(via.toString(), {
+    timeouts: loadConfig({}).databaseTimeouts,
+    logger: createLogger('silent'),
+  });
+  return { db, proxy };
 }
 
 export interface ApiResponse<T = any> {
@@ -89,6 +111,8 @@ export async function listenTestApi(
 /** API + worker + Postgres + Temporal, all real, on a random port, with one account. */
 export async function startStack(options: StackOptions = {}) {
   const database: TestDatabase = await createTestDatabase();
+  const proxied = options.databaseProxy ? await proxiedDatabase(database.url) : undefined;
+  const serviceDb = proxied?.db ?? database.db;
   const taskQueue = uniqueTaskQueue('stack');
   const temporal: Client = await testClient();
   const peers: DevPeers = await startDevPeers();
@@ -101,9 +125,9 @@ export async function startStack(options: StackOptions = {}) {
     ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
   };
   let worker: RunningWorker | undefined =
-    options.worker === false ? undefined : await startTestWorker(database.db, taskQueue, testChannels);
+    options.worker === false ? undefined : await startTestWorker(serviceDb, taskQueue, testChannels);
   const api = await listenTestApi({
-    db: database.db,
+    db: serviceDb,
     temporal,
     taskQueue,
     createWaitMs: options.createWaitMs ?? CREATE_WAIT_MS,
@@ -183,9 +207,11 @@ export async function startStack(options: StackOptions = {}) {
     },
     /** The local SMTP server and SMS endpoint the worker sends to. */
     peers,
+    /** Set with `databaseProxy`: the API's and the worker's way to Postgres. */
+    databaseProxy: proxied?.proxy,
     twilioAuthToken: channels.twilioAuthToken,
     async startWorker() {
-      worker ??= await startTestWorker(database.db, taskQueue, testChannels);
+      worker ??= await startTestWorker(serviceDb, taskQueue, testChannels);
     },
     async stop() {
       await api.close();
@@ -193,6 +219,8 @@ export async function startStack(options: StackOptions = {}) {
       channels.close();
       await peers.stop();
       await temporal.connection.close();
+      await proxied?.db.destroy();
+      await proxied?.proxy.close();
       await database.drop();
     },
   };
