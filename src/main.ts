@@ -11,21 +11,25 @@ import { createDb } from './db/knex';
 import { migrateLatest } from './db/migrate';
 import { resolveDatabase } from './db/resolve';
 import { type DevPeers, startDevPeers } from './dev/peers';
-import { createLogger } from './logger';
+import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
+import { startMetricsServer } from './observability/metrics-endpoint';
 import { TOOLS_DIR } from './paths';
 import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
+import { temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
 import { startDevServer } from './temporal/dev-server';
+import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const EMBEDDED_POSTGRES_PORT = 54329;
 
 // The only entry point allowed development defaults (sandbox on, private webhook URLs).
 const config = loadConfig(process.env, { role: 'all-in-one' });
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, 'paylinks', { pretty: prettyFor(config.logFormat) });
+installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
@@ -82,7 +86,8 @@ try {
   const channels = createChannels(config.notifications, config.publicBaseUrl, devPeers);
   shutdown.add('SMTP pool', async () => channels.close());
 
-  const connection = await NativeConnection.connect({ address });
+  const temporalOptions = temporalConnectionOptions(temporalAccessOf(config.temporal, address));
+  const connection = await NativeConnection.connect(temporalOptions);
   shutdown.add('worker connection', () => connection.close());
   const worker = await createPaylinksWorker({
     connection,
@@ -108,7 +113,7 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace, {
+  const temporal = await connectClient(temporalOptions, config.temporal.namespace, {
     rpcMs: config.temporal.rpcTimeoutMs,
     workerMs: config.linkCreateWaitMs,
   });
@@ -130,6 +135,7 @@ try {
     rateLimits: config.rateLimits,
     trustProxy: config.trustProxy,
     production: config.env === 'production',
+    metricsToken: config.metrics.token,
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });
@@ -137,6 +143,12 @@ try {
     const s = app.listen(config.port, () => ready(s));
   });
   shutdown.add('API server', () => new Promise((done) => server.close(done)));
+  if (config.metrics.port !== undefined) {
+    // One process: the API's and the worker's counters are in the same registry.
+    const metrics = await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+    shutdown.add('metrics listener', metrics.close);
+    logger.info(`metrics at ${metrics.url}`);
+  }
 
   const dbHint = database.embedded ? `DATABASE_URL=${database.url} ` : '';
   console.log(

@@ -4,22 +4,34 @@ import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL } from './config';
 import { loadConfigOrExit } from './config/startup';
 import { createDb } from './db/knex';
-import { createLogger } from './logger';
+import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
+import { startMetricsServer } from './observability/metrics-endpoint';
 import { ensureReconcilerSchedule } from './reconciler/schedule';
+import { describeAccess, temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
+import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const config = loadConfigOrExit();
-const logger = createLogger(config.logLevel, 'paylinks-worker');
+const logger = createLogger(config.logLevel, 'paylinks-worker', { pretty: prettyFor(config.logFormat) });
+installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
   timeouts: config.databaseTimeouts,
   logger,
 });
-const connection = await NativeConnection.connect({
-  address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
-});
+const temporalOptions = temporalConnectionOptions(
+  temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
+);
+logger.info(`connecting to Temporal at ${describeAccess(temporalOptions)}`);
+const connection = await NativeConnection.connect(temporalOptions);
+// The activities' counters live in this process: METRICS_PORT serves them.
+const metrics =
+  config.metrics.port === undefined
+    ? undefined
+    : await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+if (metrics) logger.info(`metrics at ${metrics.url}`);
 const worker = await createPaylinksWorker({
   connection,
   namespace: config.temporal.namespace,
@@ -42,5 +54,6 @@ logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 await worker.run();
 channels.close();
 await connection.close();
+await metrics?.close();
 await db.destroy();
 logger.info('worker stopped');

@@ -1,5 +1,7 @@
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { TemporalConnectionOptions } from './connection-options';
+import { requestIdInterceptor } from './request-id-interceptor';
 
 /** How long the API's calls to Temporal may take before they fail (and the request answers 503). */
 export interface RpcTimeouts {
@@ -29,13 +31,14 @@ function defaultDeadline(timeouts: RpcTimeouts): Interceptor {
   };
 }
 
+/** `target`: an address, or the options built from TLS/API-key settings (connection-options.ts). */
 export async function connectClient(
-  address: string,
+  target: string | TemporalConnectionOptions,
   namespace: string,
   timeouts?: RpcTimeouts,
 ): Promise<Client> {
   const connection = await Connection.connect({
-    address,
+    ...(typeof target === 'string' ? { address: target } : target),
     ...(timeouts
       ? {
           // After an outage the channel reconnects within a couple of seconds, not after grpc's
@@ -57,7 +60,7 @@ export async function connectClient(
         }
       : {}),
   });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, interceptors: { workflow: [requestIdInterceptor()] } });
 }
 
 /** For /readyz: can the server answer for our namespace right now? */

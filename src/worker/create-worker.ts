@@ -10,6 +10,7 @@ import { createLinkStore } from '../links/link-store';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
+import { activityMetrics } from '../observability/activity-metrics';
 import { createPaymentRecorder } from '../payments/record-payment';
 import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
@@ -72,6 +73,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         stripeApiBaseUrl: options.stripeApiBaseUrl,
       }),
     },
+    interceptors: { activity: [activityMetrics] },
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
@@ -83,6 +85,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         namespace,
         taskQueue: channelTaskQueue(taskQueue, channel),
         activities: { notifyCustomer },
+        interceptors: { activity: [activityMetrics] },
         // Temporal's task-queue rate limit, shared by every worker on the queue: no sleeps.
         maxTaskQueueActivitiesPerSecond: options.ratePerSecond[channel],
       }),

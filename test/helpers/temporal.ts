@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import type { Db } from '../../src/db/knex';
 import type { EmailSender } from '../../src/notifications/email-sender';
 import type { SmsSender } from '../../src/notifications/sms-sender';
+import { requestIdInterceptor } from '../../src/temporal/request-id-interceptor';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
 
@@ -23,7 +24,8 @@ export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toStr
 
 export async function testClient(): Promise<Client> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return new Client({ connection });
+  // As production wires it (src/temporal/connection.ts): requests are followed into Temporal.
+  return new Client({ connection, interceptors: { workflow: [requestIdInterceptor()] } });
 }
 
 export interface RunningWorker {
