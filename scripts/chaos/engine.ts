@@ -88,6 +88,8 @@ export interface Engine {
   taskQueue: string;
   sinks: DevPeers;
   sandboxSecret: string;
+  publicBaseUrl: string;
+  twilioAuthToken: string;
   /** SIGKILL of the worker process; returns once a new worker polls again, with the ms it took. */
   killWorker(): Promise<number>;
   /** SIGKILL of every engine process at once (dev server, API, worker); restarts; ms to ready. */
@@ -242,6 +244,8 @@ export async function startEngine(): Promise<Engine> {
     taskQueue,
     sinks,
     sandboxSecret: CHAOS_SANDBOX_SECRET,
+    publicBaseUrl: baseUrl,
+    twilioAuthToken: sinks.twilio.authToken,
     async killWorker() {
       await kill(['worker']);
       const started = Date.now();
