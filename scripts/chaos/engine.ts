@@ -151,6 +151,7 @@ export async function startEngine(): Promise<Engine> {
     const [command, ...args] = commands[role] as [string, ...string[]];
     const child = spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = logs[role];
+    output.length = 0; // this run's lines only: readiness is read from them
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {
         output.push(line);

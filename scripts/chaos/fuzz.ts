@@ -479,15 +479,13 @@ function routes(f: Fixtures, target: FuzzTarget): fc.Arbitrary<FuzzRequest>[] {
     publicForm('POST /u/:token', 'POST', idPath('/u', 'not-a-token', 'u'), { confirm: fc.constant('yes') }),
     signedEvent,
     twilioStatus,
-    fc
-      .tuple(idLike(target.accountId, 'acct'), hostileString)
-      .map(([id, body]) => ({
-        route: 'POST /v1/callbacks/stripe/:account_id',
-        method: 'POST',
-        path: `/v1/callbacks/stripe/${segment(id)}`,
-        headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' },
-        body,
-      })),
+    fc.tuple(idLike(target.accountId, 'acct'), hostileString).map(([id, body]) => ({
+      route: 'POST /v1/callbacks/stripe/:account_id',
+      method: 'POST',
+      path: `/v1/callbacks/stripe/${segment(id)}`,
+      headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' },
+      body,
+    })),
     fc
       .constantFrom(
         '/healthz',

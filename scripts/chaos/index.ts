@@ -41,6 +41,9 @@ async function runPart(name: string): Promise<PartResult | undefined> {
   }
 }
 
+// Ctrl-C: exit through 'exit', whose handlers kill the engine processes a part started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
 let failed = false;
 for (const name of chosenParts()) {
   console.error(`chaos: part ${name}…`);

@@ -106,6 +106,18 @@ export async function run(): Promise<PartResult> {
       const link = await createLink(engine, p, tag);
       p.linkId = link.id;
       const token = tokenOf(link);
+      // The customer acts once the link reached them: a link message is only sent while the link
+      // is open, so paying or cancelling first would rightly suppress it.
+      await until(
+        () =>
+          engine.sinks.smtp.messages.some((m) => m.envelopeTo.includes(p.email)) &&
+          engine.sinks.twilio.messages.some((m) => m.to === p.phone)
+            ? true
+            : undefined,
+        STEP_MS,
+        `the link messages of lifecycle ${p.i}`,
+        100,
+      );
       if (p.kind === 'paid') await pay(engine, p, token, undefined, AMOUNT, 1, tag);
       if (p.kind === 'partial') {
         await pay(engine, p, token, (FIRST_PART / 100).toFixed(2), FIRST_PART, 1, tag);
@@ -261,6 +273,13 @@ export async function run(): Promise<PartResult> {
         emailsTo.set(to.toLowerCase(), (emailsTo.get(to.toLowerCase()) ?? 0) + 1);
     const smsTo = new Map<string, number>();
     for (const m of engine.sinks.twilio.messages) smsTo.set(m.to, (smsTo.get(m.to) ?? 0) + 1);
+    const notes = async (linkId: string | undefined) =>
+      JSON.stringify(
+        await engine
+          .db('notifications')
+          .where({ link_id: linkId ?? '' })
+          .select('channel', 'message_type', 'status', 'attempts', 'error_code', 'error_reason'),
+      );
     let lostMessages = 0;
     let doubledMessages = 0;
     for (const p of created) {
@@ -271,7 +290,9 @@ export async function run(): Promise<PartResult> {
         if (got < want) lostMessages += want - got;
         if (got > want) doubledMessages += got - want;
         if (got !== want)
-          failures.push(`messages to ${where} (link ${p.linkId}, ${p.kind}): ${got}, expected ${want}`);
+          failures.push(
+            `messages to ${where} (link ${p.linkId}, ${p.kind}): ${got}, expected ${want}; notifications ${await notes(p.linkId)}`,
+          );
       }
     }
     if (created.length < plan.length)
@@ -326,15 +347,19 @@ async function createLink(engine: Engine, p: Planned, tag: string): Promise<{ id
     reminders: { after_created: [], before_expiry: [] },
     quiet_hours: null,
     // Expiring links close during the run, across the kills; the others stay open until paid or cancelled.
-    expires_in: p.kind === 'expire' ? `PT${20 + (p.i % 40)}S` : 'PT2H',
+    expires_in: p.kind === 'expire' ? `PT${45 + (p.i % 30)}S` : 'PT2H',
     notify_on_expiry: true,
     ...(p.kind === 'partial' ? { accept_partial: true } : {}),
   };
-  const r = await persist(`link ${p.i} to be created`, () =>
-    api(engine, 'POST', '/v1/payment_links', body, {
-      'idempotency-key': `chaos-${tag}-${p.i}`,
-      ...fromClient(p.i),
-    }),
+  const r = await persist(
+    `link ${p.i} to be created`,
+    () =>
+      api(engine, 'POST', '/v1/payment_links', body, {
+        'idempotency-key': `chaos-${tag}-${p.i}`,
+        ...fromClient(p.i),
+      }),
+    // The first attempt still in progress (or cut off by a kill): retried, as the answer asks.
+    (r) => !transient(r) && r.body?.error?.code !== 'idempotency_key_in_use',
   );
   if (r.status !== 201 && r.status !== 200)
     throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
