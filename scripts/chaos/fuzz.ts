@@ -6,6 +6,9 @@
  * slower than a few seconds, no junk row (text that is not well-formed Unicode or holds NUL; a
  * row no 2xx answer accounts for), no link workflow that failed.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import twilio from 'twilio';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
@@ -56,7 +59,15 @@ const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('x'.repeat(70_000), 'é'.repeat(5_000), '😀'.repeat(3_000)),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', ' ', '\t\n', '../../etc/passwd', "' OR 1=1 --", '<script>alert(1)</script>', '${7*7}'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\t\n',
+    '../../etc/passwd',
+    "' OR 1=1 --",
+    '<script>alert(1)</script>',
+    '$'.concat('{7*7}'),
+  ),
 );
 const hostileDate = fc.constantFrom(
   '0000-01-01',
@@ -689,6 +700,12 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions) {
   const failedWorkflows = await settledFailedWorkflows(target);
   for (const w of failedWorkflows.slice(0, 20)) failures.push(`failed workflow: ${w}`);
 
+  // Every offending request, for replay and triage (the summary lists only the first ones).
+  const offendersFile = join(tmpdir(), `paylinks-chaos-fuzz-${options.seed}.jsonl`);
+  writeFileSync(
+    offendersFile,
+    [...serverErrors, ...slow].map((a) => JSON.stringify({ route: a.request.route, ...shown(a) })).join('\n'),
+  );
   const byStatus: Record<string, number> = {};
   for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
   const serverErrorRoutes: Record<string, number> = {};
@@ -711,6 +728,7 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions) {
       junkRows: junk.length,
       unaccountedRows: unaccounted.length,
       failedWorkflows: failedWorkflows.length,
+      offendersFile,
       replay: `npm run chaos -- --part fuzz --seed ${options.seed} --requests ${options.requests}`,
     },
     answers,
