@@ -7,6 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
+import { settledFailedWorkflows } from './fuzz';
 import { type Answer, api, fromClient, openSession, send, type Target, tokenOf } from './target';
 import { until } from './wait';
 
@@ -373,6 +374,10 @@ export async function callbackStorm(target: Target, options: StormOptions) {
       `${fiveXX.length} duplicate copies answered 5xx or no answer: ${JSON.stringify(fiveXX.slice(0, 3))}`,
     );
 
+  // No link broken by what it was sent (a NUL or a surrogate that reached its workflow).
+  const brokenWorkflows = await settledFailedWorkflows(target);
+  for (const w of brokenWorkflows.slice(0, 10)) failures.push(`failed workflow: ${w}`);
+
   return {
     failures,
     figures: {
@@ -385,6 +390,7 @@ export async function callbackStorm(target: Target, options: StormOptions) {
       forgedStored: Number(storedForged[0]?.n),
       malformed: malformedAnswers.map((m) => `${m.kind}:${m.status}`),
       statuses,
+      failedWorkflows: brokenWorkflows.length,
     },
   };
 }
