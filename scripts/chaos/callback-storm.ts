@@ -257,7 +257,9 @@ export async function callbackStorm(target: Target, options: StormOptions) {
       id: `evt_malformed_${options.tag}_${i}_${Object.keys(data).join('_')}`,
       data: { ...eventOf(i).data, ...data },
     });
-  const malformed: { kind: string; body: string | Buffer; contentType?: string }[] = [
+  // `taken`: an authentic event whose only flaw is descriptive text (a failure reason): refusing it
+  // would lose what the provider reports, so it is applied with that text made storable.
+  const malformed: { kind: string; body: string | Buffer; contentType?: string; taken?: string }[] = [
     { kind: 'bad_json', body: '{"id": "evt_x", "type": ' },
     { kind: 'not_an_object', body: '[1,2,3]' },
     { kind: 'empty', body: '' },
@@ -292,6 +294,7 @@ export async function callbackStorm(target: Target, options: StormOptions) {
         type: 'payment.failed',
         data: { ...eventOf(1).data, failure_reason: 'card \ud83d' },
       }),
+      taken: `evt_malformed_${options.tag}_fr`,
     },
     {
       kind: 'invalid_utf8',
@@ -329,14 +332,23 @@ export async function callbackStorm(target: Target, options: StormOptions) {
     });
     malformedAnswers.push({ kind: m.kind, status: r.status, body: r.body });
     tally(`malformed_${m.kind}`, r.status);
-    if (r.status >= 500)
+    if (r.status >= 500 || (m.taken && r.status !== 200))
       failures.push(
         `malformed callback (${m.kind}) answered ${r.status}: ${JSON.stringify(r.body).slice(0, 200)}`,
       );
   }
+  const taken = malformed.flatMap((m) => (m.taken ? [m.taken] : []));
+  const unapplied = await target
+    .db('provider_events')
+    .whereIn('event_id', taken)
+    .whereNull('processed_at')
+    .select('event_id');
+  if (unapplied.length > 0)
+    failures.push(`authentic events left unapplied: ${unapplied.map((u) => u.event_id).join(', ')}`);
   const junk = await target
     .db('provider_events')
     .where('event_id', 'like', `evt_malformed_${options.tag}%`)
+    .whereNotIn('event_id', taken)
     .select('event_id');
   if (junk.length > 0)
     failures.push(`malformed events stored: ${junk.map((j) => JSON.stringify(j.event_id)).join(', ')}`);
