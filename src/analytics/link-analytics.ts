@@ -1,8 +1,10 @@
 /**
  * Payment-link analytics for an account's links created in a range of UTC days, grouped by day,
  * week, channel, campaign or currency. Counts and amounts are sums of `link_analytics_daily`
- * (pre-summed per day as links change; see migrations/20261124000500_link_analytics.ts); times to
- * pay are percentiles over the paid links' own rows.
+ * (pre-summed per day as links change; see migrations/20261124000500_link_analytics.ts). Times to
+ * pay are exact percentiles over the paid links' own rows while the range holds at most
+ * `EXACT_PERCENTILES_MAX_PAID` paid links, and beyond that come from a maintained histogram
+ * (./pay-time-percentiles.ts, within ±2.5 %): sorting every paid link of a year took seconds.
  *
  * Every link is counted in the group of its creation (a cohort): whatever happened to it later,
  * even after `to`, is counted with it, so rates such as paid ÷ created are about the same links.
@@ -10,9 +12,18 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { Db } from '../db/knex';
+import { approximatePercentiles, type HistogramGrouping } from './pay-time-percentiles';
 
 export const GROUP_BYS = ['day', 'week', 'channel', 'campaign', 'currency'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
+
+/**
+ * Up to this many paid links in the range (summed over the groups asked for), the percentiles
+ * are exact; beyond it they come from the histogram (see docs/BENCHMARKS.md for the timings).
+ */
+export const EXACT_PERCENTILES_MAX_PAID = 20_000;
+
+export type PercentilesMethod = 'exact' | 'approximate';
 
 /** The widest range one request may cover, in days. */
 export const MAX_RANGE_DAYS = 366;
@@ -98,6 +109,7 @@ const GROUPING: Record<
     linkGroup: string;
     linkKey?: (group: string) => string;
     perChannel?: true;
+    histogram: HistogramGrouping;
   }
 > = {
   day: {
@@ -105,6 +117,7 @@ const GROUPING: Record<
     dailyKey: `to_char(d.day, 'YYYY-MM-DD')`,
     linkGroup: `(a.created_at AT TIME ZONE 'UTC')::date`,
     linkKey: (group) => `to_char(${group}, 'YYYY-MM-DD')`,
+    histogram: { kind: 'all', key: `to_char(h.day, 'YYYY-MM-DD')`, byDay: true },
   },
   // ISO weeks: the key is the Monday that starts the week.
   week: {
@@ -112,10 +125,27 @@ const GROUPING: Record<
     dailyKey: `to_char(date_trunc('week', d.day), 'YYYY-MM-DD')`,
     linkGroup: `date_trunc('week', a.created_at AT TIME ZONE 'UTC')`,
     linkKey: (group) => `to_char(${group}, 'YYYY-MM-DD')`,
+    histogram: { kind: 'all', key: `to_char(date_trunc('week', h.day), 'YYYY-MM-DD')`, byDay: true },
   },
-  currency: { kind: 'all', dailyKey: 'd.currency', linkGroup: 'a.currency' },
-  campaign: { kind: 'campaign', dailyKey: `nullif(d.value, '')`, linkGroup: 'a.campaign_id' },
-  channel: { kind: 'channel', dailyKey: `nullif(d.value, '')`, linkGroup: 'ch', perChannel: true },
+  currency: {
+    kind: 'all',
+    dailyKey: 'd.currency',
+    linkGroup: 'a.currency',
+    histogram: { kind: 'currency', key: 'h.value', byDay: false },
+  },
+  campaign: {
+    kind: 'campaign',
+    dailyKey: `nullif(d.value, '')`,
+    linkGroup: 'a.campaign_id',
+    histogram: { kind: 'campaign', key: `nullif(h.value, '')`, byDay: false },
+  },
+  channel: {
+    kind: 'channel',
+    dailyKey: `nullif(d.value, '')`,
+    linkGroup: 'ch',
+    perChannel: true,
+    histogram: { kind: 'channel', key: `nullif(h.value, '')`, byDay: false },
+  },
 };
 
 const ratio = (numerator: number, denominator: number) =>
@@ -123,32 +153,36 @@ const ratio = (numerator: number, denominator: number) =>
 /** Seconds to the millisecond: the timestamps' precision as the API shows them. */
 const seconds = (value: number | null) => (value === null ? null : Math.round(value * 1000) / 1000);
 
-export async function linkAnalytics(db: Db, accountId: string, q: AnalyticsQuery): Promise<LinkFigures[]> {
+export interface LinkAnalytics {
+  data: LinkFigures[];
+  /** How the times to pay were computed (the API says it in a response header). */
+  percentiles: PercentilesMethod;
+}
+
+export async function linkAnalytics(
+  db: Db,
+  accountId: string,
+  q: AnalyticsQuery,
+  { exactPercentilesMaxPaid = EXACT_PERCENTILES_MAX_PAID } = {},
+): Promise<LinkAnalytics> {
   const g = GROUPING[q.groupBy];
-  // Counts from the daily sums, percentiles from the paid links' index: two connections at once.
-  const [daily, times] = await Promise.all([
-    db.raw<{
-      rows: ({ key: string | null; currency: string; amount_collected: string } & Record<string, string>)[];
-    }>(
-      `SELECT ${g.dailyKey} AS key, d.currency,
-              ${[...COUNTS, 'amount_collected'].map((c) => `sum(d.${c}) AS ${c}`).join(', ')}
-         FROM link_analytics_daily d
-        WHERE d.account_id = ? AND d.kind = ? AND d.day >= ? AND d.day < ?
-        GROUP BY 1, 2`,
-      [accountId, g.kind, q.from, q.to],
-    ),
-    // One sort per group serves both percentiles.
-    db.raw<{ rows: { key: string | null; percentiles: [number, number] }[] }>(
-      `SELECT ${g.linkKey ? g.linkKey(g.linkGroup) : g.linkGroup} AS key,
-              percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS percentiles
-         FROM link_analytics a
-         ${g.perChannel ? `CROSS JOIN LATERAL unnest(CASE WHEN cardinality(a.channels) = 0 THEN ARRAY[NULL::text] ELSE a.channels END) AS ch` : ''}
-        WHERE a.account_id = ? AND a.created_at >= (?::date)::timestamp AT TIME ZONE 'UTC'
-          AND a.created_at < (?::date)::timestamp AT TIME ZONE 'UTC' AND a.seconds_to_pay IS NOT NULL
-        GROUP BY ${g.linkGroup}`,
-      [accountId, q.from, q.to],
-    ),
-  ]);
+  // Counts from the daily sums first: their paid links say which way the percentiles go.
+  const daily = await db.raw<{
+    rows: ({ key: string | null; currency: string; amount_collected: string } & Record<string, string>)[];
+  }>(
+    `SELECT ${g.dailyKey} AS key, d.currency,
+            ${[...COUNTS, 'amount_collected'].map((c) => `sum(d.${c}) AS ${c}`).join(', ')}
+       FROM link_analytics_daily d
+      WHERE d.account_id = ? AND d.kind = ? AND d.day >= ? AND d.day < ?
+      GROUP BY 1, 2`,
+    [accountId, g.kind, q.from, q.to],
+  );
+  const paid = daily.rows.reduce((n, row) => n + Number(row.links_paid), 0);
+  const method: PercentilesMethod = paid <= exactPercentilesMaxPaid ? 'exact' : 'approximate';
+  const percentiles =
+    method === 'exact'
+      ? await exactPercentiles(db, accountId, q)
+      : await approximatePercentiles(db, accountId, q.from, q.to, g.histogram);
 
   const groups = new Map<string | null, { counts: Counts; amounts: Record<string, number> }>();
   for (const row of daily.rows) {
@@ -161,11 +195,10 @@ export async function linkAnalytics(db: Db, accountId: string, q: AnalyticsQuery
     const amount = Number(row.amount_collected);
     if (amount !== 0) group.amounts[row.currency] = (group.amounts[row.currency] ?? 0) + amount;
   }
-  const percentiles = new Map(times.rows.map((r) => [r.key, r]));
   const keys = [...groups.keys()].sort((a, b) =>
     a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0,
   );
-  return keys.flatMap((key) => {
+  const data = keys.flatMap((key) => {
     const { counts: c, amounts } = groups.get(key) as { counts: Counts; amounts: Record<string, number> };
     // A day whose links were all removed would sum to zero: not a group.
     if (c.links_created === 0) return [];
@@ -177,10 +210,31 @@ export async function linkAnalytics(db: Db, accountId: string, q: AnalyticsQuery
         completion_rate: ratio(c.links_paid, c.links_created),
         conversion_rate: ratio(c.links_paid, c.links_viewed),
         payment_success_rate: ratio(c.payments_succeeded, c.sessions_started),
-        median_seconds_to_pay: seconds(t?.percentiles[0] ?? null),
-        p90_seconds_to_pay: seconds(t?.percentiles[1] ?? null),
+        median_seconds_to_pay: seconds(t?.[0] ?? null),
+        p90_seconds_to_pay: seconds(t?.[1] ?? null),
         amount_collected: amounts,
       },
     ];
   });
+  return { data, percentiles: method };
+}
+
+/** Exact percentiles over the paid links of the range; one sort per group serves both. */
+async function exactPercentiles(
+  db: Db,
+  accountId: string,
+  q: AnalyticsQuery,
+): Promise<Map<string | null, [number | null, number | null]>> {
+  const g = GROUPING[q.groupBy];
+  const times = await db.raw<{ rows: { key: string | null; percentiles: [number, number] }[] }>(
+    `SELECT ${g.linkKey ? g.linkKey(g.linkGroup) : g.linkGroup} AS key,
+              percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.seconds_to_pay) AS percentiles
+         FROM link_analytics a
+         ${g.perChannel ? `CROSS JOIN LATERAL unnest(CASE WHEN cardinality(a.channels) = 0 THEN ARRAY[NULL::text] ELSE a.channels END) AS ch` : ''}
+        WHERE a.account_id = ? AND a.created_at >= (?::date)::timestamp AT TIME ZONE 'UTC'
+          AND a.created_at < (?::date)::timestamp AT TIME ZONE 'UTC' AND a.seconds_to_pay IS NOT NULL
+        GROUP BY ${g.linkGroup}`,
+    [accountId, q.from, q.to],
+  );
+  return new Map(times.rows.map((r) => [r.key, r.percentiles]));
 }

@@ -9,7 +9,10 @@ export function analyticsRoutes({ db }: { db: Db }): Router {
   const router = Router();
   router.get('/analytics/payment_links', async (req, res) => {
     const query = parseQuery(AnalyticsQuerySchema, req.query);
-    res.json({ object: 'list', data: await linkAnalytics(db, accountOf(req).id, query) });
+    const { data, percentiles } = await linkAnalytics(db, accountOf(req).id, query);
+    // Which way median and p90 were computed: the body's fields are the contract's, so not there.
+    res.set('Paylinks-Percentiles', percentiles);
+    res.json({ object: 'list', data });
   });
   return router;
 }
