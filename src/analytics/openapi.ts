@@ -1,4 +1,7 @@
 /** The analytics endpoint's part of the OpenAPI document: every figure defined where clients read it. */
+import { EXACT_PERCENTILES_MAX_PAID } from './link-analytics';
+import { APPROXIMATE_RELATIVE_ERROR } from './pay-time-percentiles';
+
 type Json = Record<string, unknown>;
 
 const count = (description: string) => ({ type: 'integer', minimum: 0, description });
@@ -14,6 +17,10 @@ export const ANALYTICS_DESCRIPTION = [
   'that paid ÷ created is about the same links). Day and week groups are UTC days and ISO weeks',
   '(Monday to Sunday, UTC); groups without links are left out. The figures are kept up to date',
   'in the same transaction as the timeline entries they come from (`GET /v1/payment_links/{id}/events`).',
+  `The times to pay (\`median_seconds_to_pay\`, \`p90_seconds_to_pay\`) are exact while the groups asked for hold at most ${EXACT_PERCENTILES_MAX_PAID.toLocaleString('en')} paid links in all (\`links_paid\` summed);`,
+  'beyond that they come from a histogram of times to pay with log-spaced buckets (ratio 1.05), by the same',
+  `interpolation rule, and are within ±${APPROXIMATE_RELATIVE_ERROR * 100} % of the exact value (or 1 ms, for times under 1 ms).`,
+  'The response header `Paylinks-Percentiles` says which: `exact` or `approximate`.',
 ].join(' ');
 
 const FigureSchema: Json = {
@@ -73,7 +80,7 @@ const FigureSchema: Json = {
     median_seconds_to_pay: {
       type: ['number', 'null'],
       description:
-        "Median, over the group's paid links that were sent, of the seconds from the first `payment_link.sent` to `payment_link.paid` (linear interpolation between closest ranks), to the millisecond; null when no link qualifies",
+        "Median, over the group's paid links that were sent, of the seconds from the first `payment_link.sent` to `payment_link.paid` (linear interpolation between closest ranks), to the millisecond; null when no link qualifies. Exact, or within ±2.5 % when the range holds many paid links (see the `Paylinks-Percentiles` header and the operation's description)",
     },
     p90_seconds_to_pay: {
       type: ['number', 'null'],
@@ -98,6 +105,13 @@ export function analyticsPath(parameters: Json[], responses: Json): Json {
         ...responses,
         '200': {
           description: '`{object: "list", data: [figures…]}`, ordered by key (null last)',
+          headers: {
+            'Paylinks-Percentiles': {
+              description:
+                '`exact`: the times to pay are exact percentiles; `approximate`: from the histogram, within ±2.5 %',
+              schema: { type: 'string', enum: ['exact', 'approximate'] },
+            },
+          },
           content: {
             'application/json': {
               schema: {
