@@ -117,7 +117,7 @@ const GROUPING: Record<
     dailyKey: `to_char(d.day, 'YYYY-MM-DD')`,
     linkGroup: `(a.created_at AT TIME ZONE 'UTC')::date`,
     linkKey: (group) => `to_char(${group}, 'YYYY-MM-DD')`,
-    histogram: { kind: 'all', key: `to_char(h.day, 'YYYY-MM-DD')`, byDay: true },
+    histogram: { kind: 'all', group: 'h.day', key: (g) => `to_char(${g}, 'YYYY-MM-DD')`, byDay: true },
   },
   // ISO weeks: the key is the Monday that starts the week.
   week: {
@@ -125,26 +125,31 @@ const GROUPING: Record<
     dailyKey: `to_char(date_trunc('week', d.day), 'YYYY-MM-DD')`,
     linkGroup: `date_trunc('week', a.created_at AT TIME ZONE 'UTC')`,
     linkKey: (group) => `to_char(${group}, 'YYYY-MM-DD')`,
-    histogram: { kind: 'all', key: `to_char(date_trunc('week', h.day), 'YYYY-MM-DD')`, byDay: true },
+    histogram: {
+      kind: 'all',
+      group: `date_trunc('week', h.day)`,
+      key: (g) => `to_char(${g}, 'YYYY-MM-DD')`,
+      byDay: true,
+    },
   },
   currency: {
     kind: 'all',
     dailyKey: 'd.currency',
     linkGroup: 'a.currency',
-    histogram: { kind: 'currency', key: 'h.value', byDay: false },
+    histogram: { kind: 'currency', group: 'h.value', byDay: false },
   },
   campaign: {
     kind: 'campaign',
     dailyKey: `nullif(d.value, '')`,
     linkGroup: 'a.campaign_id',
-    histogram: { kind: 'campaign', key: `nullif(h.value, '')`, byDay: false },
+    histogram: { kind: 'campaign', group: `nullif(h.value, '')`, byDay: false },
   },
   channel: {
     kind: 'channel',
     dailyKey: `nullif(d.value, '')`,
     linkGroup: 'ch',
     perChannel: true,
-    histogram: { kind: 'channel', key: `nullif(h.value, '')`, byDay: false },
+    histogram: { kind: 'channel', group: `nullif(h.value, '')`, byDay: false },
   },
 };
 
