@@ -19,9 +19,10 @@ import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../src/paths';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';
 import { searchAttributeFlags } from '../../src/temporal/search-attributes';
-import { until } from './wait';
+import { GiveUp, until } from './wait';
 
-export const CHAOS_SANDBOX_SECRET = 'chaos-sandbox-secret-0123456789';
+/** The API and worker run as services here: the sandbox must be switched on with a strong secret. */
+export const CHAOS_SANDBOX_SECRET = randomBytes(32).toString('hex');
 const ADMIN_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Start-up of one role on a loaded machine (the worker bundles the workflows each time). */
 const READY_MS = 180_000;
@@ -130,6 +131,7 @@ export async function startEngine(): Promise<Engine> {
     TWILIO_AUTH_TOKEN: sinks.twilio.authToken,
     TWILIO_FROM: sinks.smsFrom,
     TWILIO_API_BASE_URL: sinks.twilioBaseUrl,
+    SANDBOX_ENABLED: 'true',
     SANDBOX_SECRET: CHAOS_SANDBOX_SECRET,
     EMAIL_PER_SECOND: '200',
     SMS_PER_SECOND: '200',
@@ -186,9 +188,13 @@ export async function startEngine(): Promise<Engine> {
       'the Temporal dev server',
       200,
     );
-  const apiReady = () =>
+  const apiReady = (role: Running) =>
     until(
-      async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined),
+      async () => {
+        if (role.child.exitCode !== null)
+          throw new GiveUp(`the API exited: ${role.output.slice(-5).join('\n')}`);
+        return (await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined;
+      },
       READY_MS,
       'the API to be ready',
       100,
@@ -197,7 +203,7 @@ export async function startEngine(): Promise<Engine> {
     until(
       () => {
         if (role.child.exitCode !== null)
-          throw new Error(`the worker exited: ${role.output.slice(-5).join('\n')}`);
+          throw new GiveUp(`the worker exited: ${role.output.slice(-5).join('\n')}`);
         return role.output.slice(from).some((l) => l.includes('worker polling task queue'))
           ? true
           : undefined;
@@ -214,8 +220,7 @@ export async function startEngine(): Promise<Engine> {
     const api = spawnRole('api');
     const worker = spawnRole('worker');
     const from = worker.output.length;
-    await Promise.all([apiReady(), workerReady(worker, from)]);
-    void api;
+    await Promise.all([apiReady(api), workerReady(worker, from)]);
     return Date.now() - started;
   }
 
