@@ -15,7 +15,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import pg from 'pg';
 import { createAccount } from '../src/accounts/accounts';
 import { createCommerceStores } from '../src/commerce/stores';
-import { DEFAULT_DATABASE_URL } from '../src/config';
+import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../src/config';
 import { createDb, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { startDevPeers } from '../src/dev/peers';
@@ -27,6 +27,7 @@ import { createChannels } from '../src/notifications/channels';
 import { TOOLS_DIR } from '../src/paths';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
+import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
 import { createPaylinksWorker } from '../src/worker/create-worker';
 import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../workflows/payment-link/contract';
 
@@ -85,6 +86,8 @@ async function main() {
   const db = createDb(dbUrl.toString());
   await migrateLatest(db);
 
+  // As the engine runs: every payload encrypted.
+  const dataConverter = payloadDataConverter(parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS));
   const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
   const connection = await NativeConnection.connect({ address });
   const peers = await startDevPeers();
@@ -109,10 +112,11 @@ async function main() {
     publicBaseUrl: 'http://localhost:3000',
     ratePerSecond: { email: 100, sms: 100 },
     secretsKey: Buffer.alloc(32, 'bench'),
+    dataConverter,
     webhookEgress: { allowPrivate: true },
   });
   const running = worker.run();
-  const client = new Client({ connection: await Connection.connect({ address }) });
+  const client = new Client({ connection: await Connection.connect({ address }), dataConverter });
 
   try {
     const account = await createAccount(db, 'Bench shop');

@@ -2,6 +2,8 @@
  * `npm start`: everything a newcomer needs in one process tree: the Temporal dev server (unless
  * TEMPORAL_ADDRESS), Postgres (local, or embedded), migrations, the worker and the API.
  */
+
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
@@ -18,11 +20,15 @@ import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
 import { startDevServer } from './temporal/dev-server';
+import { payloadDataConverter } from './temporal/payload-codec';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const EMBEDDED_POSTGRES_PORT = 54329;
 
 const config = loadConfig();
+const dataConverter = payloadDataConverter(config.payloadCodec.keys);
+// The dev server's UI has no login to pass a token from: it gets one in its codec endpoint's path.
+const codecAuthToken = config.payloadCodec.authToken ?? randomBytes(32).toString('base64url');
 const logger = createLogger(config.logLevel);
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
@@ -43,6 +49,7 @@ try {
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
       namespace: config.temporal.namespace,
+      uiCodecEndpoint: `http://localhost:${config.port}/codec/t/${codecAuthToken}`,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
     });
     shutdown.add('Temporal dev server', devServer.stop);
@@ -86,6 +93,7 @@ try {
     publicBaseUrl: config.publicBaseUrl,
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
     secretsKey: config.secretsKey,
+    dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   });
   const workerDone = worker.run();
@@ -99,7 +107,7 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace);
+  const temporal = await connectClient(address, config.temporal.namespace, dataConverter);
   shutdown.add('Temporal client', () => temporal.connection.close());
   const app = composeApi({
     db,
@@ -114,6 +122,11 @@ try {
     secretsKey: config.secretsKey,
     allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
     production: config.env === 'production',
+    codec: {
+      keys: config.payloadCodec.keys,
+      authToken: codecAuthToken,
+      corsOrigins: config.payloadCodec.corsOrigins,
+    },
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });
@@ -128,7 +141,7 @@ try {
       '',
       'Paylinks is running.',
       `  API          http://localhost:${config.port}   (health: /healthz, readiness: /readyz)`,
-      `  Temporal UI  ${uiUrl ?? `(external server at ${address})`}`,
+      `  Temporal UI  ${uiUrl ? `${uiUrl}   (payloads encrypted; the UI decodes them through the API's /codec)` : `(external server at ${address})`}`,
       ...(devPeers
         ? [
             `  Outbox       http://localhost:${config.port}/dev/outbox   (local SMTP ${devPeers.smtp.url}, local SMS endpoint ${devPeers.twilioBaseUrl})`,

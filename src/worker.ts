@@ -4,9 +4,11 @@ import { DEFAULT_DATABASE_URL, loadConfig } from './config';
 import { createDb } from './db/knex';
 import { createLogger } from './logger';
 import { createChannels } from './notifications/channels';
+import { payloadDataConverter } from './temporal/payload-codec';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const config = loadConfig();
+const dataConverter = payloadDataConverter(config.payloadCodec.keys);
 const logger = createLogger(config.logLevel, 'paylinks-worker');
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
@@ -24,6 +26,7 @@ const worker = await createPaylinksWorker({
   publicBaseUrl: config.publicBaseUrl,
   ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   secretsKey: config.secretsKey,
+  dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
 });
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);

@@ -20,6 +20,7 @@ import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { docsRoutes } from './routes/docs';
@@ -64,6 +65,8 @@ export interface AppDeps {
   /** The provider each account pays through (Stripe, or the sandbox). */
   paymentProviders: ProviderDirectory;
   refunds: Refunds;
+  /** The Temporal UI's codec endpoint; undefined: off (no CODEC_AUTH_TOKEN). */
+  codec?: CodecRoutesDeps;
 }
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -130,6 +133,12 @@ export function createApp(deps: AppDeps): Express {
       }),
     }),
   );
+
+  if (deps.codec) {
+    // The token-in-path form first: under /codec it would be refused for lack of a header.
+    app.use('/codec/t/:token', codecRoutes(deps.codec));
+    app.use('/codec', codecRoutes(deps.codec));
+  }
 
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.

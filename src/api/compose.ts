@@ -18,6 +18,7 @@ import { createRefunds } from '../payments/refunds';
 import type { ResolveHost } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
+import type { CodecRoutesDeps } from './routes/codec';
 
 export interface ApiWiring {
   db: Db;
@@ -39,6 +40,8 @@ export interface ApiWiring {
   devPeers?: DevPeers;
   /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
   stripeApiBaseUrl?: string;
+  /** The Temporal UI's codec endpoint (CODEC_AUTH_TOKEN); undefined: off. */
+  codec?: CodecRoutesDeps;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
@@ -81,6 +84,7 @@ export function composeApi(w: ApiWiring): Express {
     resolveWebhookHost: w.resolveWebhookHost,
     production: w.production ?? true,
     devPeers: w.devPeers,
+    codec: w.codec,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
     providerSettings,

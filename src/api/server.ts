@@ -4,6 +4,7 @@ import { createDb } from '../db/knex';
 import { createLogger } from '../logger';
 import { Shutdown } from '../shutdown';
 import { connectClient } from '../temporal/connection';
+import { payloadDataConverter } from '../temporal/payload-codec';
 import { composeApi } from './compose';
 
 const config = loadConfig();
@@ -16,6 +17,7 @@ shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
   config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
   config.temporal.namespace,
+  payloadDataConverter(config.payloadCodec.keys),
 );
 shutdown.add('Temporal client', () => temporal.connection.close());
 const app = composeApi({
@@ -31,6 +33,13 @@ const app = composeApi({
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
   production: config.env === 'production',
+  codec: config.payloadCodec.authToken
+    ? {
+        keys: config.payloadCodec.keys,
+        authToken: config.payloadCodec.authToken,
+        corsOrigins: config.payloadCodec.corsOrigins,
+      }
+    : undefined,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));

@@ -1,8 +1,14 @@
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
+/** `dataConverter`: the payload codec (payloadDataConverter), so what the client sends is encrypted. */
+export async function connectClient(
+  address: string,
+  namespace: string,
+  dataConverter: DataConverter,
+): Promise<Client> {
   const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, dataConverter });
 }
 
 /** For /readyz: can the server answer for our namespace right now? */
