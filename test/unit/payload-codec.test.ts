@@ -26,7 +26,13 @@ describe('payload codec', () => {
     const [encrypted] = await codec.encode([plain()]);
     expect(str(encrypted?.metadata?.[METADATA_ENCODING_KEY])).toBe(ENCRYPTED_ENCODING);
     expect(str(encrypted?.metadata?.[METADATA_KEY_ID])).toBe('k1');
-    for (const secret of ['ada@example.com', 'Ada Lovelace', '+14155550123', 'tok_secret_123', 'json/plain']) {
+    for (const secret of [
+      'ada@example.com',
+      'Ada Lovelace',
+      '+14155550123',
+      'tok_secret_123',
+      'json/plain',
+    ]) {
       expect(str(encrypted?.data)).not.toContain(secret);
     }
     const [decrypted] = await codec.decode([encrypted as Payload]);
