@@ -55,7 +55,6 @@ async function codec(path: string, body: unknown, headers: Record<string, string
     headers: { 'content-type': 'application/json', 'x-namespace': 'default', ...headers },
     body: JSON.stringify(body),
   });
-  // biome-ignore lint/suspicious/noExplicitAny: a test reads the JSON it asserts on
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 const operator = { authorization: `Bearer ${CODEC_TOKEN}` };
