@@ -10,6 +10,7 @@
  * passes through untouched, so links started before it keep running.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   type DataConverter,
   METADATA_ENCODING_KEY,
@@ -157,7 +158,14 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
+/**
+ * The failure converter that puts messages and stack traces in encoded attributes, where the
+ * codec encrypts them. Workers bundle it into the workflow code (a prebuilt bundle must be built
+ * with it: `bundleWorkflowCode({ failureConverterPath })`).
+ */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
 /** The data converter for the worker and every client (API, CLI, tests). */
 export function payloadDataConverter(keys: CodecKeys): DataConverter {
-  return { payloadCodecs: [new AesGcmPayloadCodec(keys)] };
+  return { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

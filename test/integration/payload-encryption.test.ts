@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
 import { linkTools } from '../helpers/links';
 import { CODEC_TOKEN, type Stack, startStack, UI_ORIGIN } from '../helpers/stack';
-import { testClient } from '../helpers/temporal';
+import { eventually, testClient, WAIT_MS } from '../helpers/temporal';
 
 let stack: Stack;
 let plain: Client;
@@ -65,6 +65,8 @@ describe('payload encryption', () => {
   let payloads: Payload[];
 
   beforeAll(async () => {
+    // The mail server refuses the address: the activity's failure message quotes it.
+    stack.peers.smtp.rejectRecipient(customer.email);
     const created = await stack.request('POST', '/v1/payment_links', {
       json: {
         amount: 2500,
@@ -79,7 +81,15 @@ describe('payload encryption', () => {
     linkId = created.body.id;
     token = new URL(created.body.url).pathname.split('/').pop() as string;
     const t = linkTools(stack);
-    await t.untilEvent(linkId, 'payment_link.sent', 2);
+    await t.untilEvent(linkId, 'payment_link.sent');
+    await eventually(
+      async () => {
+        const rows = await stack.db('notifications').where({ link_id: linkId, channel: 'email' });
+        return rows.some((r) => r.status === 'failed') ? true : undefined;
+      },
+      WAIT_MS,
+      'the email to be refused',
+    );
     // An update (the reason travels in it) and the workflow's result.
     const cancelled = await stack.request('POST', `/v1/payment_links/${linkId}/cancel`, {
       json: { reason: `customer ${customer.email} asked` },
@@ -110,6 +120,10 @@ describe('payload encryption', () => {
     for (const p of payloads) {
       expect(Buffer.from(p.metadata?.[METADATA_ENCODING_KEY] ?? []).toString()).toBe(ENCRYPTED_ENCODING);
     }
+    // The refused email's failure: its message travels encrypted in the encoded attributes.
+    const failed = history.events?.find((e) => e.activityTaskFailedEventAttributes);
+    expect(failed?.activityTaskFailedEventAttributes?.failure?.message).toBe('Encoded failure');
+    expect(failed?.activityTaskFailedEventAttributes?.failure?.encodedAttributes).toBeTruthy();
     // Search attributes and the workflow id are ids only; no memo.
     expect(describe.workflowId).toBe(linkId);
     expect(describe.memo ?? {}).toEqual({});
@@ -121,7 +135,7 @@ describe('payload encryption', () => {
     expect(res.status).toBe(200);
     expect(res.body.payloads).toHaveLength(payloads.length);
     const clear = res.body.payloads.map((p: { data: string }) => text(p.data)).join('\n');
-    for (const secret of [customer.email, customer.phone, customer.name, token]) {
+    for (const secret of [customer.email, customer.phone, customer.name, token, 'mailbox unavailable']) {
       expect(clear).toContain(secret);
     }
     expect(text(res.body.payloads[0].metadata.encoding)).toBe('json/plain');
