@@ -18,7 +18,7 @@ import {
   type PayloadCodec,
   ValueError,
 } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 
 /** The encoding Temporal's samples and UI use for an encrypted payload. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -27,6 +27,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+// A CommonJS module: Node's ESM loader sees only its default export.
+const ProtoPayload = proto.temporal.api.common.v1.Payload;
 
 export interface CodecKey {
   id: string;
@@ -110,7 +112,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(id, 'utf8'));
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = ProtoPayload.encode(payload).finish();
     const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return {
       metadata: {
@@ -154,7 +156,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         `encrypted payload (key id "${id}") failed authentication: it was altered, or the key under that id changed`,
       );
     }
-    return temporal.api.common.v1.Payload.decode(plain);
+    return ProtoPayload.decode(plain);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
 import { linkTools } from '../helpers/links';
@@ -104,9 +104,9 @@ describe('payload encryption', () => {
     const history = await handle.fetchHistory();
     const describe = await handle.describe();
     const raw = [
-      Buffer.from(temporal.api.history.v1.History.encode(history).finish()),
+      Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish()),
       Buffer.from(
-        temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse.encode(describe.raw).finish(),
+        proto.temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse.encode(describe.raw).finish(),
       ),
     ]
       .map((b) => b.toString('latin1'))
