@@ -3,10 +3,12 @@
  * read straight from the server without the codec, hold no email, phone, name or link token;
  * the operator's codec endpoint gives them back, and nobody else.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
 import { linkTools } from '../helpers/links';
 import { CODEC_TOKEN, type Stack, startStack, UI_ORIGIN } from '../helpers/stack';
@@ -139,6 +141,39 @@ describe('payload encryption', () => {
       expect(clear).toContain(secret);
     }
     expect(text(res.body.payloads[0].metadata.encoding)).toBe('json/plain');
+  });
+
+  it("decodes for the Temporal CLI: temporal workflow show --codec-endpoint … --codec-auth 'Bearer …'", async () => {
+    const show = (...codecFlags: string[]) =>
+      promisify(execFile)(
+        inject('temporalCliPath'),
+        [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--workflow-id',
+          linkId,
+          '--output',
+          'json',
+          ...codecFlags,
+        ],
+        { maxBuffer: 16 * 1024 * 1024 },
+      ).then((r) => r.stdout);
+    // The CLI prints payloads as proto JSON: data in base64.
+    const clearText = (out: string) =>
+      payloadsIn(JSON.parse(out))
+        .map((p) => text(p.data as unknown as string))
+        .join('\n');
+    const withCodec = await show(
+      '--codec-endpoint',
+      `${stack.baseUrl}/codec`,
+      '--codec-auth',
+      `Bearer ${CODEC_TOKEN}`,
+    );
+    expect(clearText(withCodec)).toContain(customer.email);
+    expect(clearText(withCodec)).toContain('mailbox unavailable');
+    expect(clearText(await show())).not.toContain(customer.email);
   });
 
   it('serves the UI with the token in the path, and answers its CORS preflight for its origin only', async () => {

@@ -33,12 +33,15 @@ export interface CodecRoutesDeps {
 const BODY_LIMIT = '16mb';
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const CodecBody = z.object({
-  payloads: z.array(
-    z.object({
-      metadata: z.record(z.string(), base64).nullish(),
-      data: base64.nullish(),
-    }),
-  ),
+  // Proto JSON leaves an empty list out: the Temporal CLI sends `{}` for "no payloads".
+  payloads: z
+    .array(
+      z.object({
+        metadata: z.record(z.string(), base64).nullish(),
+        data: base64.nullish(),
+      }),
+    )
+    .default([]),
 });
 type JsonPayload = z.infer<typeof CodecBody>['payloads'][number];
 
