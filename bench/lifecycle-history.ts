@@ -27,11 +27,13 @@ import { createChannels } from '../src/notifications/channels';
 import { TOOLS_DIR } from '../src/paths';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
-import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
+import { AesGcmPayloadCodec, parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
 import { createPaylinksWorker } from '../src/worker/create-worker';
 import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../workflows/payment-link/contract';
 
 const { temporal } = proto;
+const CODEC_KEYS = parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS);
+const codec = new AesGcmPayloadCodec(CODEC_KEYS);
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
@@ -56,8 +58,9 @@ const name = (e: HistoryEvent) => (EventType[e.eventType ?? 0] ?? 'UNKNOWN').rep
 function detail(e: HistoryEvent): string {
   const scheduled = e.activityTaskScheduledEventAttributes;
   if (scheduled) {
-    const input = scheduled.input?.payloads?.[0]?.data;
-    const arg = input ? JSON.parse(Buffer.from(input).toString()) : undefined;
+    // The history holds encrypted payloads: decrypt to show what was sent.
+    const input = scheduled.input?.payloads?.[0];
+    const arg = input ? JSON.parse(Buffer.from(codec.decrypt(input).data ?? []).toString()) : undefined;
     return `${scheduled.activityType?.name}${arg?.channel ? ` (${arg.kind}, ${arg.channel})` : ''}`;
   }
   if (e.timerStartedEventAttributes) {
@@ -87,7 +90,7 @@ async function main() {
   await migrateLatest(db);
 
   // As the engine runs: every payload encrypted.
-  const dataConverter = payloadDataConverter(parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS));
+  const dataConverter = payloadDataConverter(CODEC_KEYS);
   const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
   const connection = await NativeConnection.connect({ address });
   const peers = await startDevPeers();
