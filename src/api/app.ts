@@ -136,8 +136,8 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.codec) {
     // The token-in-path form first: under /codec it would be refused for lack of a header.
-    app.use('/codec/t/:token', codecRoutes(deps.codec));
-    app.use('/codec', codecRoutes(deps.codec));
+    app.use('/codec/t/:token', codecRoutes(deps.codec, deps.logger));
+    app.use('/codec', codecRoutes(deps.codec, deps.logger));
   }
 
   const v1 = express.Router();

@@ -17,6 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Payload } from '@temporalio/common';
 import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
+import type { Logger } from '../../logger';
 import { AesGcmPayloadCodec, type CodecKeys } from '../../temporal/payload-codec';
 import { ApiError } from '../errors';
 import { parseBody } from '../validation';
@@ -67,7 +68,7 @@ function tokenMatches(given: string | undefined, expected: Buffer): boolean {
   return g.length === expected.length && timingSafeEqual(g, expected);
 }
 
-export function codecRoutes(deps: CodecRoutesDeps): Router {
+export function codecRoutes(deps: CodecRoutesDeps, logger: Logger): Router {
   const codec = new AesGcmPayloadCodec(deps.keys);
   const expected = Buffer.from(deps.authToken, 'utf8');
   const router = express.Router({ mergeParams: true });
@@ -114,7 +115,12 @@ export function codecRoutes(deps: CodecRoutesDeps): Router {
       } catch (err) {
         if (err instanceof Error && err.name === 'PayloadDecryptionError') {
           next(ApiError.invalid(err.message, 'payloads', 'payload_undecryptable'));
-        } else next(err);
+        } else if (err instanceof ApiError) next(err);
+        else {
+          // Logged here, without the path: the app's handler would log it, token included.
+          logger.error({ err, route: `codec/${op}` }, 'codec request failed');
+          next(new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred'));
+        }
       }
     };
 
