@@ -111,6 +111,8 @@ export interface Config {
 
 export interface PayloadCodecConfig {
   keys: CodecKeys;
+  /** PAYLOAD_CODEC_KEYS unset: the development key, which the repository publishes. */
+  developmentKey: boolean;
   /** Undefined: the codec endpoint is off (`npm start` makes one up for its own dev UI). */
   authToken: string | undefined;
   /** Browser origins allowed to call the codec endpoint (the Temporal UI). */
@@ -184,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
     payloadCodec: {
       keys: parseCodecKeys(e.PAYLOAD_CODEC_KEYS ?? DEVELOPMENT_PAYLOAD_CODEC_KEYS),
+      developmentKey: !e.PAYLOAD_CODEC_KEYS,
       authToken: e.CODEC_AUTH_TOKEN,
       corsOrigins: (
         e.CODEC_CORS_ORIGINS ??

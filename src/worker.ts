@@ -10,6 +10,10 @@ import { createPaylinksWorker } from './worker/create-worker';
 const config = loadConfig();
 const dataConverter = payloadDataConverter(config.payloadCodec.keys);
 const logger = createLogger(config.logLevel, 'paylinks-worker');
+if (config.payloadCodec.developmentKey)
+  logger.warn(
+    'PAYLOAD_CODEC_KEYS is unset: Temporal payloads are encrypted with the published development key',
+  );
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);

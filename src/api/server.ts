@@ -10,6 +10,10 @@ import { composeApi } from './compose';
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'paylinks-api');
 const shutdown = new Shutdown(logger);
+if (config.payloadCodec.developmentKey)
+  logger.warn(
+    'PAYLOAD_CODEC_KEYS is unset: Temporal payloads are encrypted with the published development key',
+  );
 shutdown.onSignals();
 
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);

@@ -129,7 +129,11 @@ describe('PAYLOAD_CODEC_KEYS', () => {
   });
 
   it('has a development key, and production refuses to start without its own', () => {
-    expect(loadConfig({}).payloadCodec.keys.current.id).toBe('dev');
+    expect(loadConfig({}).payloadCodec).toMatchObject({
+      keys: { current: { id: 'dev' } },
+      developmentKey: true,
+    });
+    expect(loadConfig({ PAYLOAD_CODEC_KEYS: `k1:${key('one')}` }).payloadCodec.developmentKey).toBe(false);
     expect(() =>
       loadConfig({ NODE_ENV: 'production', SECRETS_KEY: key('s'), PUBLIC_BASE_URL: 'https://pay.example' }),
     ).toThrow(/PAYLOAD_CODEC_KEYS is required when NODE_ENV=production/);
