@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SIGNATURE_HEADER, signPayload } from '../src/signing';
 import { type EgressPolicy, postGuarded } from '../src/webhooks/egress';
 import type { WebhookStore } from '../src/webhooks/webhook-store';
@@ -26,7 +26,10 @@ export function createWebhookActivities({ webhooks, timeoutMs = 10_000, egress }
     /**
      * POSTs one event to the account's endpoint, signed like provider callbacks
      * (`Paylinks-Signature: t=…,v1=…`). Every attempt is recorded (status, duration, an error
-     * class; never the response body); anything but a 2xx throws, and Temporal retries with backoff.
+     * class; never the response body); anything but a 2xx throws, and Temporal retries with backoff,
+     * except a refused address: the egress policy will refuse it as well a minute or an hour later,
+     * so the attempt is recorded and delivery stops (the workflows already treat a delivery that
+     * failed for good as given up: no workflow command changes).
      */
     async deliverWebhook(event: WebhookEvent): Promise<'delivered' | 'no_endpoint'> {
       const endpoint = await webhooks.endpoint(event.accountId);
@@ -64,6 +67,11 @@ export function createWebhookActivities({ webhooks, timeoutMs = 10_000, egress }
         error,
         durationMs: Date.now() - started,
       });
+      if (error === 'refused_address')
+        throw ApplicationFailure.nonRetryable(
+          `webhook ${event.id} to ${endpoint.url} refused: the address is not allowed`,
+          'WebhookRefusedAddress',
+        );
       if (error) throw new Error(`webhook ${event.id} to ${endpoint.url} failed: ${error}`);
       return 'delivered';
     },

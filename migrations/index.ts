@@ -16,6 +16,8 @@ import * as idempotencyScope from './20261124000100_idempotency_scope';
 import * as oneLiveSession from './20261124000200_one_live_session';
 import * as providersAndRefunds from './20261124000300_providers_and_refunds';
 import * as webhookErrorClass from './20261124000400_webhook_error_class';
+import * as linkAnalytics from './20261124000500_link_analytics';
+import * as providerEventRetries from './20261124000600_provider_event_retries';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -33,6 +35,8 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124000200_one_live_session', oneLiveSession],
   ['20261124000300_providers_and_refunds', providersAndRefunds],
   ['20261124000400_webhook_error_class', webhookErrorClass],
+  ['20261124000500_link_analytics', linkAnalytics],
+  ['20261124000600_provider_event_retries', providerEventRetries],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,5 +1,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { privateWebhooksEnv, resolveAllowPrivateWebhooks } from './config/private-webhooks';
+import { type RateLimits, rateLimitEnv, rateLimitsFrom, type TrustProxy } from './config/rate-limits';
+import { resolveSandboxSecret, sandboxEnv } from './config/sandbox';
+import type { DbTimeouts } from './db/knex';
 import { PROJECT_ROOT } from './paths';
 import { type CodecKeys, CodecKeysError, parseCodecKeys } from './temporal/payload-codec';
 
@@ -14,6 +18,11 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.string().min(1).optional(),
+  /** A database that does not answer fails a request within about two seconds (503), not 30. */
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(1500),
+  DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(2500),
   /** Local state of `npm start`: the dev server's SQLite file, the embedded Postgres. */
   DATA_DIR: z.string().min(1).default(join(PROJECT_ROOT, '.data')),
 
@@ -23,6 +32,8 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  /** The API's calls to Temporal without a deadline of their own (calls waiting on a worker: LINK_CREATE_WAIT_MS). */
+  TEMPORAL_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
 
   SMTP_URL: z.string().min(1).optional(),
   MAIL_FROM: z.string().min(1).default('Paylinks <payments@paylinks.localhost>'),
@@ -39,10 +50,9 @@ const EnvSchema = z.object({
     .string()
     .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
-  /** Accept webhook URLs on private or loopback addresses; default: everywhere but production. */
-  ALLOW_PRIVATE_WEBHOOK_URLS: z.enum(['true', 'false']).optional(),
-  /** Signs the sandbox provider's callbacks. */
-  SANDBOX_SECRET: z.string().min(16).optional(),
+  ...privateWebhooksEnv,
+  ...sandboxEnv,
+  ...rateLimitEnv,
   /** Where the stripe client sends API calls (stripe-mock in tests); unset: Stripe's own API. */
   STRIPE_API_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
@@ -70,6 +80,10 @@ const EnvSchema = z.object({
 
   /** How long POST /v1/payment_links waits for the workflow to persist the link before answering anyway. */
   LINK_CREATE_WAIT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Between two passes of the reconciler of stored but unapplied provider events. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** How old an unapplied provider event must be before the reconciler applies it. */
+  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
 });
 
 /** Development and tests only: production refuses to start without its own SECRETS_KEY. */
@@ -88,6 +102,8 @@ export interface Config {
   logLevel: string;
   /** Undefined means "the local default, or an embedded Postgres when none answers". */
   databaseUrl: string | undefined;
+  /** The API's and the worker's pool limits (migrations and operator commands run without). */
+  databaseTimeouts: DbTimeouts;
   dataDir: string;
   temporal: {
     /** Undefined means "start the dev server ourselves". */
@@ -97,14 +113,19 @@ export interface Config {
     cliPath: string | undefined;
     port: number;
     uiPort: number;
+    rpcTimeoutMs: number;
   };
   linkCreateWaitMs: number;
+  reconciler: { intervalMs: number; graceMs: number };
   notifications: NotificationConfig;
   secretsKey: Buffer;
   payloadCodec: PayloadCodecConfig;
   allowPrivateWebhookUrls: boolean;
-  /** Undefined: the sandbox provider is off (production without SANDBOX_SECRET). */
+  /** Undefined: the sandbox provider is off (see src/config/sandbox.ts for when it is on). */
   sandboxSecret: string | undefined;
+  rateLimits: RateLimits;
+  /** Express's `trust proxy` (TRUST_PROXY). */
+  trustProxy: TrustProxy;
   /** Undefined: Stripe's own API. */
   stripeApiBaseUrl: string | undefined;
 }
@@ -143,7 +164,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /**
+   * `all-in-one`: `npm start`, which alone may use development defaults (the sandbox provider on,
+   * private webhook URLs allowed) when NODE_ENV is development. Every other entry point is a
+   * `service` and gets only what its environment asks for.
+   */
+  role?: 'all-in-one' | 'service';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -161,6 +191,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Without it customer data would sit in clear in Temporal's history.
     throw new ConfigError('invalid configuration: PAYLOAD_CODEC_KEYS is required when NODE_ENV=production');
   }
+  const devDefaults = options.role === 'all-in-one' && e.NODE_ENV === 'development';
+  const sandbox = resolveSandboxSecret(e, devDefaults);
+  if ('problem' in sandbox) throw new ConfigError(`invalid configuration: ${sandbox.problem}`);
+  const privateWebhooks = resolveAllowPrivateWebhooks(e, devDefaults);
+  if ('problem' in privateWebhooks)
+    throw new ConfigError(`invalid configuration: ${privateWebhooks.problem}`);
   if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(
       'invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with twilio credentials',
@@ -172,6 +208,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: {
+      connectMs: e.DB_CONNECT_TIMEOUT_MS,
+      acquireMs: e.DB_ACQUIRE_TIMEOUT_MS,
+      statementMs: e.DB_STATEMENT_TIMEOUT_MS,
+      queryMs: e.DB_QUERY_TIMEOUT_MS,
+    },
     dataDir: e.DATA_DIR,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -180,9 +222,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cliPath: e.TEMPORAL_CLI_PATH,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
+      rpcTimeoutMs: e.TEMPORAL_RPC_TIMEOUT_MS,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
-    allowPrivateWebhookUrls: (e.ALLOW_PRIVATE_WEBHOOK_URLS ?? String(e.NODE_ENV !== 'production')) === 'true',
+    reconciler: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS },
+    allowPrivateWebhookUrls: privateWebhooks.allow,
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
     payloadCodec: {
       keys: parseCodecKeys(e.PAYLOAD_CODEC_KEYS ?? DEVELOPMENT_PAYLOAD_CODEC_KEYS),
@@ -196,10 +240,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .map((o) => o.trim().replace(/\/+$/, ''))
         .filter(Boolean),
     },
-    // A fixed secret is fine for development; in production only a configured one turns it on.
-    sandboxSecret:
-      e.SANDBOX_SECRET ??
-      (e.NODE_ENV === 'production' ? undefined : 'sandbox-development-secret-not-for-production'),
+    sandboxSecret: sandbox.secret,
+    rateLimits: rateLimitsFrom(e),
+    trustProxy: e.TRUST_PROXY,
     stripeApiBaseUrl: e.STRIPE_API_BASE_URL,
     notifications: {
       smtpUrl: e.SMTP_URL,

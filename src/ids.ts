@@ -10,3 +10,26 @@ export const newApiKey = (): string => `plk_${randomBytes(32).toString('base64ur
 
 /** API keys carry 256 bits of entropy, so a fast hash is enough to make the stored value useless. */
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+/**
+ * The shape of an id: its prefix, then the base64url alphabet. Looser than what newId makes
+ * (12 bytes, 16 characters) so ids made otherwise (`pay_` + 32 hex) pass; tight enough that a
+ * NUL, a lone surrogate or a misplaced id never reaches a query.
+ */
+export const idPattern = (prefix: string): RegExp => new RegExp(`^${prefix}_[A-Za-z0-9_-]{1,64}$`);
+
+export const isIdShaped = (prefix: string, value: string): boolean => idPattern(prefix).test(value);
+
+/** Public tokens (link pages, unsubscribe links) are base64url, 24 and 18 bytes today. */
+export const isTokenShaped = (value: string): boolean => /^[A-Za-z0-9_-]{16,64}$/.test(value);
+
+/** The prefix of each kind of id a client may send back. */
+export const ID_PREFIX = {
+  account: 'acct',
+  paymentLink: 'plink',
+  customer: 'cus',
+  invoice: 'inv',
+  order: 'ord',
+  payment: 'pay',
+  session: 'ps',
+} as const;

@@ -16,6 +16,7 @@ import { type DevPeers, startDevPeers } from './dev/peers';
 import { createLogger } from './logger';
 import { createChannels } from './notifications/channels';
 import { TOOLS_DIR } from './paths';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
@@ -25,7 +26,8 @@ import { createPaylinksWorker } from './worker/create-worker';
 
 const EMBEDDED_POSTGRES_PORT = 54329;
 
-const config = loadConfig();
+// The only entry point allowed development defaults (sandbox on, private webhook URLs).
+const config = loadConfig(process.env, { role: 'all-in-one' });
 const dataConverter = payloadDataConverter(config.payloadCodec.keys);
 // The dev server's UI has no login to pass a token from: it gets one in its codec endpoint's path.
 const codecAuthToken = config.payloadCodec.authToken ?? randomBytes(32).toString('base64url');
@@ -48,6 +50,7 @@ try {
       port: config.temporal.port,
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
+      pidFile: join(config.dataDir, 'temporal-dev-server.json'),
       namespace: config.temporal.namespace,
       uiCodecEndpoint: `http://localhost:${config.port}/codec/t/${codecAuthToken}`,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
@@ -64,9 +67,14 @@ try {
     logger,
   });
   shutdown.add('Postgres', database.stop);
-  const db = createDb(database.url, { max: database.poolMax });
+  const applied = await migrateWithoutTimeouts(database.url);
+  const db = createDb(database.url, {
+    max: database.poolMax,
+    // PGlite serves one session at a time: a queued statement is slow, not dead.
+    timeouts: database.embedded ? undefined : config.databaseTimeouts,
+    logger,
+  });
   shutdown.add('database pool', () => db.destroy());
-  const applied = await migrateLatest(db);
   logger.info(
     applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date',
   );
@@ -95,6 +103,7 @@ try {
     secretsKey: config.secretsKey,
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
+    stripeApiBaseUrl: config.stripeApiBaseUrl,
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {
@@ -107,20 +116,27 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace, dataConverter);
+  const temporal = await connectClient(address, config.temporal.namespace, dataConverter, {
+    rpcMs: config.temporal.rpcTimeoutMs,
+    workerMs: config.linkCreateWaitMs,
+  });
   shutdown.add('Temporal client', () => temporal.connection.close());
+  await ensureReconcilerSchedule(temporal, { taskQueue: config.temporal.taskQueue, ...config.reconciler });
   const app = composeApi({
     db,
     temporal,
     taskQueue: config.temporal.taskQueue,
     publicBaseUrl: config.publicBaseUrl,
     createWaitMs: config.linkCreateWaitMs,
+    temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
     logger,
     twilioAuthToken: channels.twilioAuthToken,
     sandboxSecret: config.sandboxSecret,
     stripeApiBaseUrl: config.stripeApiBaseUrl,
     secretsKey: config.secretsKey,
     allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+    rateLimits: config.rateLimits,
+    trustProxy: config.trustProxy,
     production: config.env === 'production',
     codec: {
       keys: config.payloadCodec.keys,
@@ -162,4 +178,17 @@ try {
   logger.fatal({ err }, 'Paylinks could not start');
   await shutdown.run();
   process.exit(1);
+}
+
+/**
+ * Migrations run on a pool of their own, without the request timeouts: building an index on a
+ * large table may rightly take longer than any request should.
+ */
+async function migrateWithoutTimeouts(databaseUrl: string): Promise<string[]> {
+  const db = createDb(databaseUrl, { max: 1 });
+  try {
+    return await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
 }

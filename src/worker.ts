@@ -1,13 +1,16 @@
 /** `npm run worker`: the worker role alone, as production runs it. */
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { DEFAULT_DATABASE_URL, loadConfig } from './config';
+import { DEFAULT_DATABASE_URL } from './config';
+import { loadConfigOrExit } from './config/startup';
 import { createDb } from './db/knex';
 import { createLogger } from './logger';
 import { createChannels } from './notifications/channels';
+import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { payloadDataConverter } from './temporal/payload-codec';
 import { createPaylinksWorker } from './worker/create-worker';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const dataConverter = payloadDataConverter(config.payloadCodec.keys);
 const logger = createLogger(config.logLevel, 'paylinks-worker');
 if (config.payloadCodec.developmentKey)
@@ -16,7 +19,10 @@ if (config.payloadCodec.developmentKey)
   );
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
-const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  timeouts: config.databaseTimeouts,
+  logger,
+});
 const connection = await NativeConnection.connect({
   address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
 });
@@ -32,7 +38,15 @@ const worker = await createPaylinksWorker({
   secretsKey: config.secretsKey,
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
+  stripeApiBaseUrl: config.stripeApiBaseUrl,
 });
+await ensureReconcilerSchedule(
+  new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
+  {
+    taskQueue: config.temporal.taskQueue,
+    ...config.reconciler,
+  },
+);
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.
 await worker.run();

@@ -1,3 +1,4 @@
 // The worker's workflow bundle entry: every workflow type the task queue serves.
 export { paymentLinkWorkflow } from './payment-link/workflow';
+export { reconcileProviderEventsWorkflow } from './reconciler/workflow';
 export { webhookDeliveryWorkflow } from './webhook-delivery/workflow';

@@ -1,3 +1,4 @@
+import { text } from '../api/text';
 import type { Db } from '../db/knex';
 import { hashSecret, newId } from '../ids';
 import { insertApiKey } from './api-keys';
@@ -7,6 +8,10 @@ export interface CreatedAccount {
   /** Shown once; only its hash is stored. */
   apiKey: string;
 }
+
+/** The merchant name customers see on the link page and in messages. */
+export const MAX_ACCOUNT_NAME = 200;
+export const ACCOUNT_NAME = text(MAX_ACCOUNT_NAME, 1);
 
 export async function createAccount(db: Db, name: string, timezone = 'UTC'): Promise<CreatedAccount> {
   const accountId = newId('acct');

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
+import { DEFAULT_RATE_LIMITS, type RateLimits, type TrustProxy } from '../config/rate-limits';
 import { type Db, isDatabaseReachable } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import type { LinkService } from '../links/link-service';
@@ -19,9 +20,13 @@ import { isTemporalReachable } from '../temporal/connection';
 import type { ResolveHost } from '../webhooks/egress';
 import type { WebhookStore } from '../webhooks/webhook-store';
 import { authenticate, requireAccount } from './auth';
+import { CUSTOMER_PAGE_PATHS, customerPageErrors } from './customer-page-errors';
 import { ApiError, errorHandler } from './errors';
+import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
+import { analyticsRoutes } from './routes/analytics';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
+import { dashboardRoutes } from './routes/dashboard';
 import { devOutboxRoutes } from './routes/dev-outbox';
 import { docsRoutes } from './routes/docs';
 import { linkPageRoutes } from './routes/link-page';
@@ -34,7 +39,7 @@ import { sandboxCheckoutRoutes } from './routes/sandbox-checkout';
 import { twilioCallbackRoutes } from './routes/twilio-callbacks';
 import { unsubscribeRoutes } from './routes/unsubscribe';
 import { webhookRoutes } from './routes/webhooks';
-import { DEFAULT_RATE_LIMITS, limiters, type RateLimits, securityHeaders } from './security';
+import { securityHeaders } from './security';
 
 export interface AppDeps {
   db: Db;
@@ -48,6 +53,10 @@ export interface AppDeps {
   /** Encrypts secrets at rest (the stored answer of an idempotent webhook endpoint request). */
   secretsKey: Buffer;
   rateLimits?: RateLimits;
+  /** Shared counters for several API instances; undefined: this process's memory. */
+  rateLimitStore?: RateLimitStoreFactory;
+  /** TRUST_PROXY: who may name the client in X-Forwarded-For (default: loopback only). */
+  trustProxy?: TrustProxy;
   allowPrivateWebhookUrls: boolean;
   resolveWebhookHost?: ResolveHost;
   /** Production: only https redirects after checkout. */
@@ -74,9 +83,13 @@ export const JSON_BODY_LIMIT = '64kb';
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', deps.trustProxy ?? 'loopback');
   app.use(securityHeaders({ allowHttpRedirects: !deps.production }));
-  const limit = limiters(deps.rateLimits ?? DEFAULT_RATE_LIMITS);
+  const limit = limiters({
+    limits: deps.rateLimits ?? DEFAULT_RATE_LIMITS,
+    store: deps.rateLimitStore,
+    customerLocale: linkCustomerLocale(deps.links),
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -95,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(docsRoutes(deps.publicBaseUrl));
+  app.use(dashboardRoutes());
   const sessions = createSessionStore(deps.db);
   app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
@@ -142,18 +156,20 @@ export function createApp(deps: AppDeps): Express {
 
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.
-  v1.use(authenticate(deps.db), limit.failedAuth, requireAccount);
+  v1.use(authenticate(deps.db), limit.failedAuth, requireAccount, limit.account);
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
+  v1.use(analyticsRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {
     next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
   });
+  app.use(CUSTOMER_PAGE_PATHS, customerPageErrors(deps.logger));
   app.use(errorHandler(deps.logger));
   return app;
 }

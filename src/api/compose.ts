@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createDocumentLinks } from '../commerce/document-links';
 import { createCommerceStores } from '../commerce/stores';
+import type { RateLimits, TrustProxy } from '../config/rate-limits';
 import type { Db } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import { createLinkService } from '../links/link-service';
@@ -18,6 +19,7 @@ import { createRefunds } from '../payments/refunds';
 import type { ResolveHost } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
+import type { RateLimitStoreFactory } from './rate-limits';
 import type { CodecRoutesDeps } from './routes/codec';
 
 export interface ApiWiring {
@@ -26,6 +28,8 @@ export interface ApiWiring {
   taskQueue: string;
   publicBaseUrl: string;
   createWaitMs: number;
+  /** TEMPORAL_RPC_TIMEOUT_MS: how long a link's workflow start may take before the API answers 503. */
+  temporalRpcTimeoutMs?: number;
   logger: Logger;
   settings?: LifecycleSettings;
   twilioAuthToken: string | undefined;
@@ -42,6 +46,9 @@ export interface ApiWiring {
   stripeApiBaseUrl?: string;
   /** The Temporal UI's codec endpoint (CODEC_AUTH_TOKEN); undefined: off. */
   codec?: CodecRoutesDeps;
+  rateLimits?: RateLimits;
+  rateLimitStore?: RateLimitStoreFactory;
+  trustProxy?: TrustProxy;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
@@ -60,6 +67,7 @@ export function composeApi(w: ApiWiring): Express {
     taskQueue: w.taskQueue,
     settings: w.settings ?? DEFAULT_LIFECYCLE_SETTINGS,
     createWaitMs: w.createWaitMs,
+    ...(w.temporalRpcTimeoutMs ? { temporalRpcTimeoutMs: w.temporalRpcTimeoutMs } : {}),
     logger: w.logger,
     commerce,
   });
@@ -85,6 +93,9 @@ export function composeApi(w: ApiWiring): Express {
     production: w.production ?? true,
     devPeers: w.devPeers,
     codec: w.codec,
+    rateLimits: w.rateLimits,
+    rateLimitStore: w.rateLimitStore,
+    trustProxy: w.trustProxy,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
     providerSettings,

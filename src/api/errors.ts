@@ -1,6 +1,9 @@
 import type { ErrorRequestHandler } from 'express';
 import { ZodError, type z } from 'zod';
+import { isDatabaseUnavailable } from '../db/connection-errors';
+import { dataExceptionCode } from '../db/data-errors';
 import type { Logger } from '../logger';
+import { isTemporalUnavailable } from '../temporal/unavailable';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -73,13 +76,43 @@ export function fromZodError(error: z.ZodError): ApiError {
   return ApiError.invalid(param ? `Invalid ${param}: ${issue.message}` : issue.message, param || undefined);
 }
 
+/** What a client is told to wait before retrying a 503: the pool reconnects within a second or two. */
+export const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Postgres or Temporal unreachable, timed out or shutting down: a 503 the client may retry,
+ * never a 500. Undefined when the error is anything else (a refused query stays what it is).
+ */
+export function fromDependencyOutage(err: unknown): ApiError | undefined {
+  if (isDatabaseUnavailable(err))
+    return ApiError.unavailable('The database is not answering right now. Retry later.');
+  if (isTemporalUnavailable(err))
+    return ApiError.unavailable('The workflow service is not answering right now. Retry later.');
+  return undefined;
+}
+
+/**
+ * What an outage is logged with: the driver's own words and code, without the statement knex
+ * prefixes to the message (its bindings inlined: ids, hashes, personal data).
+ */
+export function outageReason(err: unknown): { reason: string; code?: unknown } {
+  const { message, code } = (err ?? {}) as { message?: unknown; code?: unknown };
+  const text = typeof message === 'string' ? message : String(err);
+  return { reason: text.split(' - ').at(-1) ?? text, ...(code !== undefined ? { code } : {}) };
+}
+
 /** Body-parser failures carry a `type`; everything else unknown is a 500 without details. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
     else if (err instanceof ZodError) apiError = fromZodError(err);
-    else if (err?.type === 'entity.parse.failed')
+    else if (dataExceptionCode(err)) {
+      // Bad input the schemas let through: the client's mistake, told without the SQL; logged,
+      // because a schema should have caught it.
+      logger.warn({ sqlstate: dataExceptionCode(err), method: req.method, path: req.path }, 'data error');
+      apiError = ApiError.invalid('A value in the request cannot be stored', undefined, 'value_invalid');
+    } else if (err?.type === 'entity.parse.failed')
       apiError = ApiError.invalid('Request body is not valid JSON', undefined, 'invalid_json');
     else if (err?.type === 'entity.too.large')
       apiError = new ApiError(413, 'invalid_request_error', 'body_too_large', 'Request body is too large');
@@ -104,9 +137,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         err.message,
       );
     } else {
-      logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
-      apiError = new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred');
+      const outage = fromDependencyOutage(err);
+      if (outage) {
+        // One line per request, no stack: an outage is not a bug, and it floods the log.
+        logger.warn({ method: req.method, path: req.path, ...outageReason(err) }, 'dependency unavailable');
+        apiError = outage;
+      } else {
+        logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+        apiError = new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred');
+      }
     }
+    if (apiError.status === 503) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(apiError.status).json(apiError.toJSON());
   };
 }

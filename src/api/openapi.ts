@@ -3,13 +3,21 @@
  * second copy of a request's shape to drift.
  */
 import { z } from 'zod';
+import { AnalyticsParamsSchema } from '../analytics/link-analytics';
+import { analyticsPath } from '../analytics/openapi';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { PaginationSchema } from './pagination';
-import { CustomerSchema, DocumentLinkSchema, InvoiceSchema, OrderSchema } from './routes/commerce';
+import {
+  CustomerSchema,
+  DocumentLinkSchema,
+  InvoiceSchema,
+  OrderSchema,
+  PaymentProfilesQuerySchema,
+} from './routes/commerce';
 import { CancelSchema, ListQuerySchema, NotifySchema, ReissueSchema } from './routes/payment-links';
 import { PaymentProviderSchema } from './routes/payment-provider';
 import { RefundSchema } from './routes/payments';
-import { EndpointSchema } from './routes/webhooks';
+import { DeliveriesQuerySchema, EndpointSchema } from './routes/webhooks';
 
 type Json = Record<string, unknown>;
 
@@ -26,7 +34,15 @@ const ok = (description: string, status = '200') => ({
   '400': errorResponse('Bad input; `param` names the field'),
   '401': errorResponse('Missing or invalid API key'),
   '404': errorResponse('No such object in this account'),
-  '429': errorResponse('Rate limited'),
+  '429': {
+    ...errorResponse('Rate limited: too many requests from this account (or failed keys from this address)'),
+    headers: {
+      'Retry-After': {
+        description: 'Seconds until the limit resets',
+        schema: { type: 'integer', minimum: 0 },
+      },
+    },
+  },
 });
 
 const body = (schema: z.ZodType) => ({
@@ -61,7 +77,7 @@ const idParam = (what: string) => ({
   in: 'path',
   required: true,
   schema: { type: 'string' },
-  description: `The ${what}'s id`,
+  description: `The ${what}'s id; an id that cannot be one (wrong prefix, a NUL) is a 404 like an unknown one`,
 });
 
 export function buildOpenApiDocument(serverUrl: string): Json {
@@ -234,10 +250,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         },
       },
       '/v1/payment_profiles': {
-        get: list(
-          'Saved payment methods of a customer',
-          PaginationSchema.extend({ customer_id: z.string().min(1) }),
-        ),
+        get: list('Saved payment methods of a customer', PaymentProfilesQuerySchema),
       },
       '/v1/webhook_endpoint': {
         put: {
@@ -280,9 +293,14 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/webhook_deliveries': {
         get: list(
           'Every webhook delivery attempt (status code, duration, an error class such as http_500, timeout or refused_address; never the response body), newest first',
-          PaginationSchema.extend({ event_id: z.string().min(1).optional() }),
+          DeliveriesQuerySchema,
         ),
       },
+      '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
+        '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
+        '401': errorResponse('Missing or invalid API key'),
+        '429': errorResponse('Rate limited'),
+      }),
     },
   };
 }

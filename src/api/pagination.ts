@@ -4,7 +4,11 @@ import { ApiError } from './errors';
 
 export const PaginationSchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(10),
-  starting_after: z.string().min(1).optional(),
+  // Any object's id: a prefix and the base64url alphabet, nothing a query could choke on.
+  starting_after: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be the id of the last object of the previous page')
+    .optional(),
 });
 
 export interface Page<T> {

@@ -1,5 +1,6 @@
 /** `npm run api`: the API role alone, as production runs it (Temporal and Postgres elsewhere). */
-import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
+import { DEFAULT_DATABASE_URL } from '../config';
+import { loadConfigOrExit } from '../config/startup';
 import { createDb } from '../db/knex';
 import { createLogger } from '../logger';
 import { Shutdown } from '../shutdown';
@@ -7,7 +8,7 @@ import { connectClient } from '../temporal/connection';
 import { payloadDataConverter } from '../temporal/payload-codec';
 import { composeApi } from './compose';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-api');
 const shutdown = new Shutdown(logger);
 if (config.payloadCodec.developmentKey)
@@ -16,12 +17,16 @@ if (config.payloadCodec.developmentKey)
   );
 shutdown.onSignals();
 
-const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL);
+const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  timeouts: config.databaseTimeouts,
+  logger,
+});
 shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
   config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
   config.temporal.namespace,
   payloadDataConverter(config.payloadCodec.keys),
+  { rpcMs: config.temporal.rpcTimeoutMs, workerMs: config.linkCreateWaitMs },
 );
 shutdown.add('Temporal client', () => temporal.connection.close());
 const app = composeApi({
@@ -30,12 +35,15 @@ const app = composeApi({
   taskQueue: config.temporal.taskQueue,
   publicBaseUrl: config.publicBaseUrl,
   createWaitMs: config.linkCreateWaitMs,
+  temporalRpcTimeoutMs: config.temporal.rpcTimeoutMs,
   logger,
   twilioAuthToken: config.notifications.twilio?.authToken,
   sandboxSecret: config.sandboxSecret,
   stripeApiBaseUrl: config.stripeApiBaseUrl,
   secretsKey: config.secretsKey,
   allowPrivateWebhookUrls: config.allowPrivateWebhookUrls,
+  rateLimits: config.rateLimits,
+  trustProxy: config.trustProxy,
   production: config.env === 'production',
   codec: config.payloadCodec.authToken
     ? {

@@ -1,4 +1,6 @@
+import type { RequestHandler, Router } from 'express';
 import type { z } from 'zod';
+import { isIdShaped } from '../ids';
 import { ApiError, fromZodError } from './errors';
 
 /** Parses a JSON body against a schema; a body that is not an object gets a clear 400. */
@@ -20,4 +22,21 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.ou
   const parsed = schema.safeParse(query ?? {});
   if (!parsed.success) throw fromZodError(parsed.error);
   return parsed.data;
+}
+
+/**
+ * An id in the path that cannot be one (wrong prefix, a NUL, a lone surrogate) is answered exactly
+ * like an unknown id, 404, and never reaches a query.
+ */
+export const pathId =
+  (prefix: string, what: string): RequestHandler<{ id: string }> =>
+  (req, _res, next) => {
+    next(isIdShaped(prefix, req.params.id) ? undefined : ApiError.notFound(what, req.params.id));
+  };
+
+/** `pathId` for every route of a router that names the param. */
+export function pathIds(router: Router, param: string, prefix: string, what: string): void {
+  router.param(param, (_req, _res, next, value: string) => {
+    next(isIdShaped(prefix, value) ? undefined : ApiError.notFound(what, value));
+  });
 }

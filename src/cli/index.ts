@@ -1,7 +1,7 @@
 /** The operator CLI: `paylinks <command>`. */
 import { Command } from 'commander';
 import { IANAZone } from 'luxon';
-import { createAccount } from '../accounts/accounts';
+import { ACCOUNT_NAME, createAccount, MAX_ACCOUNT_NAME } from '../accounts/accounts';
 import {
   type ApiKeySummary,
   createApiKey,
@@ -12,6 +12,7 @@ import {
 import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
 import { createDb, type Db, ensureDatabase } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
+import { repairCommand } from './repair-links';
 
 const program = new Command('paylinks').description('Paylinks operator tools');
 
@@ -36,6 +37,8 @@ accounts
   .option('--json', 'print {"account_id","api_key"} as JSON')
   .description('create an account and its first API key (shown once)')
   .action(async (name: string, opts: { timezone: string; json?: boolean }) => {
+    if (!ACCOUNT_NAME.safeParse(name).success)
+      program.error(`<name>: must be 1 to ${MAX_ACCOUNT_NAME} characters of text`);
     if (!IANAZone.isValidZone(opts.timezone))
       program.error(`--timezone: "${opts.timezone}" is not an IANA time zone`);
     await withDb(async (db) => {
@@ -103,5 +106,7 @@ keys
     else if (opts.json) console.log(JSON.stringify(keyJson(revoked)));
     else console.log(`revoked ${keyLine(revoked)}`);
   });
+
+program.addCommand(repairCommand(withDb, (message) => program.error(message)));
 
 await program.parseAsync();

@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import type { Logger } from '../logger';
 
 export type Db = Knex;
 
@@ -16,11 +17,81 @@ const types = {
       : pg.types.getTypeParser(oid, format as 'text'),
 };
 
-export function createDb(databaseUrl: string, pool: { min?: number; max?: number } = {}): Db {
+/**
+ * How long the pool waits on a database that does not answer. Without them a request hangs for
+ * as long as the kernel keeps a dead TCP connection (tens of seconds to minutes) during a
+ * partition; with them it fails fast and the API answers 503.
+ */
+export interface DbTimeouts {
+  /** A new connection's TCP and start-up handshake (pg `connectionTimeoutMillis`). */
+  connectMs: number;
+  /** Waiting for a free pooled connection (knex `acquireConnectionTimeout`). */
+  acquireMs: number;
+  /** Server side: Postgres cancels a statement running longer (`statement_timeout`). */
+  statementMs: number;
+  /** Client side: no answer at all in this time means the connection is dead (pg `query_timeout`). */
+  queryMs: number;
+}
+
+export interface DbOptions {
+  min?: number;
+  max?: number;
+  /** Unset: the drivers' own (no) limits, for migrations and operator commands. */
+  timeouts?: DbTimeouts;
+  /** Where knex's own warnings go (default: the console). */
+  logger?: Logger;
+}
+
+/**
+ * knex warns with a stack trace on every failed connection attempt: during an outage that is one
+ * per request, and the API already logs one line for each; they go to debug.
+ */
+const PER_ATTEMPT_WARNINGS = ['Acquire connection error', 'Connection Error'];
+
+function knexLog(logger: Logger): Knex.Config['log'] {
+  const warn = (message: string) =>
+    PER_ATTEMPT_WARNINGS.some((p) => String(message).startsWith(p))
+      ? logger.debug({ source: 'knex' }, message)
+      : logger.warn({ source: 'knex' }, message);
+  return {
+    warn,
+    error: (message: string) => logger.error({ source: 'knex' }, message),
+    deprecate: (method: string, alternative: string) =>
+      logger.warn({ source: 'knex' }, `${method} is deprecated, use ${alternative}`),
+    debug: (message: string) => logger.debug({ source: 'knex' }, message),
+  };
+}
+
+/**
+ * A connection whose last query got no answer (pg's `query_timeout` fired) still has that
+ * query in flight: whatever arrives next on it belongs to the abandoned query, and on a
+ * black-holed connection nothing ever will. It is never handed out again; the pool ends it
+ * (pg destroys the socket of a client with a query in flight) and opens a fresh one.
+ */
+function isReusable(connection: unknown): boolean {
+  const client = connection as { _getActiveQuery?: () => unknown; _queryable?: boolean };
+  if (client._queryable === false) return false;
+  return typeof client._getActiveQuery !== 'function' || !client._getActiveQuery();
+}
+
+export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
+  const { timeouts } = options;
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: databaseUrl, types } as Knex.PgConnectionConfig,
-    pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
+    connection: {
+      connectionString: databaseUrl,
+      types,
+      ...(timeouts
+        ? {
+            connectionTimeoutMillis: timeouts.connectMs,
+            statement_timeout: timeouts.statementMs,
+            query_timeout: timeouts.queryMs,
+          }
+        : {}),
+    } as Knex.PgConnectionConfig,
+    ...(timeouts ? { acquireConnectionTimeout: timeouts.acquireMs } : {}),
+    pool: { min: options.min ?? 0, max: options.max ?? 10, validate: isReusable },
+    ...(options.logger ? { log: knexLog(options.logger) } : {}),
   });
 }
 

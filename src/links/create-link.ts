@@ -7,6 +7,8 @@ import { DateTime, Duration, IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { Customer, LinkTerms } from '../../workflows/payment-link/contract';
 import { CHANNELS, contactFor } from '../../workflows/payment-link/contract';
+import { httpUrl, idOf, isoDateTime, MAX_REFERENCE_LENGTH, storable, text } from '../api/text';
+import { ID_PREFIX } from '../ids';
 import { AmountSchema, lineTotal, MAX_AMOUNT, UnitAmountSchema } from '../money/amount';
 import { currencyExponent } from '../money/currencies';
 
@@ -17,49 +19,54 @@ export const DEFAULT_QUIET_HOURS = { start: '21:00', end: '08:00' } as const;
 
 const MAX_DURATION_MS = 366 * 86_400_000;
 
-const isoDuration = z.string().refine((value) => {
-  const d = Duration.fromISO(value);
-  return d.isValid && d.toMillis() > 0 && d.toMillis() <= MAX_DURATION_MS;
-}, 'must be a positive ISO 8601 duration of at most a year, such as "P3D" or "PT12H"');
+const isoDuration = z
+  .string()
+  .max(64)
+  .refine((value) => {
+    const d = Duration.fromISO(value);
+    return d.isValid && d.toMillis() > 0 && d.toMillis() <= MAX_DURATION_MS;
+  }, 'must be a positive ISO 8601 duration of at most a year, such as "P3D" or "PT12H"');
 
-/** Text a person typed: Postgres refuses NUL characters, so they are refused here first. */
-const text = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
-
-const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM (24-hour)');
+export const clockTime = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM (24-hour)');
 
 export const TimezoneSchema = z
   .string()
+  .max(64)
   .refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as "Europe/Paris"');
 
-export const LocaleSchema = z.string().refine((tag) => {
-  try {
-    return Intl.getCanonicalLocales(tag).length === 1;
-  } catch {
-    return false;
-  }
-}, 'must be a BCP 47 language tag such as "en-US"');
+export const LocaleSchema = z
+  .string()
+  .max(64)
+  .refine((tag) => {
+    try {
+      return Intl.getCanonicalLocales(tag).length === 1;
+    } catch {
+      return false;
+    }
+  }, 'must be a BCP 47 language tag such as "en-US"');
 
-const shortId = text(64).min(1);
+const reference = text(MAX_REFERENCE_LENGTH, 1);
 
 /** A phone number in international form, normalised to E.164. */
-export const PhoneSchema = z.string().transform((value, ctx) => {
-  const number = parsePhoneNumberFromString(value);
-  if (!number?.isValid()) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be a valid phone number in international form (E.164), such as "+14155550123"',
-    });
-    return z.NEVER;
-  }
-  return number.number;
-});
+export const PhoneSchema = z
+  .string()
+  .max(64)
+  .transform((value, ctx) => {
+    const number = parsePhoneNumberFromString(value);
+    if (!number?.isValid()) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a valid phone number in international form (E.164), such as "+14155550123"',
+      });
+      return z.NEVER;
+    }
+    return number.number;
+  });
 
 export const MetadataSchema = z
-  .record(text(40).min(1), text(500))
+  .record(text(40, 1), text(500))
   .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
 
 export const RemindersSchema = z
@@ -73,8 +80,8 @@ export const RemindersSchema = z
   );
 
 export const CustomerSchema = z.strictObject({
-  name: text(200).min(1).optional(),
-  email: z.email().max(254).optional(),
+  name: text(200, 1).optional(),
+  email: storable(z.email().max(254)).optional(),
   phone: PhoneSchema.optional(),
   locale: LocaleSchema.optional(),
   timezone: TimezoneSchema.optional(),
@@ -94,17 +101,17 @@ export const CreatePaymentLinkSchema = z
     line_items: z
       .array(
         z.strictObject({
-          name: text(200).min(1),
+          name: text(200, 1),
           quantity: z.int().positive(),
           unit_amount: UnitAmountSchema,
         }),
       )
       .max(100)
       .optional(),
-    reference: text(64).min(1).optional(),
+    reference: reference.optional(),
     customer: CustomerSchema.optional(),
-    customer_id: z.string().min(1).max(64).optional(),
-    expires_at: z.iso.datetime({ offset: true }).optional(),
+    customer_id: idOf(ID_PREFIX.customer, 'customer').optional(),
+    expires_at: isoDateTime().optional(),
     expires_in: isoDuration.optional(),
     max_payments: z.int().positive().max(2_147_483_647).nullable().optional(),
     accept_partial: z.boolean().optional(),
@@ -115,11 +122,11 @@ export const CreatePaymentLinkSchema = z
       .optional(),
     reminders: RemindersSchema.optional(),
     quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
-    invoice_id: shortId.optional(),
-    order_id: shortId.optional(),
-    campaign_id: shortId.optional(),
+    invoice_id: idOf(ID_PREFIX.invoice, 'invoice').optional(),
+    order_id: idOf(ID_PREFIX.order, 'order').optional(),
+    campaign_id: reference.optional(),
     metadata: MetadataSchema.optional(),
-    success_url: z.url({ protocol: /^https?$/ }).optional(),
+    success_url: httpUrl().optional(),
     notify_on_expiry: z.boolean().optional(),
   })
   .superRefine((body, ctx) => {
@@ -170,7 +177,7 @@ export const UpdatePaymentLinkSchema = z
     metadata: MetadataSchema.optional(),
     reminders: RemindersSchema.optional(),
     quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
-    expires_at: z.iso.datetime({ offset: true }).optional(),
+    expires_at: isoDateTime().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 

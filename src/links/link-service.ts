@@ -24,6 +24,7 @@ import { ApiError } from '../api/errors';
 import type { CommerceStores } from '../commerce/stores';
 import { newId, newLinkToken } from '../ids';
 import type { Logger } from '../logger';
+import { isTemporalUnavailable } from '../temporal/unavailable';
 import {
   type CreatePaymentLinkBody,
   CreatePaymentLinkSchema,
@@ -42,6 +43,8 @@ export interface LinkServiceDeps {
   settings: LifecycleSettings;
   /** How long create waits for the workflow to store the row before answering from the terms. */
   createWaitMs: number;
+  /** Bounds the workflow start and its look-up when Temporal does not answer; default createWaitMs. */
+  temporalRpcTimeoutMs?: number;
   logger: Logger;
   commerce: CommerceStores;
 }
@@ -130,7 +133,7 @@ export function createLinkService(deps: LinkServiceDeps) {
         taskQueue,
         settings,
         logger,
-        deadlineMs: createWaitMs,
+        deadlineMs: deps.temporalRpcTimeoutMs ?? createWaitMs,
       });
       // Abandoned after the wait, the update's long-poll is aborted rather than left running.
       const abandon = new AbortController();
@@ -152,7 +155,8 @@ export function createLinkService(deps: LinkServiceDeps) {
             undefined,
             'invalid_data',
           );
-        if (!(err instanceof TimedOut)) {
+        // Temporal unreachable after a durable start is the same as a slow worker: not a refusal.
+        if (!(err instanceof TimedOut) && !isTemporalUnavailable(err)) {
           // A retry (same Idempotency-Key) of a link whose workflow has since finished: its row is the answer.
           const stored = startedNow ? undefined : await links.findLink(account.id, terms.id);
           if (stored) return stored;

@@ -1,6 +1,6 @@
 /**
  * The provider each account pays through, built from its settings: Stripe with its own keys, or
- * the sandbox (the development default; absent in production unless SANDBOX_SECRET is set).
+ * the sandbox (on under `npm start` in development, elsewhere only with SANDBOX_ENABLED=true).
  */
 import type { PaymentProvider } from './provider';
 import type { ProviderSettings } from './provider-settings';

@@ -3,23 +3,32 @@
  * signature scheme (src/signing.ts) exactly as a remote provider's would be.
  */
 import { z } from 'zod';
+import { idOf, text, toStorableText } from '../api/text';
+import { ID_PREFIX } from '../ids';
+
+/**
+ * What identifies the event and the money must be storable, or the event is refused (4xx, nothing
+ * stored); descriptive text is made storable instead: refusing a signed payment over its card
+ * brand would leave the money untracked while the provider retries forever.
+ */
+const described = (max: number) => z.string().max(max).transform(toStorableText);
 
 export const ProviderEventSchema = z.object({
-  id: z.string().min(1).max(255),
+  id: text(255, 1),
   type: z.enum(['payment.succeeded', 'payment.failed']),
   data: z.object({
-    session_id: z.string().min(1),
-    payment_id: z.string().min(1).max(255),
+    session_id: idOf(ID_PREFIX.session, 'payment session'),
+    payment_id: text(255, 1),
     amount: z.int().positive(),
     currency: z.string().length(3),
-    failure_reason: z.string().max(500).optional(),
+    failure_reason: described(500).optional(),
     payment_profile: z
       .object({
-        token: z.string().min(1).max(255),
-        brand: z.string().max(40).optional(),
-        last4: z.string().max(4).optional(),
+        token: text(255, 1),
+        brand: described(40).optional(),
+        last4: described(4).optional(),
       })
       .optional(),
   }),
 });
-export type ProviderEvent = z.infer<typeof ProviderEventSchema>;
+export type ProviderEvent = z.output<typeof ProviderEventSchema>;

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { assertPortFree, clearRecord, stopStaleDevServer, writeRecord } from './dev-server-owner';
 import { searchAttributeFlags } from './search-attributes';
 
 export interface DevServerOptions {
@@ -20,6 +21,11 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   startTimeoutMs?: number;
   onLog?: (line: string) => void;
+  /**
+   * `npm start`: where the server's pid is recorded (in DATA_DIR). A server an earlier start left
+   * running is stopped first, and a port held by anything else is refused (dev-server-owner.ts).
+   */
+  pidFile?: string;
 }
 
 export interface DevServer {
@@ -40,7 +46,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--db-filename', dbFile);
   }
 
+  if (options.pidFile) {
+    mkdirSync(dirname(options.pidFile), { recursive: true });
+    const stale = await stopStaleDevServer(options.pidFile, onLog);
+    if (stale === 'stopped') onLog?.('stopped the Temporal dev server of an earlier start');
+    await assertPortFree(port, 'TEMPORAL_PORT');
+    if (uiPort) await assertPortFree(uiPort, 'TEMPORAL_UI_PORT');
+  }
+
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { pidFile } = options;
+  if (pidFile && child.pid !== undefined) {
+    const pid = child.pid;
+    writeRecord(pidFile, pid, [binary, ...args], uiPort ? [port, uiPort] : [port]);
+    child.once('exit', () => clearRecord(pidFile, pid));
+  }
   const forward = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) onLog?.(line);
   };

@@ -3,6 +3,7 @@ import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
+import { createReconcilerActivities } from '../../activities/reconciler';
 import { createWebhookActivities } from '../../activities/webhooks';
 import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
@@ -32,6 +33,8 @@ export interface PaylinksWorkerOptions {
   webhookEgress: EgressPolicy;
   /** The payload codec (payloadDataConverter): every payload the workers write is encrypted. */
   dataConverter: DataConverter;
+  /** STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it. */
+  stripeApiBaseUrl?: string;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
 }
@@ -64,6 +67,13 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
       ...createWebhookActivities({
         webhooks: createWebhookStore(db, options.secretsKey),
         egress: options.webhookEgress,
+      }),
+      ...createReconcilerActivities({
+        db,
+        taskQueue,
+        secretsKey: options.secretsKey,
+        publicBaseUrl: options.publicBaseUrl,
+        stripeApiBaseUrl: options.stripeApiBaseUrl,
       }),
     },
     ...(workflowBundlePath

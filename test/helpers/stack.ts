@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { type ApiWiring, composeApi } from '../../src/api/compose';
+import { loadConfig } from '../../src/config';
+import { createDb, type Db } from '../../src/db/knex';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
@@ -12,6 +14,7 @@ import type { CodecKeys } from '../../src/temporal/payload-codec';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 import {
   eventually,
   type RunningWorker,
@@ -58,6 +61,25 @@ export interface StackOptions {
   webhookEgress?: { registration: EgressPolicy; delivery: EgressPolicy };
   /** The payload codec's keys for the worker and the API's client; default TEST_CODEC_KEYS. */
   codecKeys?: CodecKeys;
+  /**
+   * The API and the worker reach Postgres through a TCP proxy (`stack.databaseProxy`) that a
+   * test can cut, with the pool timeouts production runs with; `stack.db` stays direct.
+   */
+  databaseProxy?: boolean;
+}
+
+/** A pool for the API and the worker through a cuttable proxy, timed out as in production. */
+async function proxiedDatabase(url: string): Promise<{ db: Db; proxy: TcpProxy }> {
+  const direct = new URL(url);
+  const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const via = new URL(url);
+  via.hostname = '127.0.0.1';
+  via.port = String(proxy.port);
+  const db = createDb(via.toString(), {
+    timeouts: loadConfig({}).databaseTimeouts,
+    logger: createLogger('silent'),
+  });
+  return { db, proxy };
 }
 
 export interface ApiResponse<T = any> {
@@ -98,6 +120,8 @@ export async function listenTestApi(
 /** API + worker + Postgres + Temporal, all real, on a random port, with one account. */
 export async function startStack(options: StackOptions = {}) {
   const database: TestDatabase = await createTestDatabase();
+  const proxied = options.databaseProxy ? await proxiedDatabase(database.url) : undefined;
+  const serviceDb = proxied?.db ?? database.db;
   const taskQueue = uniqueTaskQueue('stack');
   const temporal: Client = await testClient(options.codecKeys);
   const peers: DevPeers = await startDevPeers();
@@ -111,9 +135,9 @@ export async function startStack(options: StackOptions = {}) {
     ...(options.codecKeys ? { codecKeys: options.codecKeys } : {}),
   };
   let worker: RunningWorker | undefined =
-    options.worker === false ? undefined : await startTestWorker(database.db, taskQueue, testChannels);
+    options.worker === false ? undefined : await startTestWorker(serviceDb, taskQueue, testChannels);
   const api = await listenTestApi({
-    db: database.db,
+    db: serviceDb,
     temporal,
     taskQueue,
     createWaitMs: options.createWaitMs ?? CREATE_WAIT_MS,
@@ -155,6 +179,8 @@ export async function startStack(options: StackOptions = {}) {
   return {
     baseUrl,
     db: database.db,
+    /** For commands run as their own process (the operator CLI). */
+    databaseUrl: database.url,
     temporal,
     taskQueue,
     account,
@@ -192,10 +218,12 @@ export async function startStack(options: StackOptions = {}) {
     },
     /** The local SMTP server and SMS endpoint the worker sends to. */
     peers,
+    /** Set with `databaseProxy`: the API's and the worker's way to Postgres. */
+    databaseProxy: proxied?.proxy,
     twilioAuthToken: channels.twilioAuthToken,
     /** `codecKeys`: the new worker's keys (a rotation), else the stack's. */
     async startWorker(overrides: { codecKeys?: CodecKeys } = {}) {
-      worker ??= await startTestWorker(database.db, taskQueue, { ...testChannels, ...overrides });
+      worker ??= await startTestWorker(serviceDb, taskQueue, { ...testChannels, ...overrides });
     },
     /** Stops the stack's worker (in-flight tasks drain); startWorker starts a new one. */
     async stopWorker() {
@@ -208,6 +236,8 @@ export async function startStack(options: StackOptions = {}) {
       channels.close();
       await peers.stop();
       await temporal.connection.close();
+      await proxied?.db.destroy();
+      await proxied?.proxy.close();
       await database.drop();
     },
   };

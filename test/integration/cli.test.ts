@@ -52,6 +52,14 @@ it('rejects a time zone that does not exist', async () => {
   );
 });
 
+it('rejects an empty or overlong account name and stores nothing', async () => {
+  for (const name of ['', 'x'.repeat(201)])
+    await expect(paylinks('accounts', 'create', name)).rejects.toThrow(
+      /<name>: must be 1 to 200 characters of text/,
+    );
+  expect(await database.db('accounts').where('name', '').orWhere('name', 'x'.repeat(201))).toEqual([]);
+});
+
 describe('API keys', () => {
   let api: Awaited<ReturnType<typeof listenTestApi>>;
   let temporal: Awaited<ReturnType<typeof testClient>>;

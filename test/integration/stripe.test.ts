@@ -356,6 +356,41 @@ describe("Stripe's webhooks", () => {
     expect((await stack.db('payment_sessions').where({ id: session.id }).first()).status).toBe('open');
   });
 
+  it('answers 400 naming the field to a signed event with a NUL in its id or session id; nothing stored', async () => {
+    const { link, session } = await linkWithSession(1200);
+    const cases: [string, string][] = [
+      [
+        'id',
+        checkoutEvent('checkout.session.completed', {
+          sessionId: session.id,
+          linkId: link.id,
+          amount: 1200,
+          eventId: 'evt_\u0000',
+        }),
+      ],
+      [
+        'data.session_id',
+        checkoutEvent('checkout.session.completed', {
+          sessionId: `${session.id}\u0000`,
+          linkId: link.id,
+          amount: 1200,
+        }),
+      ],
+    ];
+    const events = async () => (await stack.db('provider_events').count<{ n: string }[]>({ n: '*' }))[0]?.n;
+    const before = await events();
+    for (const [param, payload] of cases) {
+      const res = await postWebhook(payload, sign(payload));
+      expect(res.status, param).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error, param).toMatchObject({
+        code: 'event_invalid',
+        param,
+      });
+    }
+    expect(await events()).toBe(before);
+    expect((await stack.db('payment_sessions').where({ id: session.id }).first()).status).toBe('open');
+  });
+
   it('makes one payment of a replayed event, however often and however signed', async () => {
     const { link, session } = await linkWithSession(900);
     const payload = checkoutEvent('checkout.session.completed', {

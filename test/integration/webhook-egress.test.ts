@@ -62,3 +62,33 @@ it('a name that resolves to loopback only at delivery is refused without connect
   expect(receiver.connections()).toBe(0);
   expect(receiver.received).toHaveLength(0);
 });
+
+it('a refused address is not retried: one attempt is recorded and the link workflow finishes', async () => {
+  const url = `http://rebound.merchant.test:${receiver.port}/hooks`;
+  expect((await stack.request('PUT', '/v1/webhook_endpoint', { json: { url } })).status).toBe(200);
+  const { body: link } = await stack.request('POST', '/v1/payment_links', {
+    json: { amount: 100, currency: 'USD' },
+  });
+  expect((await stack.request('POST', `/v1/payment_links/${link.id}/cancel`, { json: {} })).status).toBe(200);
+  // The workflow awaits its webhooks before it ends; retried, this one would keep it open for a day.
+  const handle = stack.temporal.workflow.getHandle(link.id);
+  await eventually(
+    async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+    WAIT_MS,
+    'the link workflow to finish',
+  );
+  const failed =
+    (await handle.fetchHistory()).events?.filter((e) => e.activityTaskFailedEventAttributes) ?? [];
+  expect(failed).toHaveLength(1);
+  expect(failed[0]?.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo).toMatchObject({
+    type: 'WebhookRefusedAddress',
+    nonRetryable: true,
+  });
+  const eventId = `evt_${link.id}_status:cancelled`;
+  const attempts = await stack.request(
+    'GET',
+    `/v1/webhook_deliveries?event_id=${encodeURIComponent(eventId)}`,
+  );
+  expect(attempts.body.data).toMatchObject([{ url, attempt: 1, error: 'refused_address' }]);
+  expect(receiver.connections()).toBe(0);
+});

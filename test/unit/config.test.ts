@@ -9,7 +9,6 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ env: 'development', port: 3000, publicBaseUrl: 'http://localhost:3000' });
     expect(config.temporal.address).toBeUndefined();
     expect(config.notifications.twilio).toBeUndefined();
-    expect(config.sandboxSecret).toBeDefined();
   });
 
   it('requires PUBLIC_BASE_URL in production: every link and twilio signature depends on it', () => {

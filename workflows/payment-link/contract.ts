@@ -246,6 +246,10 @@ export const EventTypes = {
   paymentRejected: 'payment.rejected',
   /** Written by the API (src/payments/refunds.ts), never by the workflow. */
   paymentRefunded: 'payment.refunded',
+  /** A stored provider event nobody had applied, applied by the reconciler (src/payments/reconcile-events.ts). */
+  paymentReconciled: 'payment.reconciled',
+  /** An operator's `paylinks links repair` restarted the lifecycle of a link whose workflow had ended. */
+  linkRepaired: 'payment_link.repaired',
   notificationSent: 'notification.sent',
   notificationDelivered: 'notification.delivered',
   notificationUndelivered: 'notification.undelivered',

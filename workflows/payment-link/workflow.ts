@@ -79,8 +79,15 @@ export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
 
+/**
+ * Postgres writes take milliseconds: an attempt still running after a few seconds is on a worker
+ * that died, and is retried at once elsewhere instead of stalling the link for half a minute.
+ * Attempts are idempotent, so one that was only slow and commits late changes nothing. Retried
+ * without limit: a write that fails for its data is not retryable (see failures.ts).
+ * (Activity options are not part of a history's commands: no patch needed, replays stay green.)
+ */
 const { persistLink, recordChange, recordPayments } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '5 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 

@@ -5,7 +5,8 @@ import { CHANNELS } from '../../../workflows/payment-link/contract';
 import type { DocumentLinkOptions, DocumentLinks } from '../../commerce/document-links';
 import type { CommerceStores, CustomerRow, InvoiceRow, OrderRow } from '../../commerce/stores';
 import type { Db } from '../../db/knex';
-import { CustomerSchema as LinkCustomerSchema, MetadataSchema } from '../../links/create-link';
+import { ID_PREFIX } from '../../ids';
+import { clockTime, CustomerSchema as LinkCustomerSchema, MetadataSchema } from '../../links/create-link';
 import { serializeLink } from '../../links/serialize';
 import { AmountSchema } from '../../money/amount';
 import { isPayableCurrency } from '../../money/currencies';
@@ -13,7 +14,8 @@ import { accountOf } from '../auth';
 import { ApiError } from '../errors';
 import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
-import { parseBody, parseQuery } from '../validation';
+import { httpUrl, idOf, isoDate, isoDateTime, text } from '../text';
+import { parseBody, parseQuery, pathId } from '../validation';
 
 export interface CommerceRoutesDeps {
   db: Db;
@@ -25,35 +27,40 @@ export interface CommerceRoutesDeps {
 const metadata = MetadataSchema.optional();
 const currency = z
   .string()
+  .max(3)
   .transform((c) => c.toUpperCase())
   .refine(isPayableCurrency, 'must be an ISO 4217 currency code such as "USD"');
 
 /** A stored customer: the same contact fields a link's inline customer has, plus metadata. */
 export const CustomerSchema = LinkCustomerSchema.extend({ metadata: MetadataSchema.optional() });
 
+const customerId = idOf(ID_PREFIX.customer, 'customer');
+
 export const InvoiceSchema = z.strictObject({
-  number: z.string().min(1).max(64),
-  customer_id: z.string().min(1).optional(),
+  number: text(64, 1),
+  customer_id: customerId.optional(),
   amount_due: AmountSchema,
   currency,
-  due_date: z.iso.date(),
+  due_date: isoDate(),
   metadata,
 });
 
 export const OrderSchema = z.strictObject({
-  customer_id: z.string().min(1).optional(),
+  customer_id: customerId.optional(),
   amount: AmountSchema,
   currency,
-  description: z.string().max(1000).optional(),
+  description: text(1000).optional(),
   metadata,
 });
 
 /** What a merchant may choose for a link made from a document; the rest comes from the document. */
+export const PaymentProfilesQuerySchema = PaginationSchema.extend({ customer_id: customerId }).strict();
+
 export const DocumentLinkSchema = z.strictObject({
   channels: z.array(z.enum(CHANNELS)).optional(),
-  expires_at: z.iso.datetime({ offset: true }).optional(),
-  quiet_hours: z.strictObject({ start: z.string(), end: z.string() }).nullable().optional(),
-  success_url: z.url({ protocol: /^https?$/ }).optional(),
+  expires_at: isoDateTime().optional(),
+  quiet_hours: z.strictObject({ start: clockTime, end: clockTime }).nullable().optional(),
+  success_url: httpUrl().optional(),
 });
 
 const documentLinkOptions = (b: z.infer<typeof DocumentLinkSchema>): DocumentLinkOptions => ({
@@ -134,7 +141,10 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
       { reserve: 'cus' },
     ),
   );
-  router.get('/customers/:id', async (req, res) => {
+  const customerPath = pathId(ID_PREFIX.customer, 'customer');
+  const invoicePath = pathId(ID_PREFIX.invoice, 'invoice');
+  const orderPath = pathId(ID_PREFIX.order, 'order');
+  router.get('/customers/:id', customerPath, async (req, res) => {
     const row = await commerce.findCustomer(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('customer', req.params.id);
     res.json(serializeCustomer(row));
@@ -169,7 +179,7 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
       { reserve: 'inv' },
     ),
   );
-  router.get('/invoices/:id', async (req, res) => {
+  router.get('/invoices/:id', invoicePath, async (req, res) => {
     const row = await commerce.findInvoice(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('invoice', req.params.id);
     res.json(serializeInvoice(row));
@@ -178,6 +188,7 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
 
   router.post(
     '/invoices/:id/payment_link',
+    invoicePath,
     withIdempotency<{ id: string }>(
       db,
       async (req, linkId) => {
@@ -210,7 +221,7 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
       { reserve: 'ord' },
     ),
   );
-  router.get('/orders/:id', async (req, res) => {
+  router.get('/orders/:id', orderPath, async (req, res) => {
     const row = await commerce.findOrder(accountOf(req).id, req.params.id);
     if (!row) throw ApiError.notFound('order', req.params.id);
     res.json(serializeOrder(row));
@@ -219,6 +230,7 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
 
   router.post(
     '/orders/:id/payment_link',
+    orderPath,
     withIdempotency<{ id: string }>(
       db,
       async (req, linkId) => {
@@ -231,7 +243,7 @@ export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: C
   );
 
   router.get('/payment_profiles', async (req, res) => {
-    const q = parseQuery(PaginationSchema.extend({ customer_id: z.string().min(1) }).strict(), req.query);
+    const q = parseQuery(PaymentProfilesQuerySchema, req.query);
     const { rows, hasMore } = await paginate<{
       id: string;
       created_at: Date;

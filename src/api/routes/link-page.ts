@@ -3,6 +3,7 @@ import express, { Router } from 'express';
 import { EventTypes, isTerminal } from '../../../workflows/payment-link/contract';
 import { findAccount } from '../../accounts/accounts';
 import type { Db } from '../../db/knex';
+import { isTokenShaped } from '../../ids';
 import { insertLinkEvents, type LinkStore } from '../../links/link-store';
 import type { Logger } from '../../logger';
 import { escapeHtml as e } from '../../notifications/messages';
@@ -33,6 +34,11 @@ export function linkPageRoutes(deps: {
 }): Router {
   const { db, links, sessions, providers, logger } = deps;
   const router = Router();
+  // A token that cannot be one is answered like an unknown one, before any query.
+  router.param('token', (_req, res, next, token: string) => {
+    if (isTokenShaped(token)) next();
+    else res.status(404).type('html').send(notFound);
+  });
 
   router.get('/l/:token', async (req, res) => {
     const link = await links.findLinkByToken(req.params.token);

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { isTokenShaped } from '../../ids';
 import type { LinkStore } from '../../links/link-store';
 import { linkUrl } from '../../links/serialize';
 import { qrPng, qrSvg } from '../../notifications/qr';
@@ -7,6 +8,9 @@ import { ApiError } from '../errors';
 /** `GET /l/:token/qr.png|svg`: the link's URL as a QR code, for print, screens and email. */
 export function linkQrRoutes(links: LinkStore, publicBaseUrl: string): Router {
   const router = Router();
+  router.param('token', (_req, _res, next, token: string) => {
+    next(isTokenShaped(token) ? undefined : ApiError.notFound('payment link', token));
+  });
   const urlFor = async (token: string) => {
     const row = await links.findLinkByToken(token);
     if (!row) throw ApiError.notFound('payment link', token);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { CHANNELS, LINK_STATUSES } from '../../../workflows/payment-link/contract';
 import type { Db } from '../../db/knex';
+import { ID_PREFIX } from '../../ids';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
 import type { LinkRow, LinkStore, PaymentRow } from '../../links/link-store';
@@ -9,7 +10,8 @@ import { serializeEvent, serializeLink } from '../../links/serialize';
 import { accountOf } from '../auth';
 import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
-import { parseBody, parseQuery } from '../validation';
+import { idOf, isoDateTime, MAX_REFERENCE_LENGTH, text } from '../text';
+import { parseBody, parseQuery, pathIds } from '../validation';
 
 export interface PaymentLinkRoutesDeps {
   db: Db;
@@ -20,20 +22,20 @@ export interface PaymentLinkRoutesDeps {
 
 export const ListQuerySchema = PaginationSchema.extend({
   status: z.enum(LINK_STATUSES).optional(),
-  customer_id: z.string().min(1).optional(),
-  invoice_id: z.string().min(1).optional(),
-  order_id: z.string().min(1).optional(),
-  campaign_id: z.string().min(1).optional(),
-  reference: z.string().min(1).optional(),
-  'created[gte]': z.iso.datetime({ offset: true }).optional(),
-  'created[lte]': z.iso.datetime({ offset: true }).optional(),
+  customer_id: idOf(ID_PREFIX.customer, 'customer').optional(),
+  invoice_id: idOf(ID_PREFIX.invoice, 'invoice').optional(),
+  order_id: idOf(ID_PREFIX.order, 'order').optional(),
+  campaign_id: text(MAX_REFERENCE_LENGTH, 1).optional(),
+  reference: text(MAX_REFERENCE_LENGTH, 1).optional(),
+  'created[gte]': isoDateTime().optional(),
+  'created[lte]': isoDateTime().optional(),
 }).strict();
 
 export const CancelSchema = z.strictObject({
-  reason: z.string().max(500).optional(),
+  reason: text(500).optional(),
   notify_customer: z.boolean().optional(),
 });
-export const ReissueSchema = z.strictObject({ expires_in: z.string().optional() });
+export const ReissueSchema = z.strictObject({ expires_in: text(64).optional() });
 export const NotifySchema = z.strictObject({ channel: z.enum(CHANNELS) });
 
 const serializePayment = (p: PaymentRow) => ({
@@ -54,6 +56,7 @@ const serializePayment = (p: PaymentRow) => ({
 export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: PaymentLinkRoutesDeps): Router {
   const router = Router();
   const show = (row: LinkRow) => serializeLink(row, publicBaseUrl);
+  pathIds(router, 'id', ID_PREFIX.paymentLink, 'payment link');
 
   router.post(
     '/',

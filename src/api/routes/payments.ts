@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
+import { ID_PREFIX } from '../../ids';
 import { MAX_AMOUNT } from '../../money/amount';
 import { type Refunds, serializeRefund } from '../../payments/refunds';
 import { accountOf } from '../auth';
 import { ApiError } from '../errors';
 import { withIdempotency } from '../idempotency';
-import { parseBody } from '../validation';
+import { parseBody, pathIds } from '../validation';
 
 export const RefundSchema = z.strictObject({
   /** Minor units; default: all that is left to refund. */
@@ -16,6 +17,7 @@ export const RefundSchema = z.strictObject({
 /** A payment with what was refunded of it, and `POST /v1/payments/:id/refund`. */
 export function paymentRoutes({ db, refunds }: { db: Db; refunds: Refunds }): Router {
   const router = Router();
+  pathIds(router, 'id', ID_PREFIX.payment, 'payment');
 
   router.get('/payments/:id', async (req, res) => {
     const found = await refunds.paymentWithRefunds(accountOf(req).id, req.params.id);

@@ -1,10 +1,20 @@
 import express, { Router } from 'express';
+import { ZodError } from 'zod';
+import { ID_PREFIX, isIdShaped } from '../../ids';
 import type { ProviderRegistry } from '../../payments/provider';
 import type { ProviderDirectory } from '../../payments/provider-directory';
 import type { ProviderEvents } from '../../payments/provider-events';
-import type { ProviderEvent } from '../../payments/sandbox-provider';
+import { type ProviderEvent, ProviderEventSchema } from '../../payments/sandbox-provider';
 import { signatureProblem } from '../../payments/stripe-provider';
 import { ApiError } from '../errors';
+
+/** 400 `event_invalid`, naming the field when the event parsed as JSON but a field is wrong. */
+const invalidEvent = (err: unknown) =>
+  ApiError.invalid(
+    'The event is not a valid payment event',
+    err instanceof ZodError ? err.issues[0]?.path.join('.') || undefined : undefined,
+    'event_invalid',
+  );
 
 export interface ProviderCallbackDeps {
   providers: ProviderRegistry;
@@ -27,7 +37,10 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
    */
   router.post('/stripe/:account_id', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
     const accountId = req.params.account_id;
-    const stripe = await directory.stripeFor(accountId);
+    // An id that cannot be an account's is answered like an unknown one, before any query.
+    const stripe = isIdShaped(ID_PREFIX.account, accountId)
+      ? await directory.stripeFor(accountId)
+      : undefined;
     if (!stripe) throw ApiError.notFound('Stripe webhook endpoint', accountId);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const header = req.headers['stripe-signature'];
@@ -43,16 +56,21 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
         `Invalid Stripe-Signature (${check})`,
       );
     }
-    const event = await stripe.toProviderEvent(verified);
+    const converted = await stripe.toProviderEvent(verified);
     // Another event type, or a checkout still waiting for a delayed payment: nothing to apply.
-    if (!event) return void res.json({ received: true, ignored: true });
+    if (!converted) return void res.json({ received: true, ignored: true });
+    // Signed is not the same as storable: the same checks as the sandbox's events.
+    const parsed = ProviderEventSchema.safeParse(converted);
+    if (!parsed.success) throw invalidEvent(parsed.error);
+    const event = parsed.data;
     const { duplicate } = await providerEvents.receive('stripe', event, raw, accountId);
     res.json(duplicate ? { received: true, duplicate: true } : { received: true });
   });
 
   router.post('/:provider', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
     const provider = req.params.provider;
-    const implementation = providers[provider];
+    // An own entry only: `__proto__` or `constructor` is not a provider.
+    const implementation = Object.hasOwn(providers, provider) ? providers[provider] : undefined;
     if (!implementation) throw ApiError.notFound('payment provider', provider);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const check = implementation.verifyCallback(raw, req.headers);
@@ -67,8 +85,8 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     let event: ProviderEvent;
     try {
       event = implementation.parseEvent(raw);
-    } catch {
-      throw ApiError.invalid('The event is not a valid payment event', undefined, 'event_invalid');
+    } catch (err) {
+      throw invalidEvent(err);
     }
     const { duplicate } = await providerEvents.receive(provider, event, raw);
     res.json(duplicate ? { received: true, duplicate: true } : { received: true });

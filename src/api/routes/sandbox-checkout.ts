@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { Router } from 'express';
+import { ID_PREFIX, isIdShaped } from '../../ids';
 import type { LinkStore } from '../../links/link-store';
 import { formatAmount } from '../../money/format';
 import { escapeHtml as e } from '../../notifications/messages';
@@ -21,15 +22,20 @@ export function sandboxCheckoutRoutes(deps: {
   const { sessions, links, secret } = deps;
   const router = Router();
   const closed = page('Checkout closed', '<section><h1>This checkout is no longer open</h1></section>');
-  /** The session, if it can still be paid. */
-  const openSession = async (id: string) => {
-    const session = await sessions.find(id);
-    return session && session.status === 'open' && session.expires_at > new Date() ? session : undefined;
-  };
+  const missing = page('Not found', '<section><h1>This checkout does not exist</h1></section>');
+  // An id that cannot be a session's is answered like an unknown one, before any query.
+  router.param('id', (_req, res, next, id: string) => {
+    if (isIdShaped(ID_PREFIX.session, id)) next();
+    else res.status(404).type('html').send(missing);
+  });
 
   router.get('/sandbox/checkout/:id', async (req, res) => {
-    const session = await openSession(req.params.id);
+    const session = await sessions.find(req.params.id);
     if (!session) {
+      res.status(404).type('html').send(missing);
+      return;
+    }
+    if (session.status !== 'open' || session.expires_at <= new Date()) {
       res.status(410).type('html').send(closed);
       return;
     }
@@ -52,7 +58,11 @@ export function sandboxCheckoutRoutes(deps: {
       // Claimed before the callback: a second submit of this page (or another tab) finds it taken.
       const session = await sessions.claim(req.params.id);
       if (!session) {
-        res.status(410).type('html').send(closed);
+        const known = await sessions.find(req.params.id);
+        res
+          .status(known ? 410 : 404)
+          .type('html')
+          .send(known ? closed : missing);
         return;
       }
       const form = (req.body ?? {}) as { outcome?: string; save_payment_profile?: string };

@@ -1,7 +1,19 @@
 import express, { Router } from 'express';
 import twilio from 'twilio';
+import { z } from 'zod';
 import type { NotificationStore } from '../../notifications/notification-store';
 import { ApiError } from '../errors';
+import { parseBody } from '../validation';
+
+/** The fields Paylinks reads of a status report; twilio sends many more, left unread. */
+const StatusReportSchema = z.object({
+  MessageSid: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'must be a message SID'),
+  MessageStatus: z.string().regex(/^[a-z_-]{1,32}$/, 'must be a message status'),
+  ErrorCode: z
+    .string()
+    .regex(/^\d{0,10}$/, 'must be a twilio error code')
+    .optional(),
+});
 
 /**
  * `POST /v1/callbacks/twilio/status`: twilio's delivery reports. The signature covers the full
@@ -22,10 +34,12 @@ export function twilioCallbackRoutes(deps: {
     if (!deps.authToken || !signature || !twilio.validateRequest(deps.authToken, signature, url, params)) {
       throw new ApiError(403, 'authentication_error', 'signature_invalid', 'Invalid X-Twilio-Signature');
     }
-    if (!params.MessageSid || !params.MessageStatus) {
-      throw ApiError.invalid('MessageSid and MessageStatus are required', 'MessageSid');
-    }
-    await deps.notifications.applyProviderStatus(params.MessageSid, params.MessageStatus, params.ErrorCode);
+    const report = parseBody(StatusReportSchema, params);
+    await deps.notifications.applyProviderStatus(
+      report.MessageSid,
+      report.MessageStatus,
+      report.ErrorCode || undefined,
+    );
     res.status(204).end();
   });
   return router;

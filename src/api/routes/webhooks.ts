@@ -7,9 +7,12 @@ import { accountOf } from '../auth';
 import { ApiError } from '../errors';
 import { withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
+import { httpUrl, text } from '../text';
 import { parseBody, parseQuery } from '../validation';
 
-export const EndpointSchema = z.strictObject({ url: z.url({ protocol: /^https?$/ }) });
+export const EndpointSchema = z.strictObject({ url: httpUrl() });
+
+export const DeliveriesQuerySchema = PaginationSchema.extend({ event_id: text(255, 1).optional() }).strict();
 
 interface DeliveryRow {
   id: string;
@@ -73,10 +76,7 @@ export function webhookRoutes({
   });
 
   router.get('/webhook_deliveries', async (req, res) => {
-    const q = parseQuery(
-      PaginationSchema.extend({ event_id: z.string().min(1).optional() }).strict(),
-      req.query,
-    );
+    const q = parseQuery(DeliveriesQuerySchema, req.query);
     const { rows, hasMore } = await paginate<DeliveryRow>(
       db,
       'webhook_deliveries',
