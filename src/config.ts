@@ -187,16 +187,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     // Every link a customer receives, and every twilio signature, is built on it.
     throw new ConfigError('invalid configuration: PUBLIC_BASE_URL is required when NODE_ENV=production');
   }
-  if (e.NODE_ENV === 'production' && !e.PAYLOAD_CODEC_KEYS) {
-    // Without it customer data would sit in clear in Temporal's history.
-    throw new ConfigError('invalid configuration: PAYLOAD_CODEC_KEYS is required when NODE_ENV=production');
-  }
   const devDefaults = options.role === 'all-in-one' && e.NODE_ENV === 'development';
   const sandbox = resolveSandboxSecret(e, devDefaults);
   if ('problem' in sandbox) throw new ConfigError(`invalid configuration: ${sandbox.problem}`);
   const privateWebhooks = resolveAllowPrivateWebhooks(e, devDefaults);
   if ('problem' in privateWebhooks)
     throw new ConfigError(`invalid configuration: ${privateWebhooks.problem}`);
+  if (e.NODE_ENV === 'production' && !e.PAYLOAD_CODEC_KEYS) {
+    // Without it customer data would sit in clear in Temporal's history.
+    throw new ConfigError('invalid configuration: PAYLOAD_CODEC_KEYS is required when NODE_ENV=production');
+  }
   if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(
       'invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with twilio credentials',
