@@ -24,9 +24,8 @@ export const TEST_SECRETS_KEY = Buffer.alloc(32, 'paylinks-test-key');
  * Encrypts Temporal payloads in tests (what PAYLOAD_CODEC_KEYS is in production). Fixed: the
  * histories in test/fixtures/histories/3-encrypted-payloads were recorded under it.
  */
-export const TEST_CODEC_KEYS: CodecKeys = parseCodecKeys(
-  `test-k1:${Buffer.alloc(32, 'paylinks-test-codec-k1').toString('base64')}`,
-);
+export const TEST_CODEC_KEYS_SPEC = `test-k1:${Buffer.alloc(32, 'paylinks-test-codec-k1').toString('base64')}`;
+export const TEST_CODEC_KEYS: CodecKeys = parseCodecKeys(TEST_CODEC_KEYS_SPEC);
 
 export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
 
