@@ -32,6 +32,26 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  /** mTLS and API key (Temporal Cloud): PEM text or a file path; see src/temporal/connection-options.ts. */
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** The Temporal SDK's own worker metrics (Prometheus), e.g. 127.0.0.1:9464; unset: off. */
+  TEMPORAL_METRICS_BIND: z
+    .string()
+    .regex(/^[^:]+:\d+$/, 'must be host:port')
+    .optional(),
+  /** Paylinks' /metrics: a bearer token that opens it on the API port, and/or a separate listener. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The operator CLI's API (`paylinks links …`): where the API is and which account key to use. */
+  PAYLINKS_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PAYLINKS_API_KEY: z.string().min(1).optional(),
+  /** pretty: human-readable lines; json: one JSON object a line; default: pretty on a terminal. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** The API's calls to Temporal without a deadline of their own (calls waiting on a worker: LINK_CREATE_WAIT_MS). */
   TEMPORAL_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
 
@@ -113,8 +133,19 @@ export interface Config {
     cliPath: string | undefined;
     port: number;
     uiPort: number;
+    tlsCert: string | undefined;
+    tlsKey: string | undefined;
+    tlsCa: string | undefined;
+    tlsServerName: string | undefined;
+    apiKey: string | undefined;
+    /** host:port for the SDK's Prometheus exporter; undefined: off. */
+    metricsBind: string | undefined;
     rpcTimeoutMs: number;
   };
+  metrics: MetricsConfig;
+  logFormat: 'json' | 'pretty' | undefined;
+  /** The operator CLI's view of the API; the URL defaults to this machine's API port. */
+  cli: { apiUrl: string; apiKey: string | undefined };
   linkCreateWaitMs: number;
   reconciler: { intervalMs: number; graceMs: number };
   notifications: NotificationConfig;
@@ -138,6 +169,14 @@ export interface PayloadCodecConfig {
   authToken: string | undefined;
   /** Browser origins allowed to call the codec endpoint (the Temporal UI). */
   corsOrigins: string[];
+}
+
+export interface MetricsConfig {
+  /** Opens /metrics on the API port to `Authorization: Bearer <token>`; undefined: not served there. */
+  token: string | undefined;
+  /** A listener of its own for /metrics (the worker role's only way to expose its counters). */
+  port: number | undefined;
+  host: string;
 }
 
 export interface TwilioConfig {
@@ -222,7 +261,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       cliPath: e.TEMPORAL_CLI_PATH,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
+      tlsCert: e.TEMPORAL_TLS_CERT,
+      tlsKey: e.TEMPORAL_TLS_KEY,
+      tlsCa: e.TEMPORAL_TLS_CA,
+      tlsServerName: e.TEMPORAL_TLS_SERVER_NAME,
+      apiKey: e.TEMPORAL_API_KEY,
+      metricsBind: e.TEMPORAL_METRICS_BIND,
       rpcTimeoutMs: e.TEMPORAL_RPC_TIMEOUT_MS,
+    },
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
+    logFormat: e.LOG_FORMAT,
+    cli: {
+      apiUrl: (e.PAYLINKS_API_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+      apiKey: e.PAYLINKS_API_KEY,
     },
     linkCreateWaitMs: e.LINK_CREATE_WAIT_MS,
     reconciler: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS },

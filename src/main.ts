@@ -13,15 +13,18 @@ import { createDb } from './db/knex';
 import { migrateLatest } from './db/migrate';
 import { resolveDatabase } from './db/resolve';
 import { type DevPeers, startDevPeers } from './dev/peers';
-import { createLogger } from './logger';
+import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
+import { startMetricsServer } from './observability/metrics-endpoint';
 import { TOOLS_DIR } from './paths';
 import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { Shutdown } from './shutdown';
 import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
+import { temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
 import { startDevServer } from './temporal/dev-server';
 import { payloadDataConverter } from './temporal/payload-codec';
+import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const EMBEDDED_POSTGRES_PORT = 54329;
@@ -31,7 +34,8 @@ const config = loadConfig(process.env, { role: 'all-in-one' });
 const dataConverter = payloadDataConverter(config.payloadCodec.keys);
 // The dev server's UI has no login to pass a token from: it gets one in its codec endpoint's path.
 const codecAuthToken = config.payloadCodec.authToken ?? randomBytes(32).toString('base64url');
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, 'paylinks', { pretty: prettyFor(config.logFormat) });
+installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
@@ -89,7 +93,8 @@ try {
   const channels = createChannels(config.notifications, config.publicBaseUrl, devPeers);
   shutdown.add('SMTP pool', async () => channels.close());
 
-  const connection = await NativeConnection.connect({ address });
+  const temporalOptions = temporalConnectionOptions(temporalAccessOf(config.temporal, address));
+  const connection = await NativeConnection.connect(temporalOptions);
   shutdown.add('worker connection', () => connection.close());
   const worker = await createPaylinksWorker({
     connection,
@@ -116,7 +121,7 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(address, config.temporal.namespace, dataConverter, {
+  const temporal = await connectClient(temporalOptions, config.temporal.namespace, dataConverter, {
     rpcMs: config.temporal.rpcTimeoutMs,
     workerMs: config.linkCreateWaitMs,
   });
@@ -143,6 +148,7 @@ try {
       authToken: codecAuthToken,
       corsOrigins: config.payloadCodec.corsOrigins,
     },
+    metricsToken: config.metrics.token,
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });
@@ -150,6 +156,12 @@ try {
     const s = app.listen(config.port, () => ready(s));
   });
   shutdown.add('API server', () => new Promise((done) => server.close(done)));
+  if (config.metrics.port !== undefined) {
+    // One process: the API's and the worker's counters are in the same registry.
+    const metrics = await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+    shutdown.add('metrics listener', metrics.close);
+    logger.info(`metrics at ${metrics.url}`);
+  }
 
   const dbHint = database.embedded ? `DATABASE_URL=${database.url} ` : '';
   console.log(

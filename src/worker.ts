@@ -4,15 +4,19 @@ import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL } from './config';
 import { loadConfigOrExit } from './config/startup';
 import { createDb } from './db/knex';
-import { createLogger } from './logger';
+import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
+import { startMetricsServer } from './observability/metrics-endpoint';
 import { ensureReconcilerSchedule } from './reconciler/schedule';
+import { describeAccess, temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
 import { payloadDataConverter } from './temporal/payload-codec';
+import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const config = loadConfigOrExit();
+const logger = createLogger(config.logLevel, 'paylinks-worker', { pretty: prettyFor(config.logFormat) });
+installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 const dataConverter = payloadDataConverter(config.payloadCodec.keys);
-const logger = createLogger(config.logLevel, 'paylinks-worker');
 if (config.payloadCodec.developmentKey)
   logger.warn(
     'PAYLOAD_CODEC_KEYS is unset: Temporal payloads are encrypted with the published development key',
@@ -23,9 +27,17 @@ const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
   timeouts: config.databaseTimeouts,
   logger,
 });
-const connection = await NativeConnection.connect({
-  address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
-});
+const temporalOptions = temporalConnectionOptions(
+  temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
+);
+logger.info(`connecting to Temporal at ${describeAccess(temporalOptions)}`);
+const connection = await NativeConnection.connect(temporalOptions);
+// The activities' counters live in this process: METRICS_PORT serves them.
+const metrics =
+  config.metrics.port === undefined
+    ? undefined
+    : await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+if (metrics) logger.info(`metrics at ${metrics.url}`);
 const worker = await createPaylinksWorker({
   connection,
   namespace: config.temporal.namespace,
@@ -52,5 +64,6 @@ logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 await worker.run();
 channels.close();
 await connection.close();
+await metrics?.close();
 await db.destroy();
 logger.info('worker stopped');

@@ -9,6 +9,7 @@ import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
+import { metricsHandler } from '../observability/metrics-endpoint';
 import type { RecordLatePayment } from '../payments/late-payments';
 import { type ProviderRegistry, sandboxProvider } from '../payments/provider';
 import type { ProviderDirectory } from '../payments/provider-directory';
@@ -23,6 +24,7 @@ import { authenticate, requireAccount } from './auth';
 import { CUSTOMER_PAGE_PATHS, customerPageErrors } from './customer-page-errors';
 import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
+import { countCallbackFailures, requestLog } from './request-log';
 import { analyticsRoutes } from './routes/analytics';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
@@ -76,6 +78,8 @@ export interface AppDeps {
   refunds: Refunds;
   /** The Temporal UI's codec endpoint; undefined: off (no CODEC_AUTH_TOKEN). */
   codec?: CodecRoutesDeps;
+  /** METRICS_TOKEN: /metrics on this port for bearers of it; undefined: not served here. */
+  metricsToken?: string;
 }
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -84,6 +88,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? 'loopback');
+  app.use(requestLog(deps.logger));
   app.use(securityHeaders({ allowHttpRedirects: !deps.production }));
   const limit = limiters({
     limits: deps.rateLimits ?? DEFAULT_RATE_LIMITS,
@@ -106,6 +111,8 @@ export function createApp(deps: AppDeps): Express {
       checks: { postgres: postgres ? 'ok' : 'unreachable', temporal: temporal ? 'ok' : 'unreachable' },
     });
   });
+
+  if (deps.metricsToken) app.get('/metrics', metricsHandler(deps.metricsToken));
 
   app.use(docsRoutes(deps.publicBaseUrl));
   app.use(dashboardRoutes());
@@ -169,6 +176,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, _res, next) => {
     next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
   });
+  app.use(countCallbackFailures);
   app.use(CUSTOMER_PAGE_PATHS, customerPageErrors(deps.logger));
   app.use(errorHandler(deps.logger));
   return app;

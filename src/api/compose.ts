@@ -49,6 +49,8 @@ export interface ApiWiring {
   rateLimits?: RateLimits;
   rateLimitStore?: RateLimitStoreFactory;
   trustProxy?: TrustProxy;
+  /** METRICS_TOKEN: serve /metrics on the API port to bearers of it. */
+  metricsToken?: string;
 }
 
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
@@ -98,6 +100,7 @@ export function composeApi(w: ApiWiring): Express {
     trustProxy: w.trustProxy,
     publicBaseUrl: w.publicBaseUrl,
     logger: w.logger,
+    metricsToken: w.metricsToken,
     providerSettings,
     paymentProviders,
     refunds: createRefunds({

@@ -2,14 +2,16 @@
 import { DEFAULT_DATABASE_URL } from '../config';
 import { loadConfigOrExit } from '../config/startup';
 import { createDb } from '../db/knex';
-import { createLogger } from '../logger';
+import { createLogger, prettyFor } from '../logger';
+import { startMetricsServer } from '../observability/metrics-endpoint';
 import { Shutdown } from '../shutdown';
 import { connectClient } from '../temporal/connection';
+import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { payloadDataConverter } from '../temporal/payload-codec';
 import { composeApi } from './compose';
 
 const config = loadConfigOrExit();
-const logger = createLogger(config.logLevel, 'paylinks-api');
+const logger = createLogger(config.logLevel, 'paylinks-api', { pretty: prettyFor(config.logFormat) });
 const shutdown = new Shutdown(logger);
 if (config.payloadCodec.developmentKey)
   logger.warn(
@@ -23,7 +25,9 @@ const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
 });
 shutdown.add('database pool', () => db.destroy());
 const temporal = await connectClient(
-  config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
+  temporalConnectionOptions(
+    temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
+  ),
   config.temporal.namespace,
   payloadDataConverter(config.payloadCodec.keys),
   { rpcMs: config.temporal.rpcTimeoutMs, workerMs: config.linkCreateWaitMs },
@@ -52,6 +56,12 @@ const app = composeApi({
         corsOrigins: config.payloadCodec.corsOrigins,
       }
     : undefined,
+  metricsToken: config.metrics.token,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));
+if (config.metrics.port !== undefined) {
+  const metrics = await startMetricsServer({ ...config.metrics, port: config.metrics.port });
+  logger.info(`metrics at ${metrics.url}`);
+  shutdown.add('metrics listener', metrics.close);
+}

@@ -12,6 +12,7 @@ import {
 import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
 import { createDb, type Db, ensureDatabase } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
+import { registerLinkCommands } from './links';
 import { repairCommand } from './repair-links';
 
 const program = new Command('paylinks').description('Paylinks operator tools');
@@ -107,6 +108,9 @@ keys
     else console.log(`revoked ${keyLine(revoked)}`);
   });
 
-program.addCommand(repairCommand(withDb, (message) => program.error(message)));
+// One `links` command: `repair` (Postgres) beside list|show|timeline|cancel|resend|history.
+const links = repairCommand(withDb, (message) => program.error(message));
+registerLinkCommands(program, links);
+program.addCommand(links);
 
 await program.parseAsync();

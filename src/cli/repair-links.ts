@@ -5,6 +5,7 @@ import { DEFAULT_LIFECYCLE_SETTINGS } from '../../workflows/payment-link/contrac
 import { loadConfig } from '../config';
 import type { Db } from '../db/knex';
 import { createLinkRepair, type RepairResult } from '../links/repair';
+import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { payloadDataConverter } from '../temporal/payload-codec';
 
 const DESCRIBE: Record<RepairResult['action'], string> = {
@@ -37,9 +38,12 @@ export function repairCommand(
       if ((opts.all ?? false) === linkIds.length > 0)
         fail('name the links to repair, or pass --all (not both)');
       const config = loadConfig();
-      const connection = await Connection.connect({
-        address: config.temporal.address ?? `127.0.0.1:${config.temporal.port}`,
-      });
+      // The engine's Temporal settings, TLS and API key included (Temporal Cloud).
+      const connection = await Connection.connect(
+        temporalConnectionOptions(
+          temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
+        ),
+      );
       try {
         const temporal = new Client({
           connection,

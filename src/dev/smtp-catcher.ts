@@ -64,6 +64,9 @@ export async function startSmtpCatcher(port = 0): Promise<SmtpCatcher> {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
   });
+  // A client that vanishes mid-session (a killed worker) resets its socket: that ends the
+  // session, not the server (unhandled, the 'error' event would take the process down).
+  server.on('error', () => {});
   const actual = (server.server.address() as AddressInfo).port;
   return {
     url: `smtp://127.0.0.1:${actual}`,

@@ -35,6 +35,7 @@ import {
 import type { LinkRow, LinkStore } from './link-store';
 import { rowFromTerms } from './serialize';
 import { updateFailureToApiError } from './workflow-errors';
+import { linkStaticDetails, linkStaticSummary } from './workflow-metadata';
 
 export interface LinkServiceDeps {
   temporal: Client;
@@ -307,12 +308,16 @@ async function startOrFind(
         workflowIdConflictPolicy: 'FAIL',
         // A link's id is never started twice, not even after its first run has closed.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: linkStaticSummary(terms),
+        staticDetails: linkStaticDetails(terms),
         typedSearchAttributes: [
           { key: SearchAttributes.LinkStatus, value: 'active' },
           { key: SearchAttributes.AccountId, value: terms.accountId },
           ...(terms.customerId ? [{ key: SearchAttributes.CustomerId, value: terms.customerId }] : []),
           ...(terms.invoiceId ? [{ key: SearchAttributes.InvoiceId, value: terms.invoiceId }] : []),
           ...(terms.campaignId ? [{ key: SearchAttributes.CampaignId, value: terms.campaignId }] : []),
+          ...(terms.orderId ? [{ key: SearchAttributes.OrderId, value: terms.orderId }] : []),
+          ...(terms.reference ? [{ key: SearchAttributes.Reference, value: terms.reference }] : []),
         ],
       }),
     );

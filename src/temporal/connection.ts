@@ -1,6 +1,8 @@
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import type { TemporalConnectionOptions } from './connection-options';
+import { requestIdInterceptor } from './request-id-interceptor';
 
 /** How long the API's calls to Temporal may take before they fail (and the request answers 503). */
 export interface RpcTimeouts {
@@ -30,15 +32,16 @@ function defaultDeadline(timeouts: RpcTimeouts): Interceptor {
   };
 }
 
+/** `target`: an address, or the options built from TLS/API-key settings (connection-options.ts). */
 /** `dataConverter`: the payload codec (payloadDataConverter), so what the client sends is encrypted. */
 export async function connectClient(
-  address: string,
+  target: string | TemporalConnectionOptions,
   namespace: string,
   dataConverter: DataConverter,
   timeouts?: RpcTimeouts,
 ): Promise<Client> {
   const connection = await Connection.connect({
-    address,
+    ...(typeof target === 'string' ? { address: target } : target),
     ...(timeouts
       ? {
           // After an outage the channel reconnects within a couple of seconds, not after grpc's
@@ -60,7 +63,12 @@ export async function connectClient(
         }
       : {}),
   });
-  return new Client({ connection, namespace, dataConverter });
+  return new Client({
+    connection,
+    namespace,
+    dataConverter,
+    interceptors: { workflow: [requestIdInterceptor()] },
+  });
 }
 
 /** For /readyz: can the server answer for our namespace right now? */

@@ -11,6 +11,7 @@ import { createLinkStore } from '../links/link-store';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
+import { activityMetrics } from '../observability/activity-metrics';
 import { createPaymentRecorder } from '../payments/record-payment';
 import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
@@ -76,6 +77,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         stripeApiBaseUrl: options.stripeApiBaseUrl,
       }),
     },
+    interceptors: { activity: [activityMetrics] },
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
@@ -88,6 +90,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         taskQueue: channelTaskQueue(taskQueue, channel),
         dataConverter: options.dataConverter,
         activities: { notifyCustomer },
+        interceptors: { activity: [activityMetrics] },
         // Temporal's task-queue rate limit, shared by every worker on the queue: no sleeps.
         maxTaskQueueActivitiesPerSecond: options.ratePerSecond[channel],
       }),

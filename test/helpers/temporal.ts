@@ -6,6 +6,7 @@ import type { Db } from '../../src/db/knex';
 import type { EmailSender } from '../../src/notifications/email-sender';
 import type { SmsSender } from '../../src/notifications/sms-sender';
 import { type CodecKeys, parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { requestIdInterceptor } from '../../src/temporal/request-id-interceptor';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
 
@@ -32,7 +33,12 @@ export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toStr
 /** A client as the engine builds one: with the payload codec (`null`: none, to see what Temporal stores). */
 export async function testClient(codecKeys: CodecKeys | null = TEST_CODEC_KEYS): Promise<Client> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return new Client({ connection, ...(codecKeys ? { dataConverter: payloadDataConverter(codecKeys) } : {}) });
+  // As production wires it (src/temporal/connection.ts): requests are followed into Temporal.
+  return new Client({
+    connection,
+    interceptors: { workflow: [requestIdInterceptor()] },
+    ...(codecKeys ? { dataConverter: payloadDataConverter(codecKeys) } : {}),
+  });
 }
 
 export interface RunningWorker {

@@ -40,6 +40,8 @@ export const SearchAttributes = {
   CustomerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
   InvoiceId: defineSearchAttributeKey('InvoiceId', SearchAttributeType.KEYWORD),
   CampaignId: defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD),
+  OrderId: defineSearchAttributeKey('OrderId', SearchAttributeType.KEYWORD),
+  Reference: defineSearchAttributeKey('Reference', SearchAttributeType.KEYWORD),
 } as const;
 
 /** ISO 8601 durations measured from creation and back from expiry. */

@@ -63,6 +63,7 @@ import { applyPaymentV1 } from './legacy-v1';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
 import { initialState, ledgerOf, resumedState } from './state';
+import { messageSummary, wakeSummary } from './summaries';
 import { linkWebhookEvent } from './webhook-event';
 
 /**
@@ -125,6 +126,10 @@ type Settlement = { ok: true } | { ok: false; failure: ApplicationFailure };
 /** Inside the sandbox Date is Temporal's deterministic workflow clock, not the host's. */
 const now = (): number => Date.now();
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** "payment_link.expired", or the fields an update changed. */
+const changeName = (change: Omit<LinkChange, 'linkId' | 'accountId'>): string =>
+  change.events[0]?.type ?? Object.keys(change.patch ?? {}).join(', ');
 
 /** Closing messages go once, by email when the link uses it, else by SMS. */
 function preferredChannel(state: LinkState): Channel | undefined {
@@ -214,13 +219,19 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const notify = { email: notifierFor('email'), sms: notifierFor('sms') };
   type Message = Omit<NotifyCustomerInput, 'linkId' | 'accountId'>;
   const deliver = (message: Message) =>
-    notify[message.channel]({ ...message, linkId, accountId }).then(
-      () => undefined,
-      (err: unknown) => {
-        // One channel failing never stops another channel or the lifecycle.
-        if (!isCancellation(err)) log.warn('notification failed', { linkId, channel: message.channel, err });
-      },
-    );
+    notify[message.channel]
+      .executeWithOptions(
+        { summary: messageSummary(state.terms, message.channel, message.kind, message.scheduledFor) },
+        [{ ...message, linkId, accountId }],
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          // One channel failing never stops another channel or the lifecycle.
+          if (!isCancellation(err))
+            log.warn('notification failed', { linkId, channel: message.channel, err });
+        },
+      );
 
   // The link and its reminders: cancelled as a whole the moment the link closes.
   const sends = new CancellationScope();
@@ -244,7 +255,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
    */
   async function record(change: Omit<LinkChange, 'linkId' | 'accountId'>): Promise<boolean> {
     try {
-      await recordChange({ ...change, linkId, accountId });
+      await recordChange.executeWithOptions({ summary: `record ${changeName(change)}` }, [
+        { ...change, linkId, accountId },
+      ]);
       return true;
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
@@ -284,9 +297,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   function emit(type: string, key: string, extra: Record<string, unknown> = {}): void {
     const t = state.terms;
     const snapshot = { ...t, status: state.status, amountPaid: state.amountPaid };
-    const delivering: Promise<void> = deliverWebhook(
-      linkWebhookEvent(snapshot, { type, key, extra }, iso(now())),
-    )
+    const delivering: Promise<void> = deliverWebhook
+      .executeWithOptions({ summary: `webhook ${type}` }, [
+        linkWebhookEvent(snapshot, { type, key, extra }, iso(now())),
+      ])
       .then(
         () => undefined,
         (err: unknown) => log.warn('webhook not delivered', { linkId, type, err }),
@@ -319,13 +333,18 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     const at = iso(now());
     let recorded: PaymentsRecorded;
     try {
-      recorded = await recordPayments({
-        linkId,
-        accountId,
-        before,
-        payments: payments.map((payment) => ({ rowId: `pay_${uuid4().replaceAll('-', '')}`, payment })),
-        now: at,
-      });
+      recorded = await recordPayments.executeWithOptions(
+        { summary: `record ${payments.length === 1 ? '1 payment' : `${payments.length} payments`}` },
+        [
+          {
+            linkId,
+            accountId,
+            before,
+            payments: payments.map((payment) => ({ rowId: `pay_${uuid4().replaceAll('-', '')}`, payment })),
+            now: at,
+          },
+        ],
+      );
     } catch (err) {
       if (!isInvalidData(err)) throw err;
       if (payments.length > 1) {
@@ -509,7 +528,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   // ---- the lifecycle ----
   if (!input.resumeFrom) {
     try {
-      persisted = persistOutcome(await persistLink(state.terms));
+      persisted = persistOutcome(
+        await persistLink.executeWithOptions({ summary: 'store the link' }, [state.terms]),
+      );
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
       persisted = { outcome: 'invalid_data', message: storable(err.cause?.message ?? 'invalid data') };
@@ -536,7 +557,11 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     const expiresAt = Date.parse(state.terms.expiresAt);
     const reminder = nextReminder(reminderSchedule(state.terms), state.reminderCursor);
     const wakeAt = Math.min(expiresAt, reminder ? Date.parse(reminder.at) : Number.POSITIVE_INFINITY);
-    if (wakeAt > now()) await condition(() => queue.length > 0 || handOverDue(), wakeAt - now());
+    if (wakeAt > now()) {
+      await condition(() => queue.length > 0 || handOverDue(), wakeAt - now(), {
+        summary: wakeSummary(state.terms, expiresAt, reminder),
+      });
+    }
     // Commands first (a payment that raced the expiry wins), then a due hand-over.
     if (queue.length > 0 || handOverDue()) continue;
     if (now() >= expiresAt) {
@@ -568,7 +593,11 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       continue;
     }
     const remaining = listenUntil - now();
-    if (remaining <= 0 || !(await condition(() => queue.length > 0, remaining))) break;
+    if (
+      remaining <= 0 ||
+      !(await condition(() => queue.length > 0, remaining, { summary: 'late-payment window' }))
+    )
+      break;
   }
   await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.

@@ -1,0 +1,279 @@
+/**
+ * The engine as production runs it, for the fault suite: a Temporal dev server (SQLite file, so
+ * its state survives a kill -9), the API role and the worker role, each a real process that the
+ * suite may kill. Postgres is a scratch database on the local server; the SMTP and SMS sinks run
+ * in this process, outside the engine, so they survive every kill and see every message once.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { createAccount } from '../../src/accounts/accounts';
+import { createDb, type Db } from '../../src/db/knex';
+import { migrateLatest } from '../../src/db/migrate';
+import { type DevPeers, startDevPeers } from '../../src/dev/peers';
+import { PROJECT_ROOT, TOOLS_DIR } from '../../src/paths';
+import { resolveTemporalCli } from '../../src/temporal/cli-binary';
+import { searchAttributeFlags } from '../../src/temporal/search-attributes';
+import { until } from './wait';
+
+export const CHAOS_SANDBOX_SECRET = 'chaos-sandbox-secret-0123456789';
+const ADMIN_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Start-up of one role on a loaded machine (the worker bundles the workflows each time). */
+const READY_MS = 180_000;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface ScratchDatabase {
+  url: string;
+  db: Db;
+  drop(): Promise<void>;
+}
+
+/** A new, migrated database, dropped at the end of the part. */
+export async function scratchDatabase(): Promise<ScratchDatabase> {
+  const name = `paylinks_chaos_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString());
+  await migrateLatest(db);
+  return {
+    url: url.toString(),
+    db,
+    async drop() {
+      await db.destroy();
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
+    },
+  };
+}
+
+type Role = 'temporal' | 'api' | 'worker';
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<void>;
+  output: string[];
+}
+
+export interface Engine {
+  baseUrl: string;
+  apiKey: string;
+  accountId: string;
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  sinks: DevPeers;
+  sandboxSecret: string;
+  publicBaseUrl: string;
+  twilioAuthToken: string;
+  /** SIGKILL of the worker process; returns once a new worker polls again, with the ms it took. */
+  killWorker(): Promise<number>;
+  /** SIGKILL of every engine process at once (dev server, API, worker); restarts; ms to ready. */
+  killAll(): Promise<number>;
+  /** The last lines each role printed (for a failure report). */
+  logs(): Record<Role, string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the engine. `workerCount` extra options are none: one API, one worker, one dev server,
+ * the production roles (`npm run api`, `npm run worker`) with real SMTP and twilio settings.
+ */
+export async function startEngine(): Promise<Engine> {
+  const binary = await resolveTemporalCli({
+    explicitPath: process.env.TEMPORAL_CLI_PATH,
+    toolsDir: TOOLS_DIR,
+    onProgress: (line) => console.error(line),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'paylinks-chaos-'));
+  const database = await scratchDatabase();
+  const sinks = await startDevPeers();
+  const [temporalPort, apiPort] = [await freePort(), await freePort()];
+  const taskQueue = `chaos-${randomBytes(4).toString('hex')}`;
+  const address = `127.0.0.1:${temporalPort}`;
+  const baseUrl = `http://127.0.0.1:${apiPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'info',
+    PORT: String(apiPort),
+    PUBLIC_BASE_URL: baseUrl,
+    DATABASE_URL: database.url,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    SMTP_URL: sinks.smtp.url,
+    TWILIO_ACCOUNT_SID: sinks.twilio.accountSid,
+    TWILIO_AUTH_TOKEN: sinks.twilio.authToken,
+    TWILIO_FROM: sinks.smsFrom,
+    TWILIO_API_BASE_URL: sinks.twilioBaseUrl,
+    SANDBOX_SECRET: CHAOS_SANDBOX_SECRET,
+    EMAIL_PER_SECOND: '200',
+    SMS_PER_SECOND: '200',
+  };
+  const tsx = [process.execPath, '--import', 'tsx'];
+  const commands: Record<Role, string[]> = {
+    temporal: [
+      binary,
+      ...['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(temporalPort), '--headless'],
+      ...['--log-level', 'warn', '--db-filename', join(dir, 'temporal.db'), ...searchAttributeFlags()],
+    ],
+    api: [...tsx, 'src/api/server.ts'],
+    worker: [...tsx, 'src/worker.ts'],
+  };
+  const running = new Map<Role, Running>();
+  const logs: Record<Role, string[]> = { temporal: [], api: [], worker: [] };
+
+  function spawnRole(role: Role): Running {
+    const [command, ...args] = commands[role] as [string, ...string[]];
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = logs[role];
+    output.length = 0; // this run's lines only: readiness is read from them
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        output.push(line);
+        if (output.length > 200) output.shift();
+      }
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    const entry = { child, exited, output };
+    running.set(role, entry);
+    return entry;
+  }
+  const killOnExit = () => {
+    for (const { child } of running.values()) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
+  let temporal: Client | undefined;
+  const temporalReady = () =>
+    until(
+      async () => {
+        const connection = await Connection.connect({ address, connectTimeout: 1000 });
+        try {
+          await connection.workflowService.describeNamespace({ namespace: 'default' });
+          return true;
+        } finally {
+          await connection.close();
+        }
+      },
+      READY_MS,
+      'the Temporal dev server',
+      200,
+    );
+  const apiReady = () =>
+    until(
+      async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined),
+      READY_MS,
+      'the API to be ready',
+      100,
+    );
+  const workerReady = (role: Running, from: number) =>
+    until(
+      () => {
+        if (role.child.exitCode !== null)
+          throw new Error(`the worker exited: ${role.output.slice(-5).join('\n')}`);
+        return role.output.slice(from).some((l) => l.includes('worker polling task queue'))
+          ? true
+          : undefined;
+      },
+      READY_MS,
+      'the worker to poll',
+      50,
+    );
+
+  async function startAll(): Promise<number> {
+    const started = Date.now();
+    spawnRole('temporal');
+    await temporalReady();
+    const api = spawnRole('api');
+    const worker = spawnRole('worker');
+    const from = worker.output.length;
+    await Promise.all([apiReady(), workerReady(worker, from)]);
+    void api;
+    return Date.now() - started;
+  }
+
+  async function kill(roles: Role[]): Promise<void> {
+    const entries = roles.map((r) => running.get(r)).filter((e): e is Running => e !== undefined);
+    for (const { child } of entries) child.kill('SIGKILL');
+    await Promise.all(entries.map((e) => e.exited));
+  }
+
+  try {
+    await startAll();
+    temporal = new Client({ connection: await Connection.connect({ address }) });
+  } catch (err) {
+    killOnExit();
+    await sinks.stop();
+    await database.drop();
+    throw new Error(`the engine did not start: ${String(err)}\n${JSON.stringify(logs).slice(-4000)}`);
+  }
+  const account = await createAccount(database.db, 'Chaos shop');
+
+  return {
+    baseUrl,
+    apiKey: account.apiKey,
+    accountId: account.accountId,
+    db: database.db,
+    temporal,
+    taskQueue,
+    sinks,
+    sandboxSecret: CHAOS_SANDBOX_SECRET,
+    publicBaseUrl: baseUrl,
+    twilioAuthToken: sinks.twilio.authToken,
+    async killWorker() {
+      await kill(['worker']);
+      const started = Date.now();
+      const worker = spawnRole('worker');
+      await workerReady(worker, 0);
+      return Date.now() - started;
+    },
+    async killAll() {
+      await kill(['api', 'worker', 'temporal']);
+      return startAll();
+    },
+    logs: () => logs,
+    async stop() {
+      // A clean stop: SIGTERM lets the worker drain and the API close; the dev server last.
+      for (const role of ['api', 'worker', 'temporal'] as const) {
+        const entry = running.get(role);
+        if (!entry || entry.child.exitCode !== null || entry.child.signalCode !== null) continue;
+        entry.child.kill('SIGTERM');
+        const force = setTimeout(() => entry.child.kill('SIGKILL'), 15_000);
+        await entry.exited;
+        clearTimeout(force);
+      }
+      process.off('exit', killOnExit);
+      await temporal?.connection.close();
+      await sinks.stop();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
