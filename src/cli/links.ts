@@ -10,7 +10,7 @@ import { type Config, loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { formatTimeline, historyTimeline } from '../temporal/history-timeline';
-import { payloadDataConverter } from '../temporal/payload-codec';
+import { payloadDataConverter, revealEncodedFailures } from '../temporal/payload-codec';
 
 class CliError extends Error {}
 
@@ -252,6 +252,7 @@ export function registerLinkCommands(program: Command, links: Command): void {
             throw err;
           }
           const converter = client.options.loadedDataConverter;
+          await revealEncodedFailures(history.events, converter.payloadCodecs);
           const decode = (payload: Payload | null | undefined) =>
             decodeOptionalSinglePayload(converter, payload).catch(() => undefined);
           const lines = await historyTimeline(history.events ?? [], decode);

@@ -13,6 +13,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
   type DataConverter,
+  defaultPayloadConverter,
   METADATA_ENCODING_KEY,
   type Payload,
   type PayloadCodec,
@@ -170,4 +171,23 @@ export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter
 /** The data converter for the worker and every client (API, CLI, tests). */
 export function payloadDataConverter(keys: CodecKeys): DataConverter {
   return { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
+}
+
+/**
+ * Puts back, in place, the message and stack trace that the failure converter moved into each
+ * failure's encrypted encoded attributes, anywhere in a raw history (for tools that read one).
+ */
+export async function revealEncodedFailures(value: unknown, codecs: PayloadCodec[]): Promise<void> {
+  if (!value || typeof value !== 'object' || value instanceof Uint8Array) return;
+  const record = value as Record<string, unknown>;
+  const encoded = record.encodedAttributes as Payload | null | undefined;
+  if (encoded && typeof encoded === 'object' && 'metadata' in encoded) {
+    let [payload] = [encoded];
+    for (const codec of [...codecs].reverse()) [payload] = (await codec.decode([payload])) as [Payload];
+    const attrs = defaultPayloadConverter.fromPayload<{ message?: string; stack_trace?: string }>(payload);
+    if (attrs?.message !== undefined) record.message = attrs.message;
+    if (attrs?.stack_trace !== undefined) record.stackTrace = attrs.stack_trace;
+  }
+  for (const [k, v] of Object.entries(record))
+    if (k !== 'encodedAttributes') await revealEncodedFailures(v, codecs);
 }

@@ -152,6 +152,9 @@ describe('search attributes', () => {
       'CustomerId',
       'InvoiceId',
       'CampaignId',
+      'OrderId',
+      // The merchant's own reference (an order number); README asks merchants to keep it free of personal data.
+      'Reference',
     ]);
   });
 });
