@@ -36,9 +36,9 @@ function payloadsIn(value: unknown, found: Payload[] = []): Payload[] {
     return found;
   }
   for (const [k, v] of Object.entries(record)) {
-    // Search attributes stay readable by the server (it indexes them; ids only), and the SDK's
-    // core writes patch markers (a patch id) itself, past the codec.
-    if (k !== 'searchAttributes' && k !== 'patch-data') payloadsIn(v, found);
+    // Search attributes stay readable by the server (it indexes them; ids only), the SDK's core
+    // writes patch markers (a patch id) itself, and headers carry request ids: past the codec.
+    if (!['searchAttributes', 'patch-data', 'header'].includes(k)) payloadsIn(v, found);
   }
   return found;
 }
