@@ -18,6 +18,7 @@ import * as providersAndRefunds from './20261124000300_providers_and_refunds';
 import * as webhookErrorClass from './20261124000400_webhook_error_class';
 import * as linkAnalytics from './20261124000500_link_analytics';
 import * as providerEventRetries from './20261124000600_provider_event_retries';
+import * as providerEventLease from './20261124000700_provider_event_lease';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -37,6 +38,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124000400_webhook_error_class', webhookErrorClass],
   ['20261124000500_link_analytics', linkAnalytics],
   ['20261124000600_provider_event_retries', providerEventRetries],
+  ['20261124000700_provider_event_lease', providerEventLease],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
