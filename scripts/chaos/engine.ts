@@ -18,11 +18,14 @@ import { migrateLatest } from '../../src/db/migrate';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../src/paths';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { searchAttributeFlags } from '../../src/temporal/search-attributes';
 import { GiveUp, until } from './wait';
 
 /** The API and worker run as services here: the sandbox must be switched on with a strong secret. */
 export const CHAOS_SANDBOX_SECRET = randomBytes(32).toString('hex');
+/** The engine encrypts its workflow payloads; the suite's own client reads them with the same key. */
+const CHAOS_CODEC_KEYS = `chaos:${randomBytes(32).toString('base64')}`;
 const ADMIN_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Start-up of one role on a loaded machine (the worker bundles the workflows each time). */
 const READY_MS = 180_000;
@@ -132,6 +135,7 @@ export async function startEngine(): Promise<Engine> {
     TWILIO_FROM: sinks.smsFrom,
     TWILIO_API_BASE_URL: sinks.twilioBaseUrl,
     SANDBOX_ENABLED: 'true',
+    PAYLOAD_CODEC_KEYS: CHAOS_CODEC_KEYS,
     SANDBOX_SECRET: CHAOS_SANDBOX_SECRET,
     // The load is many customers and one merchant at machine speed: limits would answer most of
     // it with 429 before any handler ran (the limits have their own tests).
@@ -237,7 +241,10 @@ export async function startEngine(): Promise<Engine> {
 
   try {
     await startAll();
-    temporal = new Client({ connection: await Connection.connect({ address }) });
+    temporal = new Client({
+      connection: await Connection.connect({ address }),
+      dataConverter: payloadDataConverter(parseCodecKeys(CHAOS_CODEC_KEYS)),
+    });
   } catch (err) {
     killOnExit();
     await sinks.stop();
