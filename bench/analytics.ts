@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { backfillLinkAnalytics } from '../migrations/20261124000500_link_analytics';
-import { backfillPayTimeHistogram } from '../migrations/20261124000700_pay_time_histogram';
+import { backfillPayTimeHistogram } from '../migrations/20261124000800_pay_time_histogram';
 import { createAccount } from '../src/accounts/accounts';
 import { GROUP_BYS, type LinkFigures, linkAnalytics, MAX_RANGE_DAYS } from '../src/analytics/link-analytics';
 import { composeApi } from '../src/api/compose';

@@ -15,7 +15,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import pg from 'pg';
 import { createAccount } from '../src/accounts/accounts';
 import { createCommerceStores } from '../src/commerce/stores';
-import { DEFAULT_DATABASE_URL } from '../src/config';
+import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../src/config';
 import { createDb, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { startDevPeers } from '../src/dev/peers';
@@ -27,10 +27,13 @@ import { createChannels } from '../src/notifications/channels';
 import { TOOLS_DIR } from '../src/paths';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
+import { AesGcmPayloadCodec, parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
 import { createPaylinksWorker } from '../src/worker/create-worker';
 import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../workflows/payment-link/contract';
 
 const { temporal } = proto;
+const CODEC_KEYS = parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS);
+const codec = new AesGcmPayloadCodec(CODEC_KEYS);
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
@@ -55,8 +58,9 @@ const name = (e: HistoryEvent) => (EventType[e.eventType ?? 0] ?? 'UNKNOWN').rep
 function detail(e: HistoryEvent): string {
   const scheduled = e.activityTaskScheduledEventAttributes;
   if (scheduled) {
-    const input = scheduled.input?.payloads?.[0]?.data;
-    const arg = input ? JSON.parse(Buffer.from(input).toString()) : undefined;
+    // The history holds encrypted payloads: decrypt to show what was sent.
+    const input = scheduled.input?.payloads?.[0];
+    const arg = input ? JSON.parse(Buffer.from(codec.decrypt(input).data ?? []).toString()) : undefined;
     return `${scheduled.activityType?.name}${arg?.channel ? ` (${arg.kind}, ${arg.channel})` : ''}`;
   }
   if (e.timerStartedEventAttributes) {
@@ -85,6 +89,8 @@ async function main() {
   const db = createDb(dbUrl.toString());
   await migrateLatest(db);
 
+  // As the engine runs: every payload encrypted.
+  const dataConverter = payloadDataConverter(CODEC_KEYS);
   const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
   const connection = await NativeConnection.connect({ address });
   const peers = await startDevPeers();
@@ -109,10 +115,11 @@ async function main() {
     publicBaseUrl: 'http://localhost:3000',
     ratePerSecond: { email: 100, sms: 100 },
     secretsKey: Buffer.alloc(32, 'bench'),
+    dataConverter,
     webhookEgress: { allowPrivate: true },
   });
   const running = worker.run();
-  const client = new Client({ connection: await Connection.connect({ address }) });
+  const client = new Client({ connection: await Connection.connect({ address }), dataConverter });
 
   try {
     const account = await createAccount(db, 'Bench shop');

@@ -18,7 +18,8 @@ import * as providersAndRefunds from './20261124000300_providers_and_refunds';
 import * as webhookErrorClass from './20261124000400_webhook_error_class';
 import * as linkAnalytics from './20261124000500_link_analytics';
 import * as providerEventRetries from './20261124000600_provider_event_retries';
-import * as payTimeHistogram from './20261124000700_pay_time_histogram';
+import * as providerEventLease from './20261124000700_provider_event_lease';
+import * as payTimeHistogram from './20261124000800_pay_time_histogram';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -38,7 +39,8 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124000400_webhook_error_class', webhookErrorClass],
   ['20261124000500_link_analytics', linkAnalytics],
   ['20261124000600_provider_event_retries', providerEventRetries],
-  ['20261124000700_pay_time_histogram', payTimeHistogram],
+  ['20261124000700_provider_event_lease', providerEventLease],
+  ['20261124000800_pay_time_histogram', payTimeHistogram],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -5,6 +5,7 @@ import { type RateLimits, rateLimitEnv, rateLimitsFrom, type TrustProxy } from '
 import { resolveSandboxSecret, sandboxEnv } from './config/sandbox';
 import type { DbTimeouts } from './db/knex';
 import { PROJECT_ROOT } from './paths';
+import { type CodecKeys, CodecKeysError, parseCodecKeys } from './temporal/payload-codec';
 
 /**
  * Every environment variable Paylinks reads, validated once at start-up.
@@ -77,6 +78,26 @@ const EnvSchema = z.object({
   EMAIL_PER_SECOND: z.coerce.number().positive().default(20),
   SMS_PER_SECOND: z.coerce.number().positive().default(1),
 
+  /**
+   * Encrypts Temporal payloads: `keyid:base64key[,keyid:base64key…]`, 32-byte keys, the first one
+   * encrypts, all of them decrypt (rotation: put the new key first, keep the old ones).
+   */
+  PAYLOAD_CODEC_KEYS: z
+    .string()
+    .superRefine((spec, ctx) => {
+      try {
+        parseCodecKeys(spec);
+      } catch (err) {
+        if (!(err instanceof CodecKeysError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+      }
+    })
+    .optional(),
+  /** Bearer token for POST /codec/decode|encode (the Temporal UI's codec endpoint); unset: endpoint off. */
+  CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Origins allowed to call the codec endpoint from a browser (the Temporal UI), comma-separated. */
+  CODEC_CORS_ORIGINS: z.string().min(1).optional(),
+
   /** How long POST /v1/payment_links waits for the workflow to persist the link before answering anyway. */
   LINK_CREATE_WAIT_MS: z.coerce.number().int().positive().default(10_000),
   /** Between two passes of the reconciler of stored but unapplied provider events. */
@@ -87,6 +108,9 @@ const EnvSchema = z.object({
 
 /** Development and tests only: production refuses to start without its own SECRETS_KEY. */
 const DEVELOPMENT_SECRETS_KEY = Buffer.alloc(32, 'paylinks-development-key').toString('base64');
+
+/** Development and tests only: production refuses to start without its own PAYLOAD_CODEC_KEYS. */
+export const DEVELOPMENT_PAYLOAD_CODEC_KEYS = `dev:${Buffer.alloc(32, 'paylinks-development-codec').toString('base64')}`;
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/paylinks';
 
@@ -126,6 +150,7 @@ export interface Config {
   reconciler: { intervalMs: number; graceMs: number };
   notifications: NotificationConfig;
   secretsKey: Buffer;
+  payloadCodec: PayloadCodecConfig;
   allowPrivateWebhookUrls: boolean;
   /** Undefined: the sandbox provider is off (see src/config/sandbox.ts for when it is on). */
   sandboxSecret: string | undefined;
@@ -134,6 +159,16 @@ export interface Config {
   trustProxy: TrustProxy;
   /** Undefined: Stripe's own API. */
   stripeApiBaseUrl: string | undefined;
+}
+
+export interface PayloadCodecConfig {
+  keys: CodecKeys;
+  /** PAYLOAD_CODEC_KEYS unset: the development key, which the repository publishes. */
+  developmentKey: boolean;
+  /** Undefined: the codec endpoint is off (`npm start` makes one up for its own dev UI). */
+  authToken: string | undefined;
+  /** Browser origins allowed to call the codec endpoint (the Temporal UI). */
+  corsOrigins: string[];
 }
 
 export interface MetricsConfig {
@@ -197,6 +232,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   const privateWebhooks = resolveAllowPrivateWebhooks(e, devDefaults);
   if ('problem' in privateWebhooks)
     throw new ConfigError(`invalid configuration: ${privateWebhooks.problem}`);
+  if (e.NODE_ENV === 'production' && !e.PAYLOAD_CODEC_KEYS) {
+    // Without it customer data would sit in clear in Temporal's history.
+    throw new ConfigError('invalid configuration: PAYLOAD_CODEC_KEYS is required when NODE_ENV=production');
+  }
   if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(
       'invalid configuration: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with twilio credentials',
@@ -240,6 +279,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     reconciler: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS },
     allowPrivateWebhookUrls: privateWebhooks.allow,
     secretsKey: Buffer.from(e.SECRETS_KEY ?? DEVELOPMENT_SECRETS_KEY, 'base64'),
+    payloadCodec: {
+      keys: parseCodecKeys(e.PAYLOAD_CODEC_KEYS ?? DEVELOPMENT_PAYLOAD_CODEC_KEYS),
+      developmentKey: !e.PAYLOAD_CODEC_KEYS,
+      authToken: e.CODEC_AUTH_TOKEN,
+      corsOrigins: (
+        e.CODEC_CORS_ORIGINS ??
+        `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`
+      )
+        .split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    },
     sandboxSecret: sandbox.secret,
     rateLimits: rateLimitsFrom(e),
     trustProxy: e.TRUST_PROXY,

@@ -2,6 +2,8 @@
  * `npm start`: everything a newcomer needs in one process tree: the Temporal dev server (unless
  * TEMPORAL_ADDRESS), Postgres (local, or embedded), migrations, the worker and the API.
  */
+
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
@@ -21,6 +23,7 @@ import { resolveTemporalCli } from './temporal/cli-binary';
 import { connectClient } from './temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
 import { startDevServer } from './temporal/dev-server';
+import { payloadDataConverter } from './temporal/payload-codec';
 import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
@@ -28,6 +31,9 @@ const EMBEDDED_POSTGRES_PORT = 54329;
 
 // The only entry point allowed development defaults (sandbox on, private webhook URLs).
 const config = loadConfig(process.env, { role: 'all-in-one' });
+const dataConverter = payloadDataConverter(config.payloadCodec.keys);
+// The dev server's UI has no login to pass a token from: it gets one in its codec endpoint's path.
+const codecAuthToken = config.payloadCodec.authToken ?? randomBytes(32).toString('base64url');
 const logger = createLogger(config.logLevel, 'paylinks', { pretty: prettyFor(config.logFormat) });
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
 const shutdown = new Shutdown(logger);
@@ -50,6 +56,7 @@ try {
       dbFile: join(config.dataDir, 'temporal.db'),
       pidFile: join(config.dataDir, 'temporal-dev-server.json'),
       namespace: config.temporal.namespace,
+      uiCodecEndpoint: `http://localhost:${config.port}/codec/t/${codecAuthToken}`,
       onLog: (line) => logger.debug({ source: 'temporal' }, line),
     });
     shutdown.add('Temporal dev server', devServer.stop);
@@ -99,6 +106,7 @@ try {
     publicBaseUrl: config.publicBaseUrl,
     ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
     secretsKey: config.secretsKey,
+    dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
   });
@@ -113,7 +121,7 @@ try {
     await workerDone;
   });
 
-  const temporal = await connectClient(temporalOptions, config.temporal.namespace, {
+  const temporal = await connectClient(temporalOptions, config.temporal.namespace, dataConverter, {
     rpcMs: config.temporal.rpcTimeoutMs,
     workerMs: config.linkCreateWaitMs,
   });
@@ -135,6 +143,11 @@ try {
     rateLimits: config.rateLimits,
     trustProxy: config.trustProxy,
     production: config.env === 'production',
+    codec: {
+      keys: config.payloadCodec.keys,
+      authToken: codecAuthToken,
+      corsOrigins: config.payloadCodec.corsOrigins,
+    },
     metricsToken: config.metrics.token,
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
@@ -156,7 +169,7 @@ try {
       '',
       'Paylinks is running.',
       `  API          http://localhost:${config.port}   (health: /healthz, readiness: /readyz)`,
-      `  Temporal UI  ${uiUrl ?? `(external server at ${address})`}`,
+      `  Temporal UI  ${uiUrl ? `${uiUrl}   (payloads encrypted; the UI decodes them through the API's /codec)` : `(external server at ${address})`}`,
       ...(devPeers
         ? [
             `  Outbox       http://localhost:${config.port}/dev/outbox   (local SMTP ${devPeers.smtp.url}, local SMS endpoint ${devPeers.twilioBaseUrl})`,

@@ -9,12 +9,18 @@ import { createChannels } from './notifications/channels';
 import { startMetricsServer } from './observability/metrics-endpoint';
 import { ensureReconcilerSchedule } from './reconciler/schedule';
 import { describeAccess, temporalAccessOf, temporalConnectionOptions } from './temporal/connection-options';
+import { payloadDataConverter } from './temporal/payload-codec';
 import { installTemporalRuntime } from './temporal/runtime';
 import { createPaylinksWorker } from './worker/create-worker';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-worker', { pretty: prettyFor(config.logFormat) });
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
+const dataConverter = payloadDataConverter(config.payloadCodec.keys);
+if (config.payloadCodec.developmentKey)
+  logger.warn(
+    'PAYLOAD_CODEC_KEYS is unset: Temporal payloads are encrypted with the published development key',
+  );
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
@@ -42,13 +48,17 @@ const worker = await createPaylinksWorker({
   publicBaseUrl: config.publicBaseUrl,
   ratePerSecond: { email: config.notifications.emailPerSecond, sms: config.notifications.smsPerSecond },
   secretsKey: config.secretsKey,
+  dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
 });
-await ensureReconcilerSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
-  taskQueue: config.temporal.taskQueue,
-  ...config.reconciler,
-});
+await ensureReconcilerSchedule(
+  new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
+  {
+    taskQueue: config.temporal.taskQueue,
+    ...config.reconciler,
+  },
+);
 logger.info(`worker polling task queue ${config.temporal.taskQueue}`);
 // The SDK drains the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks finished.
 await worker.run();

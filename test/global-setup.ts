@@ -13,6 +13,7 @@ import { migrateLatest } from '../src/db/migrate';
 import { TOOLS_DIR } from '../src/paths';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
+import { FAILURE_CONVERTER_PATH } from '../src/temporal/payload-codec';
 import { WORKFLOWS_PATH } from '../src/worker/create-worker';
 import { freePort } from './helpers/ports';
 import { resolveStripeMock, startStripeMock } from './stripe-mock';
@@ -48,7 +49,12 @@ export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'paylinks-test-'));
   const [server, bundle, template, stripeMock] = await Promise.all([
     freePort().then((port) => startDevServer({ binary: cliPath, port })),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
+    // With the failure converter the workers' data converter names (encrypted failure messages).
+    bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: quietLogger,
+    }),
     createTemplateDatabase(),
     freePort().then((port) => startStripeMock(stripeMockPath, port, join(dir, 'stripe-mock.log'))),
   ]);

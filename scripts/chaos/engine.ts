@@ -18,10 +18,14 @@ import { migrateLatest } from '../../src/db/migrate';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../src/paths';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { searchAttributeFlags } from '../../src/temporal/search-attributes';
-import { until } from './wait';
+import { GiveUp, until } from './wait';
 
-export const CHAOS_SANDBOX_SECRET = 'chaos-sandbox-secret-0123456789';
+/** The API and worker run as services here: the sandbox must be switched on with a strong secret. */
+export const CHAOS_SANDBOX_SECRET = randomBytes(32).toString('hex');
+/** The engine encrypts its workflow payloads; the suite's own client reads them with the same key. */
+const CHAOS_CODEC_KEYS = `chaos:${randomBytes(32).toString('base64')}`;
 const ADMIN_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Start-up of one role on a loaded machine (the worker bundles the workflows each time). */
 const READY_MS = 180_000;
@@ -130,7 +134,14 @@ export async function startEngine(): Promise<Engine> {
     TWILIO_AUTH_TOKEN: sinks.twilio.authToken,
     TWILIO_FROM: sinks.smsFrom,
     TWILIO_API_BASE_URL: sinks.twilioBaseUrl,
+    SANDBOX_ENABLED: 'true',
+    PAYLOAD_CODEC_KEYS: CHAOS_CODEC_KEYS,
     SANDBOX_SECRET: CHAOS_SANDBOX_SECRET,
+    // The load is many customers and one merchant at machine speed: limits would answer most of
+    // it with 429 before any handler ran (the limits have their own tests).
+    RATE_LIMIT_PUBLIC_PER_MINUTE: '1000000',
+    RATE_LIMIT_CALLBACKS_PER_MINUTE: '1000000',
+    RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000000',
     EMAIL_PER_SECOND: '200',
     SMS_PER_SECOND: '200',
   };
@@ -186,9 +197,13 @@ export async function startEngine(): Promise<Engine> {
       'the Temporal dev server',
       200,
     );
-  const apiReady = () =>
+  const apiReady = (role: Running) =>
     until(
-      async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined),
+      async () => {
+        if (role.child.exitCode !== null)
+          throw new GiveUp(`the API exited: ${role.output.slice(-5).join('\n')}`);
+        return (await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined;
+      },
       READY_MS,
       'the API to be ready',
       100,
@@ -197,7 +212,7 @@ export async function startEngine(): Promise<Engine> {
     until(
       () => {
         if (role.child.exitCode !== null)
-          throw new Error(`the worker exited: ${role.output.slice(-5).join('\n')}`);
+          throw new GiveUp(`the worker exited: ${role.output.slice(-5).join('\n')}`);
         return role.output.slice(from).some((l) => l.includes('worker polling task queue'))
           ? true
           : undefined;
@@ -214,8 +229,7 @@ export async function startEngine(): Promise<Engine> {
     const api = spawnRole('api');
     const worker = spawnRole('worker');
     const from = worker.output.length;
-    await Promise.all([apiReady(), workerReady(worker, from)]);
-    void api;
+    await Promise.all([apiReady(api), workerReady(worker, from)]);
     return Date.now() - started;
   }
 
@@ -227,7 +241,10 @@ export async function startEngine(): Promise<Engine> {
 
   try {
     await startAll();
-    temporal = new Client({ connection: await Connection.connect({ address }) });
+    temporal = new Client({
+      connection: await Connection.connect({ address }),
+      dataConverter: payloadDataConverter(parseCodecKeys(CHAOS_CODEC_KEYS)),
+    });
   } catch (err) {
     killOnExit();
     await sinks.stop();

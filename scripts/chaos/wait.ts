@@ -1,5 +1,8 @@
 /** Waits of the fault suite: on conditions, polled at a pace, never a fixed sleep. */
 
+/** Thrown by a check when waiting longer cannot help (the process it waits on has exited). */
+export class GiveUp extends Error {}
+
 /** Polls `check` until it gives a value; a paced wait between polls, never a fixed sleep. */
 export async function until<T>(
   check: () => Promise<T | undefined> | T | undefined,
@@ -14,6 +17,7 @@ export async function until<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       last = err;
     }
     if (Date.now() > deadline)

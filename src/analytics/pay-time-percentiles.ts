@@ -1,12 +1,12 @@
 /**
  * Median and p90 of the seconds to pay from the maintained histogram
- * (migrations/20261124000700_pay_time_histogram.ts): for long ranges, where sorting every paid
+ * (migrations/20261124000800_pay_time_histogram.ts): for long ranges, where sorting every paid
  * link would take time in proportion to them. The same rule as the exact path
  * (`percentile_cont`: linear interpolation between closest ranks), applied to the buckets'
  * representative values, so each percentile is within ±2.44 % of the exact one (or 1 ms, for
  * times under 1 ms).
  */
-import { BUCKET_BASE_SECONDS, BUCKET_RATIO } from '../../migrations/20261124000700_pay_time_histogram';
+import { BUCKET_BASE_SECONDS, BUCKET_RATIO } from '../../migrations/20261124000800_pay_time_histogram';
 import type { Db } from '../db/knex';
 
 /** The documented bound: (ratio − 1) ÷ (ratio + 1), rounded up. */

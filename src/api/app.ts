@@ -26,6 +26,7 @@ import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
 import { analyticsRoutes } from './routes/analytics';
+import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
 import { dashboardRoutes } from './routes/dashboard';
 import { devOutboxRoutes } from './routes/dev-outbox';
@@ -75,6 +76,8 @@ export interface AppDeps {
   /** The provider each account pays through (Stripe, or the sandbox). */
   paymentProviders: ProviderDirectory;
   refunds: Refunds;
+  /** The Temporal UI's codec endpoint; undefined: off (no CODEC_AUTH_TOKEN). */
+  codec?: CodecRoutesDeps;
   /** METRICS_TOKEN: /metrics on this port for bearers of it; undefined: not served here. */
   metricsToken?: string;
 }
@@ -151,6 +154,12 @@ export function createApp(deps: AppDeps): Express {
       }),
     }),
   );
+
+  if (deps.codec) {
+    // The token-in-path form first: under /codec it would be refused for lack of a header.
+    app.use('/codec/t/:token', codecRoutes(deps.codec, deps.logger));
+    app.use('/codec', codecRoutes(deps.codec, deps.logger));
+  }
 
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.

@@ -20,6 +20,7 @@ import type { ResolveHost } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 import { createApp } from './app';
 import type { RateLimitStoreFactory } from './rate-limits';
+import type { CodecRoutesDeps } from './routes/codec';
 
 export interface ApiWiring {
   db: Db;
@@ -43,6 +44,8 @@ export interface ApiWiring {
   devPeers?: DevPeers;
   /** STRIPE_API_BASE_URL; undefined: Stripe's own API. */
   stripeApiBaseUrl?: string;
+  /** The Temporal UI's codec endpoint (CODEC_AUTH_TOKEN); undefined: off. */
+  codec?: CodecRoutesDeps;
   rateLimits?: RateLimits;
   rateLimitStore?: RateLimitStoreFactory;
   trustProxy?: TrustProxy;
@@ -91,6 +94,7 @@ export function composeApi(w: ApiWiring): Express {
     resolveWebhookHost: w.resolveWebhookHost,
     production: w.production ?? true,
     devPeers: w.devPeers,
+    codec: w.codec,
     rateLimits: w.rateLimits,
     rateLimitStore: w.rateLimitStore,
     trustProxy: w.trustProxy,

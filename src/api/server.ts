@@ -7,11 +7,16 @@ import { startMetricsServer } from '../observability/metrics-endpoint';
 import { Shutdown } from '../shutdown';
 import { connectClient } from '../temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
+import { payloadDataConverter } from '../temporal/payload-codec';
 import { composeApi } from './compose';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-api', { pretty: prettyFor(config.logFormat) });
 const shutdown = new Shutdown(logger);
+if (config.payloadCodec.developmentKey)
+  logger.warn(
+    'PAYLOAD_CODEC_KEYS is unset: Temporal payloads are encrypted with the published development key',
+  );
 shutdown.onSignals();
 
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
@@ -24,6 +29,7 @@ const temporal = await connectClient(
     temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
   ),
   config.temporal.namespace,
+  payloadDataConverter(config.payloadCodec.keys),
   { rpcMs: config.temporal.rpcTimeoutMs, workerMs: config.linkCreateWaitMs },
 );
 shutdown.add('Temporal client', () => temporal.connection.close());
@@ -43,6 +49,13 @@ const app = composeApi({
   rateLimits: config.rateLimits,
   trustProxy: config.trustProxy,
   production: config.env === 'production',
+  codec: config.payloadCodec.authToken
+    ? {
+        keys: config.payloadCodec.keys,
+        authToken: config.payloadCodec.authToken,
+        corsOrigins: config.payloadCodec.corsOrigins,
+      }
+    : undefined,
   metricsToken: config.metrics.token,
 });
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));

@@ -10,6 +10,7 @@ import { type Config, loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { formatTimeline, historyTimeline } from '../temporal/history-timeline';
+import { payloadDataConverter, revealEncodedFailures } from '../temporal/payload-codec';
 
 class CliError extends Error {}
 
@@ -238,6 +239,8 @@ export function registerLinkCommands(program: Command, links: Command): void {
         const client = await connectClient(
           temporalConnectionOptions(temporalAccessOf(config.temporal, address)),
           config.temporal.namespace,
+          // The history's payloads are encrypted: the timeline decodes them with the engine's keys.
+          payloadDataConverter(config.payloadCodec.keys),
         );
         try {
           let history: Awaited<ReturnType<ReturnType<typeof client.workflow.getHandle>['fetchHistory']>>;
@@ -249,6 +252,7 @@ export function registerLinkCommands(program: Command, links: Command): void {
             throw err;
           }
           const converter = client.options.loadedDataConverter;
+          await revealEncodedFailures(history.events, converter.payloadCodecs);
           const decode = (payload: Payload | null | undefined) =>
             decodeOptionalSinglePayload(converter, payload).catch(() => undefined);
           const lines = await historyTimeline(history.events ?? [], decode);

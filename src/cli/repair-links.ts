@@ -6,6 +6,7 @@ import { loadConfig } from '../config';
 import type { Db } from '../db/knex';
 import { createLinkRepair, type RepairResult } from '../links/repair';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
+import { payloadDataConverter } from '../temporal/payload-codec';
 
 const DESCRIBE: Record<RepairResult['action'], string> = {
   running: 'running; nothing to do',
@@ -44,7 +45,11 @@ export function repairCommand(
         ),
       );
       try {
-        const temporal = new Client({ connection, namespace: config.temporal.namespace });
+        const temporal = new Client({
+          connection,
+          namespace: config.temporal.namespace,
+          dataConverter: payloadDataConverter(config.payloadCodec.keys),
+        });
         const results = await withDb(async (db) => {
           const repair = createLinkRepair({
             db,

@@ -27,6 +27,9 @@ export interface ProviderEventDeps {
   recordLatePayment: RecordLatePayment;
 }
 
+/** Longer than one attempt takes (a signal to Temporal and a few statements, each with a timeout). */
+const APPLY_LEASE_SECONDS = 15;
+
 export function createProviderEvents(deps: ProviderEventDeps) {
   const { db, temporal, links, sessions, recordLatePayment } = deps;
 
@@ -72,47 +75,63 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       raw: Buffer,
       accountId?: string,
     ): Promise<{ duplicate: boolean }> {
+      const key = { provider, event_id: event.id };
+      // A provider's retries of an applied event, the common case in a storm: one query.
+      const seen = await db('provider_events').where(key).first('processed_at');
+      if (seen?.processed_at) return { duplicate: true };
+
       const session = await sessions.find(event.data.session_id);
       if (!session || session.provider !== provider || (accountId && session.account_id !== accountId))
         throw ApiError.invalid(`No such payment session: '${event.data.session_id}'`, 'data.session_id');
       const link = await links.findLink(session.account_id, session.link_id);
       if (!link) throw ApiError.invalid('The session has no payment link', 'data.session_id');
 
+      const lease = db.raw(`now() + interval '${APPLY_LEASE_SECONDS} seconds'`);
       const stored = await db('provider_events')
         .insert({
-          provider,
-          event_id: event.id,
+          ...key,
           account_id: session.account_id,
           type: event.type,
           payload: raw.toString('utf8'),
+          applying_until: lease,
         })
         .onConflict(['provider', 'event_id'])
         .ignore()
         .returning('event_id');
       if (stored.length === 0) {
-        const seen = await db('provider_events')
-          .where({ provider, event_id: event.id })
-          .first('processed_at');
-        if (seen?.processed_at) {
-          return { duplicate: true };
-        }
-        // Stored by an attempt that failed before the end: carry on, every step below is idempotent.
+        // Stored by an earlier attempt: carry on only if none is applying it now (every step
+        // below is idempotent, the lease only saves doing them twice at once).
+        const claimed = await db('provider_events')
+          .where(key)
+          .whereNull('processed_at')
+          .where((q) => q.whereNull('applying_until').orWhere('applying_until', '<', db.fn.now()))
+          .update({ applying_until: lease })
+          .returning('event_id');
+        if (claimed.length === 0) return { duplicate: true };
       }
 
-      if (event.type === 'payment.succeeded') await applySuccess(provider, event, session, link);
-      else {
-        await sessions.settle(session.id, 'failed', event.data.failure_reason);
-        await insertLinkEvents(db, link.account_id, link.id, [
-          {
-            key: `event:${provider}:${event.id}`,
-            type: EventTypes.sessionFailed,
-            data: { session_id: session.id, reason: event.data.failure_reason ?? 'declined' },
-          },
-        ]);
+      try {
+        if (event.type === 'payment.succeeded') await applySuccess(provider, event, session, link);
+        else {
+          await sessions.settle(session.id, 'failed', event.data.failure_reason);
+          await insertLinkEvents(db, link.account_id, link.id, [
+            {
+              key: `event:${provider}:${event.id}`,
+              type: EventTypes.sessionFailed,
+              data: { session_id: session.id, reason: event.data.failure_reason ?? 'declined' },
+            },
+          ]);
+        }
+      } catch (err) {
+        // Given back so that the provider's retry need not wait for the lease to run out; if
+        // even this fails, the lease runs out by itself.
+        await db('provider_events')
+          .where(key)
+          .update({ applying_until: null })
+          .catch(() => {});
+        throw err;
       }
-      await db('provider_events')
-        .where({ provider, event_id: event.id })
-        .update({ processed_at: db.fn.now() });
+      await db('provider_events').where(key).update({ processed_at: db.fn.now(), applying_until: null });
       return { duplicate: false };
     },
   };

@@ -1,5 +1,6 @@
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { TemporalConnectionOptions } from './connection-options';
 import { requestIdInterceptor } from './request-id-interceptor';
 
@@ -32,9 +33,11 @@ function defaultDeadline(timeouts: RpcTimeouts): Interceptor {
 }
 
 /** `target`: an address, or the options built from TLS/API-key settings (connection-options.ts). */
+/** `dataConverter`: the payload codec (payloadDataConverter), so what the client sends is encrypted. */
 export async function connectClient(
   target: string | TemporalConnectionOptions,
   namespace: string,
+  dataConverter: DataConverter,
   timeouts?: RpcTimeouts,
 ): Promise<Client> {
   const connection = await Connection.connect({
@@ -60,7 +63,12 @@ export async function connectClient(
         }
       : {}),
   });
-  return new Client({ connection, namespace, interceptors: { workflow: [requestIdInterceptor()] } });
+  return new Client({
+    connection,
+    namespace,
+    dataConverter,
+    interceptors: { workflow: [requestIdInterceptor()] },
+  });
 }
 
 /** For /readyz: can the server answer for our namespace right now? */

@@ -17,6 +17,8 @@ export interface DevServerOptions {
   /** Omit to keep all state in memory (tests). */
   dbFile?: string;
   namespace?: string;
+  /** Where the Web UI asks to decode payloads (the API's /codec endpoint). */
+  uiCodecEndpoint?: string;
   startTimeoutMs?: number;
   onLog?: (line: string) => void;
   /**
@@ -37,6 +39,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
   args.push('--log-level', 'warn', ...searchAttributeFlags());
   if (uiPort) args.push('--ui-port', String(uiPort));
+  if (uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
   if (dbFile) {
     mkdirSync(dirname(dbFile), { recursive: true });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
@@ -31,6 +32,8 @@ export interface PaylinksWorkerOptions {
   secretsKey: Buffer;
   /** Where webhook deliveries may connect (ALLOW_PRIVATE_WEBHOOK_URLS; tests inject a resolver). */
   webhookEgress: EgressPolicy;
+  /** The payload codec (payloadDataConverter): every payload the workers write is encrypted. */
+  dataConverter: DataConverter;
   /** STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it. */
   stripeApiBaseUrl?: string;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
@@ -59,6 +62,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     connection,
     namespace,
     taskQueue,
+    dataConverter: options.dataConverter,
     activities: {
       ...createLinkActivities({ links, recordPayments: createPaymentRecorder(db) }),
       ...createWebhookActivities({
@@ -84,6 +88,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         connection,
         namespace,
         taskQueue: channelTaskQueue(taskQueue, channel),
+        dataConverter: options.dataConverter,
         activities: { notifyCustomer },
         interceptors: { activity: [activityMetrics] },
         // Temporal's task-queue rate limit, shared by every worker on the queue: no sleeps.

@@ -10,6 +10,7 @@ import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
+import type { CodecKeys } from '../../src/temporal/payload-codec';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -18,6 +19,7 @@ import {
   eventually,
   type RunningWorker,
   startTestWorker,
+  TEST_CODEC_KEYS,
   TEST_SECRETS_KEY,
   testClient,
   uniqueTaskQueue,
@@ -26,6 +28,10 @@ import {
 
 export const PUBLIC_BASE_URL = 'https://pay.example.test';
 export const SANDBOX_SECRET = 'sandbox-test-secret-0123456789';
+/** CODEC_AUTH_TOKEN of the tests' API: the operator's bearer token for /codec/decode. */
+export const CODEC_TOKEN = 'codec-test-token-0123456789abcdef0123456789';
+/** The Temporal UI's origin as the tests' API allows it (CODEC_CORS_ORIGINS). */
+export const UI_ORIGIN = 'http://127.0.0.1:8233';
 /**
  * How long link creation waits for the workflow to store the row. Past it the API answers from
  * the terms before the row exists, which would break the tests' read-your-writes: generous, so
@@ -53,6 +59,8 @@ export interface StackOptions {
    * one for registration (the API), one for delivery (the worker). Default: anything allowed.
    */
   webhookEgress?: { registration: EgressPolicy; delivery: EgressPolicy };
+  /** The payload codec's keys for the worker and the API's client; default TEST_CODEC_KEYS. */
+  codecKeys?: CodecKeys;
   /**
    * The API and the worker reach Postgres through a TCP proxy (`stack.databaseProxy`) that a
    * test can cut, with the pool timeouts production runs with; `stack.db` stays direct.
@@ -96,6 +104,7 @@ export async function listenTestApi(
     allowPrivateWebhookUrls: true, // the tests' receiver listens on loopback
     production: false,
     stripeApiBaseUrl: inject('stripeMockUrl'),
+    codec: { keys: TEST_CODEC_KEYS, authToken: CODEC_TOKEN, corsOrigins: [UI_ORIGIN] },
     ...wiring,
   });
   const server: Server = await new Promise((ready) => {
@@ -114,7 +123,7 @@ export async function startStack(options: StackOptions = {}) {
   const proxied = options.databaseProxy ? await proxiedDatabase(database.url) : undefined;
   const serviceDb = proxied?.db ?? database.db;
   const taskQueue = uniqueTaskQueue('stack');
-  const temporal: Client = await testClient();
+  const temporal: Client = await testClient(options.codecKeys);
   const peers: DevPeers = await startDevPeers();
   const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
   const testChannels = {
@@ -123,6 +132,7 @@ export async function startStack(options: StackOptions = {}) {
     publicBaseUrl: PUBLIC_BASE_URL,
     ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
     ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
+    ...(options.codecKeys ? { codecKeys: options.codecKeys } : {}),
   };
   let worker: RunningWorker | undefined =
     options.worker === false ? undefined : await startTestWorker(serviceDb, taskQueue, testChannels);
@@ -134,6 +144,7 @@ export async function startStack(options: StackOptions = {}) {
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
     devPeers: peers,
+    codec: { keys: options.codecKeys ?? TEST_CODEC_KEYS, authToken: CODEC_TOKEN, corsOrigins: [UI_ORIGIN] },
     ...(options.webhookEgress
       ? {
           allowPrivateWebhookUrls: options.webhookEgress.registration.allowPrivate,
@@ -210,8 +221,14 @@ export async function startStack(options: StackOptions = {}) {
     /** Set with `databaseProxy`: the API's and the worker's way to Postgres. */
     databaseProxy: proxied?.proxy,
     twilioAuthToken: channels.twilioAuthToken,
-    async startWorker() {
-      worker ??= await startTestWorker(serviceDb, taskQueue, testChannels);
+    /** `codecKeys`: the new worker's keys (a rotation), else the stack's. */
+    async startWorker(overrides: { codecKeys?: CodecKeys } = {}) {
+      worker ??= await startTestWorker(serviceDb, taskQueue, { ...testChannels, ...overrides });
+    },
+    /** Stops the stack's worker (in-flight tasks drain); startWorker starts a new one. */
+    async stopWorker() {
+      await worker?.stop();
+      worker = undefined;
     },
     async stop() {
       await api.close();

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import type { Db } from '../../src/db/knex';
 import type { EmailSender } from '../../src/notifications/email-sender';
 import type { SmsSender } from '../../src/notifications/sms-sender';
+import { type CodecKeys, parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { requestIdInterceptor } from '../../src/temporal/request-id-interceptor';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
@@ -20,12 +21,24 @@ export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
 /** Encrypts webhook secrets in tests (what SECRETS_KEY is in production). */
 export const TEST_SECRETS_KEY = Buffer.alloc(32, 'paylinks-test-key');
 
+/**
+ * Encrypts Temporal payloads in tests (what PAYLOAD_CODEC_KEYS is in production). Fixed: the
+ * histories in test/fixtures/histories/3-encrypted-payloads were recorded under it.
+ */
+export const TEST_CODEC_KEYS_SPEC = `test-k1:${Buffer.alloc(32, 'paylinks-test-codec-k1').toString('base64')}`;
+export const TEST_CODEC_KEYS: CodecKeys = parseCodecKeys(TEST_CODEC_KEYS_SPEC);
+
 export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
 
-export async function testClient(): Promise<Client> {
+/** A client as the engine builds one: with the payload codec (`null`: none, to see what Temporal stores). */
+export async function testClient(codecKeys: CodecKeys | null = TEST_CODEC_KEYS): Promise<Client> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   // As production wires it (src/temporal/connection.ts): requests are followed into Temporal.
-  return new Client({ connection, interceptors: { workflow: [requestIdInterceptor()] } });
+  return new Client({
+    connection,
+    interceptors: { workflow: [requestIdInterceptor()] },
+    ...(codecKeys ? { dataConverter: payloadDataConverter(codecKeys) } : {}),
+  });
 }
 
 export interface RunningWorker {
@@ -40,6 +53,8 @@ export interface TestChannels {
   ratePerSecond?: { email: number; sms: number };
   /** Where webhooks may go; by default anywhere, since test receivers listen on loopback. */
   webhookEgress?: EgressPolicy;
+  /** The payload codec's keys; TEST_CODEC_KEYS unless a test rotates them. */
+  codecKeys?: CodecKeys;
 }
 
 /** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
@@ -60,6 +75,7 @@ export async function startTestWorker(
     publicBaseUrl: channels.publicBaseUrl,
     ratePerSecond: channels.ratePerSecond ?? { email: 100, sms: 100 },
     secretsKey: TEST_SECRETS_KEY,
+    dataConverter: payloadDataConverter(channels.codecKeys ?? TEST_CODEC_KEYS),
     webhookEgress: channels.webhookEgress ?? { allowPrivate: true },
     workflowBundlePath: inject('workflowBundlePath'),
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
 import { reconcilerScheduleId } from '../../src/reconciler/schedule';
 import { type Stack, startStack } from '../helpers/stack';
-import { eventually, WAIT_MS, within } from '../helpers/temporal';
+import { eventually, TEST_CODEC_KEYS_SPEC, WAIT_MS, within } from '../helpers/temporal';
 
 let stack: Stack;
 let child: ChildProcess | undefined;
@@ -34,6 +34,8 @@ async function workerProcess(): Promise<ChildProcess> {
       DATABASE_URL: stack.databaseUrl,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      // The stack's API encrypts with the tests' key.
+      PAYLOAD_CODEC_KEYS: TEST_CODEC_KEYS_SPEC,
       SMTP_URL: stack.peers.smtp.url,
       TWILIO_ACCOUNT_SID: stack.peers.twilio.accountSid,
       TWILIO_AUTH_TOKEN: stack.peers.twilio.authToken,

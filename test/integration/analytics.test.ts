@@ -3,7 +3,7 @@
  * figure of every group_by equals what the test counts from its own plan.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfillPayTimeHistogram } from '../../migrations/20261124000700_pay_time_histogram';
+import { backfillPayTimeHistogram } from '../../migrations/20261124000800_pay_time_histogram';
 import { createAccount } from '../../src/accounts/accounts';
 import { type AnalyticsQuery, linkAnalytics } from '../../src/analytics/link-analytics';
 import { APPROXIMATE_RELATIVE_ERROR } from '../../src/analytics/pay-time-percentiles';

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { migrationSource } from '../../migrations';
 import { createAccount, findAccountByApiKey } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
@@ -36,21 +37,9 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
 
   const db = createDb(database.url, { max: database.poolMax });
   try {
-    expect(await migrateLatest(db)).toEqual([
-      '20261123000000_accounts_and_links',
-      '20261123000100_payments',
-      '20261123000200_notifications',
-      '20261123000300_notification_provider_status',
-      '20261123000400_payments_api',
-      '20261123000500_notification_lease',
-      '20261123000600_idempotency_resource',
-      '20261123000700_provider_event_raw',
-      '20261124000000_money_guards',
-      '20261124000100_idempotency_scope',
-      '20261124000200_one_live_session',
-      '20261124000300_providers_and_refunds',
-      '20261124000400_webhook_error_class',
-    ]);
+    const every = (await migrationSource.getMigrations([])).map(migrationSource.getMigrationName);
+    expect(every.length).toBeGreaterThan(10);
+    expect(await migrateLatest(db)).toEqual(every);
     const { accountId, apiKey } = await createAccount(db, 'Offline shop');
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);
   } finally {

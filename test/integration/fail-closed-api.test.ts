@@ -14,7 +14,13 @@ import { signPayload } from '../../src/signing';
 import { type ApiProcess, refusedApiStart, startApiProcess } from '../helpers/api-process';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { TEST_NOTIFICATION_CONFIG } from '../helpers/stack';
-import { eventually, type RunningWorker, startTestWorker, uniqueTaskQueue } from '../helpers/temporal';
+import {
+  eventually,
+  type RunningWorker,
+  startTestWorker,
+  TEST_CODEC_KEYS_SPEC,
+  uniqueTaskQueue,
+} from '../helpers/temporal';
 
 /** What src/config.ts used to sign with when no SANDBOX_SECRET was set. */
 const FORMER_DEFAULT_SECRET = 'sandbox-development-secret-not-for-production';
@@ -33,6 +39,8 @@ const onlyDatabaseAndTemporal = () => ({
   DATABASE_URL: database.url,
   TEMPORAL_ADDRESS: inject('temporalAddress'),
   TEMPORAL_TASK_QUEUE: taskQueue,
+  // The test's worker decrypts with the tests' key.
+  PAYLOAD_CODEC_KEYS: TEST_CODEC_KEYS_SPEC,
   LOG_LEVEL: 'warn',
 });
 

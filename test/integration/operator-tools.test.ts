@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../../src/paths';
 import { requestIdOfHeader } from '../../src/temporal/request-id-interceptor';
 import { DEFAULT_LIFECYCLE_SETTINGS, SearchAttributes } from '../../workflows/payment-link/contract';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
-import { eventually } from '../helpers/temporal';
+import { eventually, TEST_CODEC_KEYS_SPEC } from '../helpers/temporal';
 import { startWebhookReceiver } from '../helpers/webhook-receiver';
 
 const METRICS_TOKEN = 'metrics-test-token-0123456789';
@@ -251,6 +251,8 @@ describe('paylinks links', () => {
         PAYLINKS_API_KEY: stack.account.apiKey,
         TEMPORAL_ADDRESS: inject('temporalAddress'),
         TEMPORAL_NAMESPACE: 'default',
+        // The history's payloads are encrypted with the tests' key.
+        PAYLOAD_CODEC_KEYS: TEST_CODEC_KEYS_SPEC,
         LOG_LEVEL: 'silent',
       },
     });

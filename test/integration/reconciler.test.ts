@@ -171,3 +171,25 @@ it('events that cannot be applied are retried later and later, so they never cro
     expect(row.reconcile_after.getTime()).toBeGreaterThanOrEqual(beforeFirstPass + 59_000);
   }
 });
+
+it('a duplicate that arrives while another attempt holds the lease is answered at once and left to it; a lapsed lease lets the retry apply it', async () => {
+  const { linkId, event, raw } = await strandedPayment();
+  const row = () => stack.db('provider_events').where({ provider: 'sandbox', event_id: event.id });
+  await row().update({ applying_until: stack.db.raw("now() + interval '1 minute'") });
+
+  const meanwhile = await stack.sandboxCallback(raw);
+  expect(await meanwhile.json()).toEqual({ received: true, duplicate: true });
+  expect((await row().first()).processed_at).toBeNull();
+  expect((await stack.request('GET', `/v1/payment_links/${linkId}`)).body.amount_paid).toBe(0);
+
+  // The holder died (or gave the lease back after failing): the provider's retry applies it.
+  await row().update({ applying_until: stack.db.raw("now() - interval '1 second'") });
+  const retry = await stack.sandboxCallback(raw);
+  expect(await retry.json()).toEqual({ received: true });
+  expect(await stack.untilStatus(`/v1/payment_links/${linkId}`, 'paid')).toMatchObject({
+    amount_paid: 2500,
+    payments_count: 1,
+  });
+  expect(await row().first()).toMatchObject({ applying_until: null });
+  expect((await row().first()).processed_at).not.toBeNull();
+});

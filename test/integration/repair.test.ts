@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../../src/paths';
 import { DEFAULT_LIFECYCLE_SETTINGS } from '../../workflows/payment-link/contract';
 import { linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
+import { TEST_CODEC_KEYS_SPEC } from '../helpers/temporal';
 
 const run = promisify(execFile);
 let stack: Stack;
@@ -33,6 +34,8 @@ const paylinks = async (...args: string[]) => {
       DATABASE_URL: stack.databaseUrl,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      // The stack's worker decrypts with the tests' key: the CLI must encrypt with it.
+      PAYLOAD_CODEC_KEYS: TEST_CODEC_KEYS_SPEC,
     },
   });
   return stdout;

@@ -10,10 +10,12 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, inject, it } from 'vitest';
+import { DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../src/config';
 import { PROJECT_ROOT } from '../../src/paths';
 import { reconcilerScheduleId } from '../../src/reconciler/schedule';
 import { connectClient } from '../../src/temporal/connection';
 import { commandOf, type DevServerRecord, stopStaleDevServer } from '../../src/temporal/dev-server-owner';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePorts } from '../helpers/ports';
 import { eventually, WAIT_MS, within } from '../helpers/temporal';
@@ -116,7 +118,12 @@ it('stops the dev server an earlier, killed start left behind, and serves on its
   expect(commandOf(own.pid)).toEqual(own.command);
   expect((await fetch(`http://127.0.0.1:${ports[0]}/readyz`)).status).toBe(200);
   // The reconciler's schedule, created by the first start, updated in place by this one.
-  const temporal = await connectClient(`127.0.0.1:${temporalPort}`, 'default');
+  // npm start without PAYLOAD_CODEC_KEYS: the development key.
+  const temporal = await connectClient(
+    `127.0.0.1:${temporalPort}`,
+    'default',
+    payloadDataConverter(parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS)),
+  );
   try {
     const { action, spec } = await temporal.schedule
       .getHandle(reconcilerScheduleId('payment-links'))

@@ -94,6 +94,26 @@ it('starts everything in one process tree and stops it cleanly on Ctrl-C, even t
   expect(ready.status).toBe(200);
   const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
   expect(ui.status).toBe(200);
+  // The UI decodes payloads through the API's codec endpoint, with a token made up for this run.
+  const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
+    Codec: { Endpoint: string };
+  };
+  expect(settings.Codec.Endpoint).toMatch(new RegExp(`^http://localhost:${port}/codec/t/[\\w-]{40,}$`));
+  const clear = {
+    metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+    data: 'eyJhIjoxfQ==',
+  };
+  const post = (url: string, body: unknown) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const encoded = await post(`${settings.Codec.Endpoint}/encode`, { payloads: [clear] });
+  expect(encoded.status).toBe(200);
+  const decoded = await post(`${settings.Codec.Endpoint}/decode`, await encoded.json());
+  expect(await decoded.json()).toEqual({ payloads: [clear] });
+  expect((await post(`http://127.0.0.1:${port}/codec/decode`, { payloads: [clear] })).status).toBe(401);
   const devServers = pidsRunning('server', 'start-dev', '--port', String(temporalPort));
   expect(devServers).toHaveLength(1);
   expect(readdirSync(dataDir)).toContain('temporal.db');

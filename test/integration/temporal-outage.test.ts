@@ -8,9 +8,10 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { connectClient } from '../../src/temporal/connection';
+import { payloadDataConverter } from '../../src/temporal/payload-codec';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
 import { type ProxyMode, startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { eventually } from '../helpers/temporal';
+import { eventually, TEST_CODEC_KEYS } from '../helpers/temporal';
 
 /** As production runs it, except the wait for a worker, kept short so that the test is. */
 const RPC_MS = loadConfig({}).temporal.rpcTimeoutMs;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   stack = await startStack();
   const [host, port] = inject('temporalAddress').split(':') as [string, string];
   proxy = await startTcpProxy({ host, port: Number(port) });
-  client = await connectClient(`127.0.0.1:${proxy.port}`, 'default', {
+  client = await connectClient(`127.0.0.1:${proxy.port}`, 'default', payloadDataConverter(TEST_CODEC_KEYS), {
     rpcMs: RPC_MS,
     workerMs: WORKER_WAIT_MS,
   });

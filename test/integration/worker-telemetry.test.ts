@@ -10,11 +10,12 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { type MetricsServer, startMetricsServer } from '../../src/observability/metrics-endpoint';
+import { payloadDataConverter } from '../../src/temporal/payload-codec';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
 import { freePort } from '../helpers/ports';
 import { PUBLIC_BASE_URL, type Stack, startStack, TEST_NOTIFICATION_CONFIG } from '../helpers/stack';
-import { eventually, TEST_SECRETS_KEY } from '../helpers/temporal';
+import { eventually, TEST_CODEC_KEYS, TEST_SECRETS_KEY } from '../helpers/temporal';
 
 const TOKEN = 'worker-metrics-token-0123456789';
 const logLines: Record<string, unknown>[] = [];
@@ -52,6 +53,7 @@ beforeAll(async () => {
     publicBaseUrl: PUBLIC_BASE_URL,
     ratePerSecond: { email: 100, sms: 100 },
     secretsKey: TEST_SECRETS_KEY,
+    dataConverter: payloadDataConverter(TEST_CODEC_KEYS),
     webhookEgress: { allowPrivate: true },
     workflowBundlePath: inject('workflowBundlePath'),
   });

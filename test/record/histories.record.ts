@@ -3,6 +3,10 @@
  * workflow's current version (test/fixtures/histories/<n>-<newest patch>). Run it once after a
  * versioned (patched) workflow change, into a new folder: the replay test then guards the new
  * histories as well as every older folder, which are kept as they are, never re-recorded.
+ *
+ * The stack encrypts payloads with the tests' fixed codec key (TEST_CODEC_KEYS), so what is
+ * recorded now is encrypted. RECORD_HISTORIES_DIR names another folder for a set recorded for a
+ * reason other than a workflow patch (3-encrypted-payloads: the first set with the codec on).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +24,11 @@ import { PATCHES } from '../../workflows/payment-link/workflow';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
 
-const DIR = join(PROJECT_ROOT, 'test/fixtures/histories', `2-${PATCHES.ledgerInPostgres}`);
+const DIR = join(
+  PROJECT_ROOT,
+  'test/fixtures/histories',
+  process.env.RECORD_HISTORIES_DIR ?? `2-${PATCHES.ledgerInPostgres}`,
+);
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
 beforeAll(async () => {

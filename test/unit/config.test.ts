@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     const prod = loadConfig({
       NODE_ENV: 'production',
       SECRETS_KEY: KEY,
+      PAYLOAD_CODEC_KEYS: `k1:${KEY}`,
       PUBLIC_BASE_URL: 'https://pay.example.com/',
     });
     expect(prod.publicBaseUrl).toBe('https://pay.example.com');

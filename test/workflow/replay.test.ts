@@ -1,13 +1,18 @@
 /**
  * Determinism guard: every recorded history in test/fixtures/histories must replay against the
  * current workflow code. A change that would break running links fails here.
+ *
+ * Replays run through the payload codec as the worker does: the histories recorded before it
+ * (1-…, 2-…) hold plain payloads, which pass through; 3-encrypted-payloads was recorded with
+ * the codec on, under the tests' fixed key.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type ReplayResult, Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
-import { installQuietRuntime } from '../helpers/temporal';
+import { payloadDataConverter } from '../../src/temporal/payload-codec';
+import { installQuietRuntime, TEST_CODEC_KEYS } from '../helpers/temporal';
 
 // The drifted replays below warn about nondeterminism on purpose.
 installQuietRuntime('ERROR');
@@ -38,26 +43,35 @@ const MAIN_PATHS = [
   'updated-cancelled.json',
 ];
 
-async function replayAll(workflowBundle: { code: string } | { codePath: string }): Promise<ReplayResult[]> {
+const ENCRYPTED = '3-encrypted-payloads';
+
+async function replayAll(
+  workflowBundle: { code: string } | { codePath: string },
+  { codec = true, only }: { codec?: boolean; only?: string } = {},
+): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories())) results.push(result);
+  const dataConverter = codec ? payloadDataConverter(TEST_CODEC_KEYS) : undefined;
+  const selected = histories().filter((h) => !only || h.workflowId.startsWith(`${only}/`));
+  for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter }, selected))
+    results.push(result);
   return results;
 }
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres']);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED]);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    expect(readdirSync(join(ROOT, '2-ledger-in-postgres'))).toEqual(
-      expect.arrayContaining([
-        'batched-payments.json',
-        'data-errors.json',
-        'document-settled-closed.json',
-        'document-settled-payer.json',
-      ]),
-    );
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED])
+      expect(readdirSync(join(ROOT, version))).toEqual(
+        expect.arrayContaining([
+          'batched-payments.json',
+          'data-errors.json',
+          'document-settled-closed.json',
+          'document-settled-payer.json',
+        ]),
+      );
   });
 
   it('replays every recorded history with the current workflow code', async () => {
@@ -65,6 +79,20 @@ describe('replay', () => {
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
       files.map((f) => [idOf(f), undefined]),
     );
+  });
+
+  it('holds an encrypted set: no customer data in clear, and it does not replay without the codec', async () => {
+    for (const file of files.filter((f) => f.startsWith(`${ENCRYPTED}/`))) {
+      const raw = readFileSync(join(ROOT, file), 'utf8');
+      expect(raw, file).not.toContain('ada@example.com');
+      expect(raw, file).toContain(Buffer.from('binary/encrypted').toString('base64'));
+    }
+    const withoutCodec = await replayAll(
+      { codePath: inject('workflowBundlePath') },
+      { codec: false, only: ENCRYPTED },
+    );
+    expect(withoutCodec.length).toBeGreaterThan(0);
+    for (const result of withoutCodec) expect(result.error, result.workflowId).toBeDefined();
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {
