@@ -35,37 +35,33 @@ interface StoredEvent {
 export async function run(): Promise<PartResult> {
   const seed = setting('seed', 15);
   const total = setting('links', 40);
-  const maxDelayMs = setting('max-delay', 40);
+  const calibrations = setting('calibrate', 3);
   const rand = random(seed);
-  const delays = Array.from({ length: total }, () => Math.floor(rand() * (maxDelayMs + 1)));
 
   const engine = await startEngine({ env: RECONCILER_ENV });
   const failures: string[] = [];
   try {
     const linkIds: string[] = [];
-    // Event ids seen unprocessed while the API was down: stored, and left so by a kill.
-    const strandedByKill = new Set<string>();
-    const kills: { delayMs: number; stranded: number; submitAnswered: string }[] = [];
-    const restartMs: number[] = [];
-    for (let i = 0; i < total; i++) {
+    /** A link, and a checkout opened on it through its public page as a browser does. */
+    const checkout = async (i: number, what: string): Promise<string> => {
       const link = await until(
         async () => {
           const r = await api(engine, 'POST', '/v1/payment_links', {
             amount: AMOUNT,
             currency: 'USD',
-            description: `Chaos stranded ${i}`,
+            description: `Chaos stranded ${what}`,
           });
           return r.status === 201 ? (r.body as { id: string; url: string }) : undefined;
         },
         STEP_MS,
-        `link ${i} to be created`,
+        `link ${what} to be created`,
         200,
       );
       linkIds.push(link.id);
       const sessionId = await until(
         async () => (await openSession(engine, tokenOf(link), undefined, i)).sessionId,
         STEP_MS,
-        `a checkout on link ${i}`,
+        `a checkout on link ${what}`,
         200,
       );
       const page = await send(engine.baseUrl, {
@@ -73,16 +69,50 @@ export async function run(): Promise<PartResult> {
         path: `/sandbox/checkout/${sessionId}`,
         headers: fromClient(i),
       });
-      if (page.status !== 200) throw new Error(`the checkout page of link ${i} answered ${page.status}`);
-
-      // The pay form as the page posts it; its answer (if any comes before the kill) is only noted.
-      let submitAnswered = 'cut off';
-      const submit = send(engine.baseUrl, {
+      if (page.status !== 200) throw new Error(`the checkout page of link ${what} answered ${page.status}`);
+      return sessionId;
+    };
+    /** The checkout's pay form, as its page posts it. */
+    const submitPay = (sessionId: string, i: number) =>
+      send(engine.baseUrl, {
         method: 'POST',
         path: `/sandbox/checkout/${sessionId}`,
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...fromClient(i) },
         body: new URLSearchParams({ outcome: 'succeed' }).toString(),
-      }).then(
+      });
+
+    // How long a whole submit takes on this machine now: the event is stored, then applied, near
+    // its end. Kills drawn over that span land in the stored-but-unapplied gap often enough; a
+    // fixed 0-40 ms missed it altogether on a loaded 2-core machine (the callback had not been
+    // stored yet).
+    const submitMs: number[] = [];
+    for (let c = 0; c < calibrations; c++) {
+      const sessionId = await checkout(10_000 + c, `calibration ${c}`);
+      const r = await submitPay(sessionId, 10_000 + c);
+      if (r.status !== 303) throw new Error(`a calibration submit answered ${r.status}`);
+      submitMs.push(Math.round(r.ms));
+    }
+    const minDelayMs = setting('min-delay', 0);
+    const maxDelayMs = setting('max-delay', Math.max(40, median(submitMs)));
+    if (maxDelayMs < minDelayMs) throw new Error('--max-delay must not be below --min-delay');
+    const delays = Array.from(
+      { length: total },
+      () => minDelayMs + Math.floor(rand() * (maxDelayMs - minDelayMs + 1)),
+    );
+    console.error(
+      `chaos stranded: a submit takes ${submitMs.join(', ')} ms; kills ${minDelayMs}-${maxDelayMs} ms after it`,
+    );
+
+    // Event ids seen unprocessed while the API was down: stored, and left so by a kill.
+    const strandedByKill = new Set<string>();
+    const kills: { delayMs: number; stranded: number; submitAnswered: string }[] = [];
+    const restartMs: number[] = [];
+    for (let i = 0; i < total; i++) {
+      const sessionId = await checkout(i, String(i));
+
+      // The pay form as the page posts it; its answer (if any comes before the kill) is only noted.
+      let submitAnswered = 'cut off';
+      const submit = submitPay(sessionId, i).then(
         (r) => {
           submitAnswered = String(r.status);
         },
@@ -102,6 +132,10 @@ export async function run(): Promise<PartResult> {
       kills.push({ delayMs, stranded: strandedByKill.size - before, submitAnswered });
       if (strandedByKill.size > before)
         console.error(`chaos stranded: kill ${i} after ${delayMs} ms stranded an event`);
+      else
+        console.error(
+          `chaos stranded: kill ${i} after ${delayMs} ms: nothing stranded (submit ${submitAnswered})`,
+        );
     }
     const killsDoneAt = Date.now();
 
@@ -214,7 +248,8 @@ export async function run(): Promise<PartResult> {
       seed,
       kills: {
         total,
-        maxDelayMs,
+        delayMs: [minDelayMs, maxDelayMs],
+        calibrationSubmitMs: submitMs,
         strandedAnEvent: kills.filter((k) => k.stranded > 0).length,
         submitsAnswered: kills.filter((k) => k.submitAnswered !== 'cut off').length,
         restartMs: { median: median(restartMs), max: Math.max(...restartMs) },
@@ -237,7 +272,9 @@ export async function run(): Promise<PartResult> {
       payments: { recorded: payments.length, doubled, unexplained: unexplained.length },
     };
   } catch (err) {
-    throw new Error(`${String(err)}\nlast engine output: ${JSON.stringify(engine.logs()).slice(-3000)}`);
+    throw new Error(
+      `${String(err)}\nlast API output: ${engine.logs().api.slice(-15).join('\n').slice(-3000)}`,
+    );
   } finally {
     await engine.stop();
   }
