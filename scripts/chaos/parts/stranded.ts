@@ -8,7 +8,8 @@
  * a 1 s grace; the dead attempt's 15 s apply lease must run out first). At the end, from Postgres:
  * no event left unprocessed, every link whose success event was stored is paid with exactly one
  * payment; and how many kills stranded an event, how many the reconciler applied, how long it took.
- * Sizes: --links (kills, one per link), --max-delay (ms between the submit and the kill), --seed.
+ * Sizes: --links (kills, one per link), --seed (the kill delays), --min-delay/--max-delay (ms
+ * between the submit and the kill; by default 0 to the median of --calibrate un-killed submits).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { EventTypes } from '../../../workflows/payment-link/contract';
@@ -92,6 +93,7 @@ export async function run(): Promise<PartResult> {
       if (r.status !== 303) throw new Error(`a calibration submit answered ${r.status}`);
       submitMs.push(Math.round(r.ms));
     }
+    const calibrationLinks = new Set(linkIds);
     const minDelayMs = setting('min-delay', 0);
     const maxDelayMs = setting('max-delay', Math.max(40, median(submitMs)));
     if (maxDelayMs < minDelayMs) throw new Error('--max-delay must not be below --min-delay');
@@ -254,13 +256,18 @@ export async function run(): Promise<PartResult> {
         submitsAnswered: kills.filter((k) => k.submitAnswered !== 'cut off').length,
         restartMs: { median: median(restartMs), max: Math.max(...restartMs) },
       },
-      events: { stored: events.length, succeeded: paidLinks.size },
+      events: {
+        stored: events.length,
+        succeeded: paidLinks.size,
+        storedUnderKills: [...paidLinks].filter((id) => !calibrationLinks.has(id)).length,
+      },
       stranded,
       reconciled: {
         timelineEntries: reconciled.length,
         ofStranded: [...strandedByKill].filter((id) => reconciledIds.has(id)).length,
       },
       reconcilerMs: {
+        // Often 0: the reconciler had applied each stranded event while the later kills went on.
         lastKillToNoneLeft: drainedMs,
         storedToApplied: lags.length ? { min: lags[0], median: median(lags), max: lags.at(-1) } : null,
       },
