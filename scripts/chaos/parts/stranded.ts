@@ -23,6 +23,8 @@ const AMOUNT = 1000;
 const STEP_MS = 120_000;
 /** The dead attempt's lease (15 s), then a pass or two of the reconciler, on a loaded machine. */
 const RECONCILE_DEADLINE_MS = 180_000;
+/** `APPLY_LEASE_SECONDS` of src/payments/provider-events.ts: the reconciler waits it out. */
+const APPLY_LEASE_MS = 15_000;
 const RECONCILER_ENV = { RECONCILE_INTERVAL_MS: '2000', RECONCILE_GRACE_MS: '1000' };
 
 interface StoredEvent {
@@ -197,7 +199,7 @@ export async function run(): Promise<PartResult> {
       failures.push(String(err));
       return statusOf();
     });
-    const payments = await engine.db('payments').whereIn('link_id', linkIds).select('link_id');
+    const payments = await engine.db('payments').whereIn('link_id', linkIds).select('link_id', 'created_at');
     const paymentsOf = new Map<string, number>();
     for (const p of payments as { link_id: string }[])
       paymentsOf.set(p.link_id, (paymentsOf.get(p.link_id) ?? 0) + 1);
@@ -236,6 +238,17 @@ export async function run(): Promise<PartResult> {
       .map((e) => (e.processed_at as Date).getTime() - e.received_at.getTime())
       .sort((a, b) => a - b);
 
+    // Which stranded payments only the reconciler saved: the killed API had not signalled the
+    // workflow, so the payment was recorded after the dead attempt's lease, when only it can act.
+    const paidAt = new Map(
+      (payments as { link_id: string; created_at: Date }[]).map((p) => [p.link_id, p.created_at.getTime()]),
+    );
+    const strandedEvents = events.filter((e) => strandedByKill.has(e.event_id));
+    const savedByReconciler = strandedEvents.filter((e) => {
+      const at = paidAt.get(linkOfSession.get(sessionOf(e)) as string);
+      return at !== undefined && at >= e.received_at.getTime() + APPLY_LEASE_MS;
+    }).length;
+
     if (strandedByKill.size === 0)
       failures.push(
         `none of the ${total} kills stranded an event: the part proved nothing (try more --links or another --max-delay)`,
@@ -263,6 +276,7 @@ export async function run(): Promise<PartResult> {
       },
       stranded,
       reconciled: {
+        paymentOnlyTheReconcilerRecorded: savedByReconciler,
         timelineEntries: reconciled.length,
         ofStranded: [...strandedByKill].filter((id) => reconciledIds.has(id)).length,
       },
