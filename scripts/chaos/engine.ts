@@ -98,16 +98,26 @@ export interface Engine {
   killWorker(): Promise<number>;
   /** SIGKILL of every engine process at once (dev server, API, worker); restarts; ms to ready. */
   killAll(): Promise<number>;
+  /**
+   * SIGKILL of the API process alone; `whileDown` runs once it has exited and before the restart
+   * (to look at what it left behind); returns the ms from the restart to ready.
+   */
+  killApi(whileDown?: () => Promise<void>): Promise<number>;
   /** The last lines each role printed (for a failure report). */
   logs(): Record<Role, string[]>;
   stop(): Promise<void>;
 }
 
+export interface EngineOptions {
+  /** Settings for the API and the worker on top of the engine's own (e.g. a fast reconciler). */
+  env?: Record<string, string>;
+}
+
 /**
- * Starts the engine. `workerCount` extra options are none: one API, one worker, one dev server,
- * the production roles (`npm run api`, `npm run worker`) with real SMTP and twilio settings.
+ * Starts the engine: one API, one worker, one dev server, the production roles (`npm run api`,
+ * `npm run worker`) with real SMTP and twilio settings.
  */
-export async function startEngine(): Promise<Engine> {
+export async function startEngine(options: EngineOptions = {}): Promise<Engine> {
   const binary = await resolveTemporalCli({
     explicitPath: process.env.TEMPORAL_CLI_PATH,
     toolsDir: TOOLS_DIR,
@@ -144,6 +154,7 @@ export async function startEngine(): Promise<Engine> {
     RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000000',
     EMAIL_PER_SECOND: '200',
     SMS_PER_SECOND: '200',
+    ...options.env,
   };
   const tsx = [process.execPath, '--import', 'tsx'];
   const commands: Record<Role, string[]> = {
@@ -274,6 +285,13 @@ export async function startEngine(): Promise<Engine> {
     async killAll() {
       await kill(['api', 'worker', 'temporal']);
       return startAll();
+    },
+    async killApi(whileDown) {
+      await kill(['api']);
+      await whileDown?.();
+      const started = Date.now();
+      await apiReady(spawnRole('api'));
+      return Date.now() - started;
     },
     logs: () => logs,
     async stop() {

@@ -13,6 +13,7 @@ import { SIGNATURE_HEADER } from '../../../src/signing';
 import { type Engine, startEngine } from '../engine';
 import { settledFailedWorkflows } from '../fuzz';
 import { firstFailures, type PartResult, setting } from '../part';
+import { random } from '../random';
 import { type Answer, api, fromClient, openSession, send, tokenOf } from '../target';
 import { until } from '../wait';
 
@@ -22,18 +23,6 @@ const AMOUNT = 1000;
 const FIRST_PART = 400;
 /** How long one step keeps retrying through kills and restarts. */
 const STEP_MS = 240_000;
-
-/** A small seeded generator (mulberry32): the same seed, the same plan. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const transient = (r: Answer) => r.status === 429 || r.status >= 500;
 
