@@ -109,6 +109,8 @@ export function createEventReconciler(deps: {
       .whereNull('processed_at')
       .where('received_at', '<=', db.raw("now() - (? * interval '1 millisecond')", [options.graceMs]))
       .where((q) => q.whereNull('reconcile_after').orWhere('reconcile_after', '<=', db.fn.now()))
+      // An attempt that holds the apply lease is still at it; if it died, the lease runs out.
+      .where((q) => q.whereNull('applying_until').orWhere('applying_until', '<', db.fn.now()))
       .orderBy([
         { column: 'reconcile_attempts', order: 'asc' },
         { column: 'received_at', order: 'asc' },

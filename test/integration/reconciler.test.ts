@@ -179,6 +179,9 @@ it('a duplicate that arrives while another attempt holds the lease is answered a
 
   const meanwhile = await stack.sandboxCallback(raw);
   expect(await meanwhile.json()).toEqual({ received: true, duplicate: true });
+  // Nor does the reconciler take it from the holder.
+  const pass = await runPass(await ensureSchedule(0));
+  expect(pass.events.map((e) => e.eventId)).not.toContain(event.id);
   expect((await row().first()).processed_at).toBeNull();
   expect((await stack.request('GET', `/v1/payment_links/${linkId}`)).body.amount_paid).toBe(0);
 
