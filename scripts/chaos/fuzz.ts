@@ -624,9 +624,11 @@ const shown = (a: Answered) => ({
   ...(a.error ? { error: a.error } : {}),
 });
 
-/** Text that Postgres should never have been given: not well-formed, NUL, or a surrogate turned U+FFFD. */
-const junkText = (s: string) =>
-  !s.isWellFormed() || s.includes('\u0000') || s.includes('\\u0000') || s.includes('\ufffd');
+/**
+ * Text that Postgres should never have been given: not well-formed, NUL, or a surrogate turned
+ * U+FFFD. (A literal backslash followed by `u0000` is six ordinary characters, not junk.)
+ */
+const junkText = (s: string) => !s.isWellFormed() || s.includes('\u0000') || s.includes('\ufffd');
 
 /**
  * Left out of the junk scan: a provider's signed body is kept verbatim (its JSON escapes are plain

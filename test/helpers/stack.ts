@@ -141,6 +141,9 @@ export async function startStack(options: StackOptions = {}) {
     temporal,
     taskQueue,
     createWaitMs: options.createWaitMs ?? CREATE_WAIT_MS,
+    // A test that shortens the wait for a worker still gives the workflow start its full time:
+    // on a loaded machine a start can take longer than that wait (it answered 503).
+    temporalRpcTimeoutMs: CREATE_WAIT_MS,
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
     devPeers: peers,
