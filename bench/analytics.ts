@@ -14,7 +14,6 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import pg from 'pg';
 import { backfillLinkAnalytics } from '../migrations/20261124000500_link_analytics';
 import { backfillPayTimeHistogram } from '../migrations/20261124000800_pay_time_histogram';
 import { createAccount } from '../src/accounts/accounts';
@@ -22,7 +21,7 @@ import { GROUP_BYS, type LinkFigures, linkAnalytics, MAX_RANGE_DAYS } from '../s
 import { composeApi } from '../src/api/compose';
 import { DEFAULT_DATABASE_URL } from '../src/config';
 import { DEFAULT_RATE_LIMITS } from '../src/config/rate-limits';
-import { createDb, type Db, ensureDatabase } from '../src/db/knex';
+import { createDb, type Db, dropDatabase, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
 
@@ -282,12 +281,7 @@ async function main() {
     await closeServer?.();
     await db.destroy();
     if (!process.env.BENCH_KEEP) {
-      const admin = new pg.Client({ connectionString: new URL('/postgres', base).toString() });
-      await admin.connect();
-      await admin.query(
-        `DROP DATABASE IF EXISTS ${admin.escapeIdentifier(dbUrl.pathname.slice(1))} WITH (FORCE)`,
-      );
-      await admin.end();
+      await dropDatabase(dbUrl.toString());
     }
   }
 }

@@ -11,11 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { type DataConverter, defaultPayloadConverter } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import pg from 'pg';
 import { createAccount } from '../src/accounts/accounts';
 import { createCommerceStores } from '../src/commerce/stores';
 import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../src/config';
-import { createDb, ensureDatabase } from '../src/db/knex';
+import { createDb, dropDatabase, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { startDevPeers } from '../src/dev/peers';
 import { CreatePaymentLinkSchema } from '../src/links/create-link';
@@ -159,14 +158,7 @@ async function main() {
     await db.destroy();
     channels.close();
     await peers.stop();
-    const admin = new pg.Client({
-      connectionString: (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL).replace(/\/[^/]*$/, '/postgres'),
-    });
-    await admin.connect();
-    await admin.query(
-      `DROP DATABASE IF EXISTS ${admin.escapeIdentifier(dbUrl.pathname.slice(1))} WITH (FORCE)`,
-    );
-    await admin.end();
+    await dropDatabase(dbUrl.toString());
     await server?.stop();
   }
 }

@@ -117,6 +117,21 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/** Drops the database named in the URL, closing its sessions first (scratch databases of benches). */
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!name) throw new Error('DATABASE_URL names no database');
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function isDatabaseReachable(db: Db): Promise<boolean> {
   try {
     await db.raw('SELECT 1');
