@@ -4,11 +4,11 @@
  * decodes with both keys configured.
  */
 import type { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AesGcmPayloadCodec, METADATA_KEY_ID, parseCodecKeys } from '../../src/temporal/payload-codec';
 import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
 import { linkTools } from '../helpers/links';
+import { payloadsIn } from '../helpers/payloads';
 import { type Stack, startStack } from '../helpers/stack';
 import { testClient } from '../helpers/temporal';
 
@@ -26,22 +26,6 @@ afterAll(async () => {
   for (const c of clients) await c.connection.close();
   await stack?.stop();
 });
-
-/** Every Payload the codec wrote in a proto message (search attributes and patch markers are not its to encode). */
-function payloadsIn(value: unknown, found: Payload[] = []): Payload[] {
-  if (!value || typeof value !== 'object' || value instanceof Uint8Array) return found;
-  const record = value as Record<string, unknown>;
-  if (record.metadata && typeof record.metadata === 'object' && 'data' in record) {
-    found.push(record as Payload);
-    return found;
-  }
-  for (const [k, v] of Object.entries(record)) {
-    // Search attributes stay readable by the server (it indexes them; ids only), the SDK's core
-    // writes patch markers (a patch id) itself, and headers carry request ids: past the codec.
-    if (!['searchAttributes', 'patch-data', 'header'].includes(k)) payloadsIn(v, found);
-  }
-  return found;
-}
 
 describe('payload codec key rotation', () => {
   it('keeps a link started under k1 running, and decodable, after k2 becomes current', async () => {

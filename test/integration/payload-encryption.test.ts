@@ -11,6 +11,7 @@ import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
 import { linkTools } from '../helpers/links';
+import { payloadsIn } from '../helpers/payloads';
 import { CODEC_TOKEN, type Stack, startStack, UI_ORIGIN } from '../helpers/stack';
 import { eventually, testClient, WAIT_MS } from '../helpers/temporal';
 
@@ -26,22 +27,6 @@ afterAll(async () => {
 });
 
 const customer = { name: 'Grace Hopper', email: 'grace.hopper@example.com', phone: '+14155550199' };
-
-/** Every Payload the codec wrote in a proto message (search attributes and patch markers are not its to encode). */
-function payloadsIn(value: unknown, found: Payload[] = []): Payload[] {
-  if (!value || typeof value !== 'object' || value instanceof Uint8Array) return found;
-  const record = value as Record<string, unknown>;
-  if (record.metadata && typeof record.metadata === 'object' && 'data' in record) {
-    found.push(record as Payload);
-    return found;
-  }
-  for (const [k, v] of Object.entries(record)) {
-    // Search attributes stay readable by the server (it indexes them; ids only), the SDK's core
-    // writes patch markers (a patch id) itself, and headers carry request ids: past the codec.
-    if (!['searchAttributes', 'patch-data', 'header'].includes(k)) payloadsIn(v, found);
-  }
-  return found;
-}
 
 const toJson = (p: Payload) => ({
   metadata: Object.fromEntries(
