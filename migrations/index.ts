@@ -20,6 +20,7 @@ import * as linkAnalytics from './20261124000500_link_analytics';
 import * as providerEventRetries from './20261124000600_provider_event_retries';
 import * as providerEventLease from './20261124000700_provider_event_lease';
 import * as payTimeHistogram from './20261124000800_pay_time_histogram';
+import * as campaigns from './20261124000900_campaigns';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -41,6 +42,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124000600_provider_event_retries', providerEventRetries],
   ['20261124000700_provider_event_lease', providerEventLease],
   ['20261124000800_pay_time_histogram', payTimeHistogram],
+  ['20261124000900_campaigns', campaigns],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

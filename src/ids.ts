@@ -32,4 +32,5 @@ export const ID_PREFIX = {
   order: 'ord',
   payment: 'pay',
   session: 'ps',
+  campaign: 'cmp',
 } as const;
