@@ -52,6 +52,12 @@ export interface ScaleBenchOptions {
   concurrency?: number;
   /** Histories read to break the lateness down. */
   historySample?: number;
+  /**
+   * The dev server's store: memory (default: its RSS then holds every history) or a SQLite file
+   * (BENCH_SCALE_TEMPORAL_STORE=file; its size is reported, and it costs the server about three
+   * times the CPU per create on this machine).
+   */
+  temporalStore?: 'file' | 'memory';
   /** Progress lines (stderr when run alone). */
   log?: (line: string) => void;
 }
@@ -88,8 +94,9 @@ export interface ScaleBenchFigures {
     temporalIdleRssMiB: number;
     temporalRssMiB: number;
     /** The dev server's SQLite file (with its WAL): Temporal's persistence. */
-    temporalStoreMiB: number;
-    perOpenWorkflowStoreKiB: number;
+    /** null with the store in memory. */
+    temporalStoreMiB: number | null;
+    perOpenWorkflowStoreKiB: number | null;
     postgresEmptyMiB: number;
     postgresMiB: number;
     perLinkPostgresBytes: number;
@@ -105,6 +112,8 @@ export interface ScaleBenchFigures {
     observedLatenessMs: Distribution;
     goalP99Ms: number;
     metGoal: boolean;
+    /** CPU milliseconds per expired link over the window, by process (Postgres not counted). */
+    cpuMsPerExpiry: { worker: number; temporal: number };
   };
   /** From the histories of a sample of the expired links. */
   breakdown: {
@@ -391,7 +400,12 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
   const cli = await resolveTemporalCli({ toolsDir: TOOLS_DIR, onProgress: log });
   const scratch = mkdtempSync(join(tmpdir(), 'paylinks-scale-'));
   const temporalDb = join(scratch, 'temporal.db');
-  const server = await startDevServer({ binary: cli, port: await freePort(), dbFile: temporalDb });
+  const inMemory = options.temporalStore !== 'file';
+  const server = await startDevServer({
+    binary: cli,
+    port: await freePort(),
+    ...(inMemory ? {} : { dbFile: temporalDb }),
+  });
   const temporalPid = childPidNamed('temporal');
 
   const dbUrl = new URL(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
@@ -503,11 +517,11 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
     const atRestMetrics = await worker.metrics();
     const stickyCacheSize = metricSum(atRestMetrics, 'temporal_sticky_cache_size');
     const postgresBytes = await databaseBytes(db);
-    const temporalStoreMiB = fileMiB(temporalDb);
+    const temporalStoreMiB = inMemory ? null : fileMiB(temporalDb);
     const restMeasuredBeforeExpiry = Date.now() < new Date(firstExpiry?.min ?? 0).getTime();
     log(
       `at rest: worker ${workerRssMiB} MiB (sticky cache ${stickyCacheSize}), temporal ${temporalRssMiB} MiB, ` +
-        `store ${temporalStoreMiB} MiB, postgres ${(postgresBytes / MiB).toFixed(1)} MiB` +
+        `store ${temporalStoreMiB ?? 'in memory'} MiB, postgres ${(postgresBytes / MiB).toFixed(1)} MiB` +
         (restMeasuredBeforeExpiry ? '' : ' (WARNING: expiries had started)'),
     );
 
@@ -520,6 +534,8 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
     const lastExpiry = Math.max(...expiryOf.values());
     const seen = new Map<string, number>();
     let before = await worker.metrics();
+    const windowCpu = () => ({ worker: cpuSeconds(worker?.pid ?? 0), temporal: cpuSeconds(temporalPid) });
+    let cpuAtWindow = windowCpu();
     const slotsMin = { workflow: Number.POSITIVE_INFINITY, activity: Number.POSITIVE_INFINITY };
     const deadline = lastExpiry + 60_000;
     while (seen.size < expiryOf.size && Date.now() < deadline) {
@@ -543,10 +559,12 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
         }
       } else {
         before = await worker.metrics();
+        cpuAtWindow = windowCpu();
       }
       await sleep(POLL_MS);
     }
     const after = await worker.metrics();
+    const cpuAfterWindow = windowCpu();
     const expiredRows = await db('payment_links')
       .where({ account_id: account.accountId, status: 'expired' })
       .select<{ id: string; expires_at: Date; closed_at: Date; updated_at: Date }[]>(
@@ -635,7 +653,8 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
         temporalIdleRssMiB,
         temporalRssMiB,
         temporalStoreMiB,
-        perOpenWorkflowStoreKiB: Math.round(((temporalStoreMiB * 1024) / total) * 10) / 10,
+        perOpenWorkflowStoreKiB:
+          temporalStoreMiB === null ? null : Math.round(((temporalStoreMiB * 1024) / total) * 10) / 10,
         postgresEmptyMiB: Math.round((postgresEmpty / MiB) * 10) / 10,
         postgresMiB: Math.round((postgresBytes / MiB) * 10) / 10,
         perLinkPostgresBytes: Math.round((postgresBytes - postgresEmpty) / total),
@@ -648,6 +667,13 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
         observedLatenessMs,
         goalP99Ms: GOAL_P99_MS,
         metGoal: expiredRows.length === expiryOf.size && rowLatenessMs.p99 <= GOAL_P99_MS,
+        cpuMsPerExpiry: {
+          worker:
+            Math.round(((cpuAfterWindow.worker - cpuAtWindow.worker) * 1e4) / Math.max(seen.size, 1)) / 10,
+          temporal:
+            Math.round(((cpuAfterWindow.temporal - cpuAtWindow.temporal) * 1e4) / Math.max(seen.size, 1)) /
+            10,
+        },
       },
       breakdown,
       workerMetrics,
@@ -683,10 +709,11 @@ create: ${f.links} links in ${f.create.seconds} s (${f.create.perSecond}/s, ${f.
 | worker RSS, restarted (empty cache) | ${r.workerRestartedRssMiB} MiB |
 | sticky cache | ${r.stickyCacheSize} workflows, ≈ ${r.perCachedWorkflowKiB} KiB each |
 | Temporal dev server RSS, idle → open | ${r.temporalIdleRssMiB} → ${r.temporalRssMiB} MiB |
-| Temporal SQLite store | ${r.temporalStoreMiB} MiB (${r.perOpenWorkflowStoreKiB} KiB per open workflow) |
+| Temporal store | ${r.temporalStoreMiB === null ? 'in memory (in the RSS above)' : `SQLite file ${r.temporalStoreMiB} MiB (${r.perOpenWorkflowStoreKiB} KiB per open workflow)`} |
 | Postgres database | ${r.postgresEmptyMiB} → ${r.postgresMiB} MiB (${r.perLinkPostgresBytes} bytes per link) |
 
 expiry of ${f.expiry.expired} links over ${f.expiry.windowSeconds} s (goal p99 ≤ ${f.expiry.goalP99Ms} ms: ${f.expiry.metGoal ? 'met' : 'MISSED'})
+  CPU per expiry: worker ${f.expiry.cpuMsPerExpiry.worker} ms, Temporal ${f.expiry.cpuMsPerExpiry.temporal} ms
   row updated_at − expires_at: ${d(f.expiry.rowLatenessMs)}
   closed_at − expires_at:      ${d(f.expiry.closedAtLatenessMs)}
   seen by a ${POLL_MS} ms poll:      ${d(f.expiry.observedLatenessMs)}
@@ -704,6 +731,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const figures = await runScaleBench({
     links: process.env.BENCH_SCALE_LINKS ? Number(process.env.BENCH_SCALE_LINKS) : undefined,
     expiring: process.env.BENCH_SCALE_EXPIRING ? Number(process.env.BENCH_SCALE_EXPIRING) : undefined,
+    temporalStore: process.env.BENCH_SCALE_TEMPORAL_STORE === 'file' ? 'file' : 'memory',
     log: (line) => console.error(`[scale] ${line}`),
   });
   printFigures(figures);
