@@ -58,6 +58,11 @@ export interface ScaleBenchOptions {
    * times the CPU per create on this machine).
    */
   temporalStore?: 'file' | 'memory';
+  /**
+   * Worker options laid over the production ones for the workflow worker (bench/scale-worker-tuning.ts),
+   * e.g. { maxCachedWorkflows: 12000 }; BENCH_SCALE_WORKER_TUNING (JSON) when run alone.
+   */
+  workerTuning?: Record<string, number>;
   /** Progress lines (stderr when run alone). */
   log?: (line: string) => void;
 }
@@ -114,6 +119,10 @@ export interface ScaleBenchFigures {
     metGoal: boolean;
     /** CPU milliseconds per expired link over the window, by process (Postgres not counted). */
     cpuMsPerExpiry: { worker: number; temporal: number };
+    /** Cores each process used on average from 5 s before the first expiry until the last was seen. */
+    coresUsed: { worker: number; temporal: number };
+    /** The machine's 1-minute load average as the window ended (other work on the machine included). */
+    loadAverage1m: number;
   };
   /** From the histories of a sample of the expired links. */
   breakdown: {
@@ -133,6 +142,9 @@ export interface ScaleBenchFigures {
     activitySlotsAvailableMin: number;
     stickyCacheForcedEvictions: number;
     stickyCacheMisses: number;
+    stickyCacheHits: number;
+    /** Workflow tasks that had to replay a history (the workflow was not in the cache). */
+    workflowTaskReplays: number;
   };
   seconds: number;
 }
@@ -283,14 +295,17 @@ interface WorkerProcess {
 async function startWorkerProcess(
   env: Record<string, string>,
   log: (l: string) => void,
+  tuning?: Record<string, number>,
 ): Promise<WorkerProcess> {
   const metricsPort = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  const preload = tuning ? ['--import', './bench/scale-worker-tuning.ts'] : [];
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...preload, 'src/worker.ts'], {
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       ...env,
+      ...(tuning ? { BENCH_SCALE_WORKER_TUNING: JSON.stringify(tuning) } : {}),
       TEMPORAL_METRICS_BIND: `127.0.0.1:${metricsPort}`,
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
@@ -434,7 +449,7 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
       TWILIO_API_BASE_URL: peers.twilioBaseUrl,
     };
     log('starting the worker process (src/worker.ts)…');
-    worker = await startWorkerProcess(workerEnv, log);
+    worker = await startWorkerProcess(workerEnv, log, options.workerTuning);
     await sleep(3000);
     const workerIdleRssMiB = await settledRss(worker.pid, 3);
     const temporalIdleRssMiB = rssMiB(temporalPid);
@@ -536,6 +551,7 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
     let before = await worker.metrics();
     const windowCpu = () => ({ worker: cpuSeconds(worker?.pid ?? 0), temporal: cpuSeconds(temporalPid) });
     let cpuAtWindow = windowCpu();
+    let windowBegan = Date.now();
     const slotsMin = { workflow: Number.POSITIVE_INFINITY, activity: Number.POSITIVE_INFINITY };
     const deadline = lastExpiry + 60_000;
     while (seen.size < expiryOf.size && Date.now() < deadline) {
@@ -560,11 +576,14 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
       } else {
         before = await worker.metrics();
         cpuAtWindow = windowCpu();
+        windowBegan = Date.now();
       }
       await sleep(POLL_MS);
     }
     const after = await worker.metrics();
     const cpuAfterWindow = windowCpu();
+    const windowWallSeconds = (Date.now() - windowBegan) / 1000;
+    const loadDuringWindow = loadavg()[0] ?? 0;
     const expiredRows = await db('payment_links')
       .where({ account_id: account.accountId, status: 'expired' })
       .select<{ id: string; expires_at: Date; closed_at: Date; updated_at: Date }[]>(
@@ -602,6 +621,8 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
       activitySlotsAvailableMin: Number.isFinite(slotsMin.activity) ? slotsMin.activity : Number.NaN,
       stickyCacheForcedEvictions: delta('temporal_sticky_cache_total_forced_eviction'),
       stickyCacheMisses: delta('temporal_sticky_cache_miss'),
+      stickyCacheHits: delta('temporal_sticky_cache_hit'),
+      workflowTaskReplays: delta('temporal_workflow_task_replay_latency_count'),
     };
 
     // ---- why: the histories of a sample
@@ -627,7 +648,7 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
 
     // ---- a fresh worker with the same open links: nothing cached, what an evicting worker costs
     await worker.stop();
-    worker = await startWorkerProcess(workerEnv, log);
+    worker = await startWorkerProcess(workerEnv, log, options.workerTuning);
     await sleep(3000);
     const workerRestartedRssMiB = await settledRss(worker.pid, 3);
 
@@ -667,6 +688,12 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
         observedLatenessMs,
         goalP99Ms: GOAL_P99_MS,
         metGoal: expiredRows.length === expiryOf.size && rowLatenessMs.p99 <= GOAL_P99_MS,
+        coresUsed: {
+          worker: Math.round(((cpuAfterWindow.worker - cpuAtWindow.worker) / windowWallSeconds) * 100) / 100,
+          temporal:
+            Math.round(((cpuAfterWindow.temporal - cpuAtWindow.temporal) / windowWallSeconds) * 100) / 100,
+        },
+        loadAverage1m: Math.round(loadDuringWindow * 100) / 100,
         cpuMsPerExpiry: {
           worker:
             Math.round(((cpuAfterWindow.worker - cpuAtWindow.worker) * 1e4) / Math.max(seen.size, 1)) / 10,
@@ -713,7 +740,7 @@ create: ${f.links} links in ${f.create.seconds} s (${f.create.perSecond}/s, ${f.
 | Postgres database | ${r.postgresEmptyMiB} → ${r.postgresMiB} MiB (${r.perLinkPostgresBytes} bytes per link) |
 
 expiry of ${f.expiry.expired} links over ${f.expiry.windowSeconds} s (goal p99 ≤ ${f.expiry.goalP99Ms} ms: ${f.expiry.metGoal ? 'met' : 'MISSED'})
-  CPU per expiry: worker ${f.expiry.cpuMsPerExpiry.worker} ms, Temporal ${f.expiry.cpuMsPerExpiry.temporal} ms
+  CPU per expiry: worker ${f.expiry.cpuMsPerExpiry.worker} ms, Temporal ${f.expiry.cpuMsPerExpiry.temporal} ms; cores used: worker ${f.expiry.coresUsed.worker}, Temporal ${f.expiry.coresUsed.temporal} (load average ${f.expiry.loadAverage1m})
   row updated_at − expires_at: ${d(f.expiry.rowLatenessMs)}
   closed_at − expires_at:      ${d(f.expiry.closedAtLatenessMs)}
   seen by a ${POLL_MS} ms poll:      ${d(f.expiry.observedLatenessMs)}
@@ -731,6 +758,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const figures = await runScaleBench({
     links: process.env.BENCH_SCALE_LINKS ? Number(process.env.BENCH_SCALE_LINKS) : undefined,
     expiring: process.env.BENCH_SCALE_EXPIRING ? Number(process.env.BENCH_SCALE_EXPIRING) : undefined,
+    workerTuning: process.env.BENCH_SCALE_WORKER_TUNING
+      ? JSON.parse(process.env.BENCH_SCALE_WORKER_TUNING)
+      : undefined,
     temporalStore: process.env.BENCH_SCALE_TEMPORAL_STORE === 'file' ? 'file' : 'memory',
     log: (line) => console.error(`[scale] ${line}`),
   });
