@@ -109,6 +109,8 @@ export interface ScaleBenchFigures {
   expiry: {
     windowSeconds: number;
     expired: number;
+    /** Still open when the bench stopped waiting (60 s after the last expires_at): not in the figures below. */
+    notExpiredInTime: number;
     /** expires_at → the row's updated_at (the transaction that wrote `expired`). */
     rowLatenessMs: Distribution;
     /** expires_at → the row's closed_at (the workflow's clock when it closed the link). */
@@ -128,7 +130,8 @@ export interface ScaleBenchFigures {
   breakdown: {
     sample: number;
     timerFiredLateMs: Distribution;
-    workflowTaskScheduleToStartMs: Distribution;
+    timerFiredToWorkflowTaskStartMs: Distribution;
+    withWorkflowTaskTimeout: number;
     workflowTaskRunMs: Distribution;
     activityScheduleToStartMs: Distribution;
     activityRunMs: Distribution;
@@ -355,10 +358,13 @@ const ms = (e: HistoryEvent | undefined) =>
 
 interface Breakdown {
   timerFiredLate: number;
-  wftScheduleToStart: number;
+  /** Timer fired → the workflow task that closed the link started (sticky or not). */
+  wftWait: number;
   wftRun: number;
   activityScheduleToStart: number;
   activityRun: number;
+  /** Workflow tasks that timed out between the timer and the close (a sticky queue not polled in time). */
+  wftTimeouts: number;
 }
 
 /**
@@ -374,8 +380,8 @@ function breakdownOf(events: HistoryEvent[], expiresAtMs: number): Breakdown | u
   if (record < 0) return undefined;
   const before = events.slice(0, record);
   const lastIndex = (type: number) => before.map((e) => e.eventType).lastIndexOf(type);
-  const fired = before[lastIndex(EventType.EVENT_TYPE_TIMER_FIRED)];
-  const wftScheduled = before[lastIndex(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED)];
+  const firedAt = lastIndex(EventType.EVENT_TYPE_TIMER_FIRED);
+  const fired = before[firedAt];
   const wftStarted = before[lastIndex(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)];
   const wftCompleted = before[lastIndex(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)];
   const scheduledId = events[record]?.eventId?.toString();
@@ -392,11 +398,14 @@ function breakdownOf(events: HistoryEvent[], expiresAtMs: number): Breakdown | u
   );
   return {
     timerFiredLate: ms(fired) - expiresAtMs,
-    wftScheduleToStart: ms(wftStarted) - ms(wftScheduled),
+    wftWait: ms(wftStarted) - ms(fired),
     wftRun: ms(wftCompleted) - ms(wftStarted),
     // The started event is written when the activity completes, with the time it was handed out.
     activityScheduleToStart: ms(started) - ms(events[record]),
     activityRun: ms(completed) - ms(started),
+    wftTimeouts: before
+      .slice(firedAt)
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT).length,
   };
 }
 
@@ -640,7 +649,9 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
     const breakdown = {
       sample: parts.length,
       timerFiredLateMs: distribution(parts.map((p) => p.timerFiredLate)),
-      workflowTaskScheduleToStartMs: distribution(parts.map((p) => p.wftScheduleToStart)),
+      timerFiredToWorkflowTaskStartMs: distribution(parts.map((p) => p.wftWait)),
+      /** Links whose closing workflow task timed out at least once (sticky queue not polled in time). */
+      withWorkflowTaskTimeout: parts.filter((p) => p.wftTimeouts > 0).length,
       workflowTaskRunMs: distribution(parts.map((p) => p.wftRun)),
       activityScheduleToStartMs: distribution(parts.map((p) => p.activityScheduleToStart)),
       activityRunMs: distribution(parts.map((p) => p.activityRun)),
@@ -683,6 +694,7 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
       expiry: {
         windowSeconds: Math.round((lastExpiry - Math.min(...expiryOf.values())) / 1000),
         expired: expiredRows.length,
+        notExpiredInTime: expiryOf.size - expiredRows.length,
         rowLatenessMs,
         closedAtLatenessMs,
         observedLatenessMs,
@@ -739,14 +751,15 @@ create: ${f.links} links in ${f.create.seconds} s (${f.create.perSecond}/s, ${f.
 | Temporal store | ${r.temporalStoreMiB === null ? 'in memory (in the RSS above)' : `SQLite file ${r.temporalStoreMiB} MiB (${r.perOpenWorkflowStoreKiB} KiB per open workflow)`} |
 | Postgres database | ${r.postgresEmptyMiB} → ${r.postgresMiB} MiB (${r.perLinkPostgresBytes} bytes per link) |
 
-expiry of ${f.expiry.expired} links over ${f.expiry.windowSeconds} s (goal p99 ≤ ${f.expiry.goalP99Ms} ms: ${f.expiry.metGoal ? 'met' : 'MISSED'})
+expiry of ${f.expiry.expired} links over ${f.expiry.windowSeconds} s, ${f.expiry.notExpiredInTime} still open 60 s after the last expires_at (goal p99 ≤ ${f.expiry.goalP99Ms} ms: ${f.expiry.metGoal ? 'met' : 'MISSED'})
   CPU per expiry: worker ${f.expiry.cpuMsPerExpiry.worker} ms, Temporal ${f.expiry.cpuMsPerExpiry.temporal} ms; cores used: worker ${f.expiry.coresUsed.worker}, Temporal ${f.expiry.coresUsed.temporal} (load average ${f.expiry.loadAverage1m})
   row updated_at − expires_at: ${d(f.expiry.rowLatenessMs)}
   closed_at − expires_at:      ${d(f.expiry.closedAtLatenessMs)}
   seen by a ${POLL_MS} ms poll:      ${d(f.expiry.observedLatenessMs)}
 from ${f.breakdown.sample} histories:
   timer fired − expires_at:    ${d(f.breakdown.timerFiredLateMs)}
-  workflow task wait:          ${d(f.breakdown.workflowTaskScheduleToStartMs)}
+  timer fired → task started:  ${d(f.breakdown.timerFiredToWorkflowTaskStartMs)}
+  closing task timed out first (sticky queue not polled in time): ${f.breakdown.withWorkflowTaskTimeout} of ${f.breakdown.sample}
   workflow task run:           ${d(f.breakdown.workflowTaskRunMs)}
   recordChange wait:           ${d(f.breakdown.activityScheduleToStartMs)}
   recordChange run:            ${d(f.breakdown.activityRunMs)}
