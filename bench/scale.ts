@@ -59,7 +59,7 @@ export interface ScaleBenchOptions {
    */
   temporalStore?: 'file' | 'memory';
   /**
-   * Worker options laid over the production ones for the workflow worker (bench/scale-worker-tuning.ts),
+   * Worker options laid over the production ones for the workflow worker (bench/scale-worker-tuning.mjs),
    * e.g. { maxCachedWorkflows: 12000 }; BENCH_SCALE_WORKER_TUNING (JSON) when run alone.
    */
   workerTuning?: Record<string, number>;
@@ -146,8 +146,12 @@ export interface ScaleBenchFigures {
     stickyCacheForcedEvictions: number;
     stickyCacheMisses: number;
     stickyCacheHits: number;
-    /** Workflow tasks that had to replay a history (the workflow was not in the cache). */
-    workflowTaskReplays: number;
+    /**
+     * Workflow tasks handled (the count of temporal_workflow_task_replay_latency, which the SDK
+     * records for every task); minus stickyCacheHits: tasks that came with the full history (the
+     * sticky queue timed out, or the workflow was not cached) and were replayed from the start.
+     */
+    workflowTasks: number;
   };
   seconds: number;
 }
@@ -301,7 +305,7 @@ async function startWorkerProcess(
   tuning?: Record<string, number>,
 ): Promise<WorkerProcess> {
   const metricsPort = await freePort();
-  const preload = tuning ? ['--import', './bench/scale-worker-tuning.ts'] : [];
+  const preload = tuning ? ['--import', './bench/scale-worker-tuning.mjs'] : [];
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...preload, 'src/worker.ts'], {
     cwd: PROJECT_ROOT,
     env: {
@@ -631,7 +635,7 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
       stickyCacheForcedEvictions: delta('temporal_sticky_cache_total_forced_eviction'),
       stickyCacheMisses: delta('temporal_sticky_cache_miss'),
       stickyCacheHits: delta('temporal_sticky_cache_hit'),
-      workflowTaskReplays: delta('temporal_workflow_task_replay_latency_count'),
+      workflowTasks: delta('temporal_workflow_task_replay_latency_count'),
     };
 
     // ---- why: the histories of a sample
