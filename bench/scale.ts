@@ -90,6 +90,9 @@ export interface ScaleBenchFigures {
     /** The worker process (src/worker.ts) before any link, and with every link open. */
     workerIdleRssMiB: number;
     workerRssMiB: number;
+    /** One open link's history: events and encoded bytes. */
+    openHistoryEvents: number;
+    openHistoryBytes: number;
     /** A freshly started worker with the same links open (empty sticky cache). */
     workerRestartedRssMiB: number;
     /** Workflows the worker held in its sticky cache (temporal_sticky_cache_size). */
@@ -546,6 +549,17 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
     const stickyCacheSize = metricSum(atRestMetrics, 'temporal_sticky_cache_size');
     const postgresBytes = await databaseBytes(db);
     const temporalStoreMiB = inMemory ? null : fileMiB(temporalDb);
+    // One long-lived link's history: its event count and encoded size (payloads encrypted).
+    const [longLived] = await db('payment_links')
+      .where({ account_id: account.accountId })
+      .orderBy('expires_at', 'desc')
+      .limit(1)
+      .select<{ id: string }[]>('id');
+    const openHistory = longLived ? await client.workflow.getHandle(longLived.id).fetchHistory() : undefined;
+    const openHistoryEvents = openHistory?.events?.length ?? 0;
+    const openHistoryBytes = openHistory
+      ? temporal.api.history.v1.History.encode(openHistory).finish().length
+      : 0;
     const restMeasuredBeforeExpiry = Date.now() < new Date(firstExpiry?.min ?? 0).getTime();
     log(
       `at rest: worker ${workerRssMiB} MiB (sticky cache ${stickyCacheSize}), temporal ${temporalRssMiB} MiB, ` +
@@ -681,6 +695,8 @@ export async function runScaleBench(options: ScaleBenchOptions = {}): Promise<Sc
         workerIdleRssMiB,
         workerRssMiB,
         workerRestartedRssMiB,
+        openHistoryEvents,
+        openHistoryBytes,
         stickyCacheSize,
         perCachedWorkflowKiB:
           stickyCacheSize > 0
@@ -750,6 +766,7 @@ create: ${f.links} links in ${f.create.seconds} s (${f.create.perSecond}/s, ${f.
 | --- | --- |
 | worker RSS, idle → ${f.links} open | ${r.workerIdleRssMiB} → ${r.workerRssMiB} MiB |
 | worker RSS, restarted (empty cache) | ${r.workerRestartedRssMiB} MiB |
+| one open link's history | ${r.openHistoryEvents} events, ${r.openHistoryBytes} bytes encoded |
 | sticky cache | ${r.stickyCacheSize} workflows, ≈ ${r.perCachedWorkflowKiB} KiB each |
 | Temporal dev server RSS, idle → open | ${r.temporalIdleRssMiB} → ${r.temporalRssMiB} MiB |
 | Temporal store | ${r.temporalStoreMiB === null ? 'in memory (in the RSS above)' : `SQLite file ${r.temporalStoreMiB} MiB (${r.perOpenWorkflowStoreKiB} KiB per open workflow)`} |
