@@ -60,7 +60,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
      * one UPDATE per page of zones, whatever the number of recipients. Safe to retry.
      */
     async scheduleCampaignZones(
-      input: CampaignRef & { startedAt: string; afterZone: string; limit: number },
+      input: CampaignRef & { startedAt: string; afterZone: string | null; limit: number },
     ): Promise<ZonesScheduled> {
       const { campaign, account } = await load(input);
       const zones = await campaigns.pendingZones(input.accountId, input.campaignId, input.afterZone, input.limit);

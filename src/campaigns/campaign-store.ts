@@ -156,11 +156,11 @@ export function createCampaignStore(db: Db) {
       return rows.map((r) => r.zone);
     },
 
-    /** The distinct zones of the pending recipients ('' for none), in order, after `afterZone`. */
-    async pendingZones(accountId: string, campaignId: string, afterZone: string, limit: number) {
-      const rows: { zone: string }[] = await recipients(accountId, campaignId)
-        .where('status', 'pending')
-        .whereRaw(`coalesce(timezone, '') > ?`, [afterZone])
+    /** The distinct zones of the pending recipients ('' for none), in order, after `afterZone` (null: from the first). */
+    async pendingZones(accountId: string, campaignId: string, afterZone: string | null, limit: number) {
+      const query = recipients(accountId, campaignId).where('status', 'pending');
+      if (afterZone !== null) query.whereRaw(`coalesce(timezone, '') > ?`, [afterZone]);
+      const rows: { zone: string }[] = await query
         .distinct(db.raw(`coalesce(timezone, '') AS zone`))
         .orderBy('zone')
         .limit(limit);

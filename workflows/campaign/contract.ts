@@ -49,8 +49,8 @@ export interface CampaignWorkflowInput {
 /** Everything a run hands to the next; new fields optional. */
 export interface CampaignRunState {
   status: CampaignRunStatus;
-  /** Send times are set zone by zone; the last zone done ('' = none yet), and whether all are. */
-  zoneCursor: string;
+  /** Send times are set zone by zone ('' is the account's): the last zone done (null: none yet), and whether all are. */
+  zoneCursor: string | null;
   scheduled: boolean;
   /** The soonest pending send time, null when nobody is left. */
   nextDueAt: string | null;
@@ -95,7 +95,7 @@ export const CampaignFailureTypes = {
 
 /** What the activities answer. */
 export interface ZonesScheduled {
-  lastZone: string;
+  lastZone: string | null;
   done: boolean;
 }
 

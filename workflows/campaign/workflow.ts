@@ -62,7 +62,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     ? { ...input.resumeFrom, run: input.resumeFrom.run + 1 }
     : {
         status: 'draft',
-        zoneCursor: '',
+        zoneCursor: null,
         scheduled: false,
         nextDueAt: null,
         nextSlotAt: 0,
