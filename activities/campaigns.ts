@@ -1,12 +1,22 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { AuthenticatedAccount } from '../src/accounts/accounts';
 import { ApiError } from '../src/api/errors';
-import type { CampaignStatus, CampaignStore, RecipientRow, ZoneSendTime } from '../src/campaigns/campaign-store';
+import type {
+  CampaignStatus,
+  CampaignStore,
+  RecipientRow,
+  ZoneSendTime,
+} from '../src/campaigns/campaign-store';
 import { campaignLinkId, recipientLinkBody, singleLinkBody } from '../src/campaigns/recipient-link';
 import { sendTimeFor, templateQuietHours, zoneOr } from '../src/campaigns/send-times';
 import type { LinkService } from '../src/links/link-service';
 import type { Logger } from '../src/logger';
-import type { CancelLinksResult, PageInput, PageResult, ZonesScheduled } from '../workflows/campaign/contract';
+import type {
+  CancelLinksResult,
+  PageInput,
+  PageResult,
+  ZonesScheduled,
+} from '../workflows/campaign/contract';
 
 export interface CampaignActivityDeps {
   campaigns: CampaignStore;
@@ -23,9 +33,13 @@ interface CampaignRef {
   accountId: string;
 }
 
-/** A refusal of the request itself (4xx other than 429): retrying the same request cannot help. */
+/**
+ * A refusal of the link itself (4xx other than 429, or its workflow refusing to store it):
+ * retrying the same request cannot help.
+ */
 const isRefusal = (err: unknown): err is ApiError =>
-  err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429;
+  err instanceof ApiError &&
+  ((err.status >= 400 && err.status < 500 && err.status !== 429) || err.code === 'link_not_created');
 
 export function createCampaignActivities(deps: CampaignActivityDeps) {
   const { campaigns, linkService, logger } = deps;
@@ -63,7 +77,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
       input: CampaignRef & { startedAt: string; afterZone: string | null; limit: number },
     ): Promise<ZonesScheduled> {
       const { campaign, account } = await load(input);
-      const zones = await campaigns.pendingZones(input.accountId, input.campaignId, input.afterZone, input.limit);
+      const zones = await campaigns.pendingZones(
+        input.accountId,
+        input.campaignId,
+        input.afterZone,
+        input.limit,
+      );
       const quietHours = templateQuietHours(campaign.link);
       const times: ZoneSendTime[] = zones.map((zone) => {
         const t = sendTimeFor({
@@ -109,7 +128,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           created++;
         } catch (err) {
           if (!isRefusal(err)) throw err;
-          await campaigns.markFailed(input.accountId, input.campaignId, recipient.seq, `${err.code}: ${err.message}`);
+          await campaigns.markFailed(
+            input.accountId,
+            input.campaignId,
+            recipient.seq,
+            `${err.code}: ${err.message}`,
+          );
           failed++;
         }
       };
@@ -133,7 +157,10 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           await Promise.all(inFlight);
         }
         if (errors.length > 0) {
-          logger.warn({ campaignId: campaign.id, err: errors[0] }, 'campaign page failed; it will be retried');
+          logger.warn(
+            { campaignId: campaign.id, err: errors[0] },
+            'campaign page failed; it will be retried',
+          );
           throw errors[0];
         }
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('page cancelled');
@@ -156,9 +183,16 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
      * its workflow's cancel update as the API does; a link already closed stays as it is. The
      * first page also cancels a single-link campaign's link.
      */
-    async cancelCampaignLinks(input: CampaignRef & { afterSeq: number; limit: number }): Promise<CancelLinksResult> {
+    async cancelCampaignLinks(
+      input: CampaignRef & { afterSeq: number; limit: number },
+    ): Promise<CancelLinksResult> {
       const { campaign, account } = await load(input);
-      const rows = await campaigns.createdLinks(input.accountId, input.campaignId, input.afterSeq, input.limit);
+      const rows = await campaigns.createdLinks(
+        input.accountId,
+        input.campaignId,
+        input.afterSeq,
+        input.limit,
+      );
       const ids = rows.map((r) => r.link_id);
       if (input.afterSeq === 0 && campaign.single_link_id) ids.push(campaign.single_link_id);
       return heartbeating(async () => {
@@ -183,7 +217,8 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         await campaigns.setSingleLink(input.accountId, input.campaignId, row.id);
         return { id: row.id, expiresAt: row.expires_at.toISOString() };
       } catch (err) {
-        if (isRefusal(err)) throw ApplicationFailure.nonRetryable(`the campaign's link was refused: ${err.message}`);
+        if (isRefusal(err))
+          throw ApplicationFailure.nonRetryable(`the campaign's link was refused: ${err.message}`);
         throw err;
       }
     },

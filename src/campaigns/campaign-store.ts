@@ -7,9 +7,17 @@ import type { Channel, QuietHours } from '../../workflows/payment-link/contract'
 import type { Db } from '../db/knex';
 import type { CampaignSchedule } from './send-times';
 
-export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] as const;
+export const CAMPAIGN_STATUSES = [
+  'draft',
+  'scheduled',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
-export const isFinished = (status: CampaignStatus): boolean => status === 'completed' || status === 'cancelled';
+export const isFinished = (status: CampaignStatus): boolean =>
+  status === 'completed' || status === 'cancelled';
 
 export type CampaignMode = 'per_recipient' | 'single_link';
 
@@ -217,7 +225,9 @@ export function createCampaignStore(db: Db) {
     },
 
     async markFailed(accountId: string, campaignId: string, seq: number, error: string): Promise<void> {
-      await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ status: 'failed', error });
+      await recipients(accountId, campaignId)
+        .where({ seq, status: 'pending' })
+        .update({ status: 'failed', error });
     },
 
     /** A cancelled campaign sends nothing more: every recipient still waiting is cancelled. */
@@ -240,4 +250,3 @@ export function createCampaignStore(db: Db) {
 }
 
 export type CampaignStore = ReturnType<typeof createCampaignStore>;
-

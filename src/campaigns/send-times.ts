@@ -99,7 +99,7 @@ export function sendTimeFor(input: SendTimeInput): SendTime {
   const grace = input.lateGraceMs ?? LATE_SEND_GRACE_MS;
   if (!schedule || 'start_at' in schedule) {
     const at = schedule ? DateTime.fromISO(schedule.start_at, { zone: 'utc' }) : startedAt;
-    const from = at < startedAt ? startedAt : at;
+    const from = DateTime.max(at, startedAt);
     return { sendAt: iso(outsideQuiet(from, zone, quietHours)) };
   }
   const { date, time } = schedule.send_at_local;
@@ -111,7 +111,11 @@ export function sendTimeFor(input: SendTimeInput): SendTime {
 }
 
 /** When a single-link campaign creates its link: the schedule read in the account's zone, no quiet hours. */
-export function singleLinkStartAt(schedule: CampaignSchedule, startedAt: string, accountZone: string): string {
+export function singleLinkStartAt(
+  schedule: CampaignSchedule,
+  startedAt: string,
+  accountZone: string,
+): string {
   const result = sendTimeFor({
     schedule,
     startedAt,
