@@ -57,22 +57,28 @@ describe('sendTimeFor', () => {
 
   it('sends at the local time in each zone, across a DST change', () => {
     const schedule = local('2026-11-01', '10:00');
-    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T15:00:00.000Z', // EST since 02:00 that morning
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T15:00:00.000Z', // EST since 02:00 that morning
+      },
+    );
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-11-01T09:00:00.000Z',
     });
-    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-10-31T23:00:00.000Z', // AEDT since 2026-10-04
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-10-31T23:00:00.000Z', // AEDT since 2026-10-04
+      },
+    );
   });
 
   it('moves a local time inside quiet hours to the end of the window, in the zone', () => {
     const schedule = local('2026-11-01', '06:30');
-    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T13:00:00.000Z', // 08:00 EST
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T13:00:00.000Z', // 08:00 EST
+      },
+    );
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-11-01T07:00:00.000Z', // 08:00 CET
     });
@@ -94,19 +100,28 @@ describe('sendTimeFor', () => {
   it('sends everyone at start_at (or now), outside each zone’s quiet hours', () => {
     const schedule = { start_at: '2026-11-01T12:00:00.000Z' };
     // 07:00 in New York (EST): quiet until 08:00.
-    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T13:00:00.000Z',
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T13:00:00.000Z',
+      },
+    );
     // 13:00 in Paris: at once.
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-11-01T12:00:00.000Z',
     });
     // 23:00 in Sydney: quiet until 08:00 the next day.
-    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T21:00:00.000Z',
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T21:00:00.000Z',
+      },
+    );
     expect(
-      sendTimeFor({ schedule: null, startedAt: '2026-11-01T12:00:00Z', zone: 'Europe/Paris', quietHours: null }),
+      sendTimeFor({
+        schedule: null,
+        startedAt: '2026-11-01T12:00:00Z',
+        zone: 'Europe/Paris',
+        quietHours: null,
+      }),
     ).toEqual({ sendAt: '2026-11-01T12:00:00.000Z' });
   });
 
@@ -114,16 +129,22 @@ describe('sendTimeFor', () => {
     const schedule = local('2026-12-01', '10:00');
     const paris = '2026-12-01T09:00:00.000Z';
     const justLate = new Date(Date.parse(paris) + 5 * 60_000).toISOString();
-    expect(sendTimeFor({ schedule, startedAt: justLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
+    expect(
+      sendTimeFor({ schedule, startedAt: justLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET }),
+    ).toEqual({
       sendAt: justLate,
     });
     const tooLate = new Date(Date.parse(paris) + LATE_SEND_GRACE_MS + 1).toISOString();
-    expect(sendTimeFor({ schedule, startedAt: tooLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
+    expect(
+      sendTimeFor({ schedule, startedAt: tooLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET }),
+    ).toEqual({
       skipped: 'send_time_passed',
       dueAt: paris,
     });
     // The same start is still hours before 10:00 in New York.
-    expect(sendTimeFor({ schedule, startedAt: tooLate, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
+    expect(
+      sendTimeFor({ schedule, startedAt: tooLate, zone: 'America/New_York', quietHours: DEFAULT_QUIET }),
+    ).toEqual({
       sendAt: '2026-12-01T15:00:00.000Z',
     });
   });
@@ -154,9 +175,15 @@ describe('helpers', () => {
   });
 
   it('starts a single link at its schedule in the account zone', () => {
-    expect(singleLinkStartAt(null, '2026-11-01T12:00:00.000Z', 'Europe/Paris')).toBe('2026-11-01T12:00:00.000Z');
+    expect(singleLinkStartAt(null, '2026-11-01T12:00:00.000Z', 'Europe/Paris')).toBe(
+      '2026-11-01T12:00:00.000Z',
+    );
     expect(
-      singleLinkStartAt({ send_at_local: { date: '2026-12-01', time: '10:00' } }, '2026-11-01T12:00:00.000Z', 'Europe/Paris'),
+      singleLinkStartAt(
+        { send_at_local: { date: '2026-12-01', time: '10:00' } },
+        '2026-11-01T12:00:00.000Z',
+        'Europe/Paris',
+      ),
     ).toBe('2026-12-01T09:00:00.000Z');
   });
 });
