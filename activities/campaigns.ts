@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { DateTime } from 'luxon';
 import type { AuthenticatedAccount } from '../src/accounts/accounts';
 import { ApiError } from '../src/api/errors';
 import type {
@@ -8,7 +9,7 @@ import type {
   ZoneSendTime,
 } from '../src/campaigns/campaign-store';
 import { campaignLinkId, recipientLinkBody, singleLinkBody } from '../src/campaigns/recipient-link';
-import { sendTimeFor, templateQuietHours, zoneOr } from '../src/campaigns/send-times';
+import { quietUntil, sendTimeFor, templateQuietHours, zoneOr } from '../src/campaigns/send-times';
 import type { LinkService } from '../src/links/link-service';
 import type { Logger } from '../src/logger';
 import type {
@@ -103,7 +104,8 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
 
     /**
      * Makes the links of the recipients due now, at most `limit`, the i-th not before
-     * `firstSlotAt + i × intervalMs` (the throttle). Each link is its own payment-link workflow,
+     * `firstSlotAt + i × intervalMs` (the throttle); one whose quiet hours have begun meanwhile
+     * is put off to their end. Each link is its own payment-link workflow,
      * started as the API starts one, under an id derived from (campaign, seq): a retried page
      * finds the links it already made. A recipient the link schema refuses is marked failed.
      */
@@ -111,10 +113,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
       const ctx = Context.current();
       const { campaign, account } = await load(input);
       const due = await campaigns.duePage(input.accountId, input.campaignId, new Date(), input.limit);
+      const quietHours = templateQuietHours(campaign.link);
       let created = 0;
       let failed = 0;
+      let deferred = 0;
 
       const makeOne = async (recipient: RecipientRow) => {
+        // Due before the window began but reached after (the campaign is behind): not tonight.
+        const until = quietUntil(DateTime.utc(), zoneOr(recipient.timezone, account.timezone), quietHours);
+        if (until) {
+          await campaigns.reschedule(input.accountId, input.campaignId, recipient.seq, until);
+          deferred++;
+          return;
+        }
         const built = recipientLinkBody(campaign.link, recipient, campaign.id);
         if (!built.ok) {
           await campaigns.markFailed(input.accountId, input.campaignId, recipient.seq, built.error);
@@ -165,7 +176,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         }
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('page cancelled');
         return {
-          processed: created + failed,
+          processed: created + failed + deferred,
           created,
           failed,
           nextDueAt: await campaigns.nextDueAt(input.accountId, input.campaignId),

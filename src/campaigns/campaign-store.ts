@@ -224,6 +224,11 @@ export function createCampaignStore(db: Db) {
         .update({ status: 'created', link_id: linkId, error: null });
     },
 
+    /** A recipient who may not be sent to yet (their quiet hours began): due again at `sendAt`. */
+    async reschedule(accountId: string, campaignId: string, seq: number, sendAt: string): Promise<void> {
+      await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ send_at: sendAt });
+    },
+
     async markFailed(accountId: string, campaignId: string, seq: number, error: string): Promise<void> {
       await recipients(accountId, campaignId)
         .where({ seq, status: 'pending' })

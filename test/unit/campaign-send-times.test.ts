@@ -1,7 +1,9 @@
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import {
   LATE_SEND_GRACE_MS,
   localInstant,
+  quietUntil,
   sendTimeFor,
   singleLinkStartAt,
   templateQuietHours,
@@ -155,6 +157,20 @@ describe('sendTimeFor', () => {
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-12-01T07:00:00.000Z',
     });
+  });
+});
+
+describe('quietUntil', () => {
+  it('lets a send through outside quiet hours and puts it off to their end inside them', () => {
+    const at = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' });
+    // 20:59 in Paris: still allowed; 21:00: quiet until 08:00 the next morning.
+    expect(quietUntil(at('2026-12-01T19:59:00Z'), 'Europe/Paris', DEFAULT_QUIET)).toBeNull();
+    expect(quietUntil(at('2026-12-01T20:00:00Z'), 'Europe/Paris', DEFAULT_QUIET)).toBe(
+      '2026-12-02T07:00:00.000Z',
+    );
+    // The same instant is 15:00 in New York.
+    expect(quietUntil(at('2026-12-01T20:00:00Z'), 'America/New_York', DEFAULT_QUIET)).toBeNull();
+    expect(quietUntil(at('2026-12-01T20:00:00Z'), 'Europe/Paris', null)).toBeNull();
   });
 });
 
