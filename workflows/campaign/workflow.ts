@@ -102,6 +102,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   // links are still being stored: the pace has no gap between pages.
   const running = new Map<number, { seqs: number[]; done: Promise<unknown> }>();
   let pageCount = 0;
+  let pageFailure: unknown;
   const runningSeqs = () => [...running.values()].flatMap((p) => p.seqs);
   const oldestPage = () => [...running.values()][0]?.done;
   async function drain(): Promise<void> {
@@ -112,7 +113,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const done = pages
       .createCampaignLinks({ ...ref, seqs, firstSlotAt, intervalMs })
       .finally(() => running.delete(id));
-    done.catch(() => undefined); // awaited by drain(); a failure surfaces there
+    // Pages retry until they succeed; one that fails for good (its campaign is gone) fails the run.
+    done.catch((err: unknown) => {
+      pageFailure ??= err;
+    });
     running.set(id, { seqs, done });
   }
 
@@ -221,6 +225,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   if (state.status === 'draft') await setStatus('scheduled');
 
   for (;;) {
+    if (pageFailure !== undefined) throw pageFailure;
     // Pause and cancel: the status is written first, the running pages read it and stop making
     // links (within a fifth of a second), and the update answers once they have.
     if (state.cancel) {
