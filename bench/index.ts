@@ -74,8 +74,11 @@ interface HttpAnswer {
   body: Buffer;
 }
 
-/** Keep-alive, as a client of the API would be; one socket per concurrent caller. */
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+/**
+ * Keep-alive, as a client of the API would be; one socket per concurrent caller. An idle socket is
+ * dropped after 4 s, before the server's 5 s keep-alive timeout can close it under a new request.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
 
 function http(
   method: string,
@@ -496,7 +499,9 @@ async function main() {
     const resultsDir = join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     const resultFile = join(resultsDir, `${date.toISOString().replace(/:/g, '-').replace(/\..*/, '')}.json`);
-    writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+    const rounded = (_key: string, v: unknown) =>
+      typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 100) / 100 : v;
+    writeFileSync(resultFile, `${JSON.stringify(result, rounded, 2)}\n`);
 
     const m = result.machine;
     console.log(
