@@ -366,18 +366,21 @@ async function main() {
       log('scale run (bench/scale.ts)');
       const module = await import(pathToFileURL(scaleFile).href);
       if (typeof module.runScaleBench === 'function') {
-        scale = await module.runScaleBench({
-          temporalAddress: infra.temporalAddress,
-          databaseUrl: infra.databaseUrl,
-          apiUrl,
-          apiKey: account.apiKey,
-          accountId: account.accountId,
-          taskQueue,
-          sandboxSecret,
-          payloadCodecKeys: codecKeys,
-          client,
-          log,
-        });
+        // A failed scale run is reported as such; the figures above are kept.
+        scale = await module
+          .runScaleBench({
+            temporalAddress: infra.temporalAddress,
+            databaseUrl: infra.databaseUrl,
+            apiUrl,
+            apiKey: account.apiKey,
+            accountId: account.accountId,
+            taskQueue,
+            sandboxSecret,
+            payloadCodecKeys: codecKeys,
+            client,
+            log,
+          })
+          .catch((err: unknown) => ({ failed: String(err instanceof Error ? (err.stack ?? err) : err) }));
       } else log('bench/scale.ts exports no runScaleBench: scale run skipped');
     } else log('bench/scale.ts is absent: scale run skipped');
 
