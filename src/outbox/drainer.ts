@@ -1,0 +1,249 @@
+/**
+ * Delivers the outbox: a loop of its own in the worker process that claims due rows (a lease per
+ * claim, `FOR UPDATE SKIP LOCKED`, so drainers in several processes share the work and one that
+ * dies hands its rows over when their lease ends), sends each through the code the activities use
+ * (signed webhooks with their egress check and delivery records; customer messages, once per
+ * message key, recorded in notifications), and schedules a failure again with backoff for up to a
+ * day. Woken by NOTIFY on commit of an enqueue, polling as a fallback. Its own bounded
+ * concurrency, with a cap per account: a merchant's dead endpoint waits out its timeouts in a few
+ * slots while everyone else's webhooks go on.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type pg from 'pg';
+import { type NotificationActivityDeps, sendCustomerMessage } from '../../activities/notifications';
+import {
+  deliverWebhookOnce,
+  type WebhookActivityDeps,
+  type WebhookEvent,
+  WebhookRefusedError,
+} from '../../activities/webhooks';
+import type { Channel } from '../../workflows/payment-link/contract';
+import type { ClosingMessage } from '../../workflows/payment-link/outbox-items';
+import type { Db } from '../db/knex';
+import type { Logger } from '../logger';
+import { messages, webhookDeliveries } from '../observability/metrics';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelaySeconds } from './backoff';
+import { type ClaimedRow, createOutboxStore, OUTBOX_CHANNEL } from './outbox-store';
+import { createRateLimiter } from './rate-limiter';
+
+export interface OutboxTuning {
+  /** Rows delivered at once by this drainer. */
+  concurrency: number;
+  /** Of which one account's rows take at most (about) this many. */
+  perAccountConcurrency: number;
+  /** Longer than any one attempt runs (webhooks time out at 10 s, SMTP idles out at 30 s). */
+  leaseSeconds: number;
+  /** The fallback when no NOTIFY arrives (a lost LISTEN connection, retries falling due). */
+  pollMs: number;
+  retry: RetryPolicy;
+}
+
+export const DEFAULT_OUTBOX_TUNING: OutboxTuning = {
+  concurrency: 16,
+  perAccountConcurrency: 4,
+  leaseSeconds: 60,
+  pollMs: 1000,
+  retry: DEFAULT_RETRY_POLICY,
+};
+
+export interface OutboxDrainerDeps {
+  db: Db;
+  webhooks: WebhookActivityDeps;
+  messages: NotificationActivityDeps;
+  /** EMAIL_PER_SECOND / SMS_PER_SECOND, respected by this drainer's sends. */
+  ratePerSecond: Record<Channel, number>;
+  logger?: Logger;
+  tuning?: Partial<OutboxTuning>;
+}
+
+export interface OutboxDrainer {
+  start(): void;
+  /** Stops claiming, waits for the attempts under way, lets go of the LISTEN connection. */
+  stop(): Promise<void>;
+}
+
+/** What the knex pg client offers for a connection of its own (LISTEN needs one that stays). */
+interface PoolClient {
+  acquireConnection(): Promise<pg.Client>;
+  releaseConnection(connection: pg.Client): Promise<void>;
+}
+
+const describe = (err: unknown): string => String((err as Error)?.message ?? err).slice(0, 500);
+
+export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
+  const tuning = { ...DEFAULT_OUTBOX_TUNING, ...deps.tuning };
+  const { db, logger } = deps;
+  const store = createOutboxStore(db);
+  const limiters = {
+    email: createRateLimiter(deps.ratePerSecond.email),
+    sms: createRateLimiter(deps.ratePerSecond.sms),
+  };
+  const inFlight = new Set<Promise<void>>();
+  const perAccount = new Map<string, number>();
+
+  let stopped = false;
+  let started: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let woken = false;
+  let wakeUp: (() => void) | undefined;
+  const wake = () => {
+    woken = true;
+    wakeUp?.();
+  };
+
+  // ---- LISTEN, on a pooled connection kept for it ----
+  const pool = db.client as unknown as PoolClient;
+  let listener: pg.Client | undefined;
+  let listening: Promise<void> | undefined;
+  const dropListener = (conn: pg.Client) => {
+    if (listener === conn) listener = undefined;
+  };
+  function listen(): Promise<void> {
+    listening ??= (async () => {
+      let conn: pg.Client | undefined;
+      try {
+        conn = await pool.acquireConnection();
+        const own = conn;
+        own.on('notification', (n) => {
+          if (n.channel === OUTBOX_CHANNEL) wake();
+        });
+        own.once('error', () => dropListener(own));
+        own.once('end', () => dropListener(own));
+        await own.query(`LISTEN ${OUTBOX_CHANNEL}`);
+        listener = own;
+        if (stopped) await unlisten();
+      } catch (err) {
+        // Polling carries on; LISTEN is tried again at the next poll.
+        logger?.debug({ err }, 'outbox: LISTEN failed, polling');
+        if (conn && listener !== conn) await pool.releaseConnection(conn).catch(() => undefined);
+      } finally {
+        listening = undefined;
+      }
+    })();
+    return listening;
+  }
+  async function unlisten(): Promise<void> {
+    const conn = listener;
+    listener = undefined;
+    if (!conn) return;
+    conn.removeAllListeners('notification');
+    await conn.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
+    await pool.releaseConnection(conn).catch(() => undefined);
+  }
+
+  // ---- one row ----
+  async function attempt(row: ClaimedRow): Promise<void> {
+    try {
+      if (row.kind === 'webhook') {
+        const outcome = await deliverWebhookOnce(deps.webhooks, row.payload as WebhookEvent, row.attempts);
+        webhookDeliveries.inc({ outcome });
+        await store.complete(row, outcome);
+      } else {
+        const message = row.payload as ClosingMessage;
+        await limiters[message.channel].take();
+        const outcome = await sendCustomerMessage(deps.messages, {
+          ...message,
+          linkId: row.link_id,
+          accountId: row.account_id,
+        });
+        messages.inc({ channel: message.channel, outcome });
+        await store.complete(row, outcome);
+      }
+    } catch (err) {
+      await failed(row, err).catch((again: unknown) =>
+        // The lease runs out and another claim tries the row again.
+        logger?.warn({ err: again, outbox_id: row.id }, 'outbox: could not record a failed attempt'),
+      );
+    }
+  }
+
+  async function failed(row: ClaimedRow, err: unknown): Promise<void> {
+    const permanent =
+      err instanceof WebhookRefusedError || (err instanceof ApplicationFailure && err.nonRetryable);
+    if (row.kind === 'webhook') webhookDeliveries.inc({ outcome: 'failed' });
+    else
+      messages.inc({
+        channel: (row.payload as ClosingMessage).channel,
+        outcome: permanent ? 'failed' : 'retry',
+      });
+    if (permanent) {
+      // Recorded where it belongs already (webhook_deliveries, notifications): no retry fixes it.
+      await store.giveUp(row, row.kind === 'webhook' ? 'refused_address' : 'failed', describe(err));
+      return;
+    }
+    const ageSeconds = (Date.now() - new Date(row.created_at).getTime()) / 1000;
+    const delay = retryDelaySeconds(tuning.retry, row.attempts, ageSeconds);
+    if (delay === undefined) {
+      logger?.warn(
+        { outbox_id: row.id, link_id: row.link_id, kind: row.kind, attempts: row.attempts },
+        'outbox: given up after retrying for too long',
+      );
+      await store.giveUp(row, 'gave_up', describe(err));
+      return;
+    }
+    await store.retryLater(row, describe(err), delay);
+  }
+
+  function begin(row: ClaimedRow): void {
+    perAccount.set(row.account_id, (perAccount.get(row.account_id) ?? 0) + 1);
+    const running: Promise<void> = attempt(row).finally(() => {
+      inFlight.delete(running);
+      const left = (perAccount.get(row.account_id) ?? 1) - 1;
+      if (left > 0) perAccount.set(row.account_id, left);
+      else perAccount.delete(row.account_id);
+      wake(); // a slot is free
+    });
+    inFlight.add(running);
+  }
+
+  // ---- the loop ----
+  async function loop(): Promise<void> {
+    await listen();
+    while (!stopped) {
+      woken = false;
+      let full = false;
+      try {
+        const free = tuning.concurrency - inFlight.size;
+        if (free > 0) {
+          const busy = [...perAccount].filter(([, n]) => n >= tuning.perAccountConcurrency).map(([a]) => a);
+          const rows = await store.claim(free, tuning.leaseSeconds, tuning.perAccountConcurrency, busy);
+          for (const row of rows) begin(row);
+          full = rows.length === free; // more may be due
+        }
+      } catch (err) {
+        // The database is away: the next poll tries again.
+        logger?.warn({ err }, 'outbox: could not claim rows');
+      }
+      if (stopped) break;
+      if (full && inFlight.size < tuning.concurrency) continue;
+      if (!listener) void listen();
+      if (!woken) {
+        await new Promise<void>((resume) => {
+          const timer = setTimeout(resume, tuning.pollMs);
+          wakeUp = () => {
+            clearTimeout(timer);
+            resume();
+          };
+        });
+        wakeUp = undefined;
+      }
+    }
+  }
+
+  return {
+    start() {
+      started ??= loop().catch((err: unknown) => logger?.error({ err }, 'outbox: the drainer stopped'));
+    },
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        wake();
+        await started;
+        await Promise.all([...inFlight]);
+        await listening;
+        await unlisten();
+      })();
+      return stopping;
+    },
+  };
+}
