@@ -109,6 +109,8 @@ try {
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
+    // The outbox drainer (webhooks, closing messages) runs with the worker.
+    logger,
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {
