@@ -70,7 +70,9 @@ export async function deliverWebhookOnce(
     durationMs: Date.now() - started,
   });
   if (error === 'refused_address')
-    throw new WebhookRefusedError(`webhook ${event.id} to ${endpoint.url} refused: the address is not allowed`);
+    throw new WebhookRefusedError(
+      `webhook ${event.id} to ${endpoint.url} refused: the address is not allowed`,
+    );
   if (error) throw new Error(`webhook ${event.id} to ${endpoint.url} failed: ${error}`);
   return 'delivered';
 }

@@ -105,9 +105,13 @@ export function createOutboxStore(db: Db) {
 
     /** Done, if this claim still holds the row (a drainer whose lease ran out writes nothing). */
     async complete(row: ClaimedRow, outcome: string): Promise<void> {
-      await db('outbox')
-        .where({ id: row.id, lease_token: row.lease_token })
-        .update({ delivered_at: db.fn.now(), outcome, last_error: null, lease_token: null, leased_until: null });
+      await db('outbox').where({ id: row.id, lease_token: row.lease_token }).update({
+        delivered_at: db.fn.now(),
+        outcome,
+        last_error: null,
+        lease_token: null,
+        leased_until: null,
+      });
     },
 
     /** Tried again at `retryInSeconds` from now. */
@@ -124,9 +128,13 @@ export function createOutboxStore(db: Db) {
 
     /** Never tried again: retried for too long, or refused for good. */
     async giveUp(row: ClaimedRow, outcome: string, error: string): Promise<void> {
-      await db('outbox')
-        .where({ id: row.id, lease_token: row.lease_token })
-        .update({ given_up_at: db.fn.now(), outcome, last_error: error, lease_token: null, leased_until: null });
+      await db('outbox').where({ id: row.id, lease_token: row.lease_token }).update({
+        given_up_at: db.fn.now(),
+        outcome,
+        last_error: error,
+        lease_token: null,
+        leased_until: null,
+      });
     },
   };
 }

@@ -6,7 +6,11 @@
  * settlement and the timeline together.
  */
 import { isTerminal, type PaymentReceived } from '../../workflows/payment-link/contract';
-import { type OutboxItem, type PaymentAnnouncing, paymentItems } from '../../workflows/payment-link/outbox-items';
+import {
+  type OutboxItem,
+  type PaymentAnnouncing,
+  paymentItems,
+} from '../../workflows/payment-link/outbox-items';
 import {
   applyDecision,
   countsTowardsLink,
