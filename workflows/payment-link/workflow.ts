@@ -471,11 +471,17 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         amount: payment.amount,
         currency: storable(payment.currency),
       },
+      // Announced as Postgres can store it (the outbox row is jsonb, refusing what the payment row refused).
       outboxDeliveries
         ? paymentItems(
             { link: snapshot(), receiptChannel: preferredChannel(state) ?? null },
             before,
-            payment,
+            {
+              ...payment,
+              provider: storable(payment.provider),
+              paymentId: storable(payment.paymentId),
+              currency: storable(payment.currency),
+            },
             decision,
             at,
           )
