@@ -9,7 +9,7 @@
  * slots while everyone else's webhooks go on.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type pg from 'pg';
+import pg from 'pg';
 import { type NotificationActivityDeps, sendCustomerMessage } from '../../activities/notifications';
 import {
   deliverWebhookOnce,
@@ -36,6 +36,8 @@ export interface OutboxTuning {
   /** The fallback when no NOTIFY arrives (a lost LISTEN connection, retries falling due). */
   pollMs: number;
   retry: RetryPolicy;
+  /** LISTEN for enqueues; off where the server takes one session at a time (embedded PGlite). */
+  listen: boolean;
 }
 
 export const DEFAULT_OUTBOX_TUNING: OutboxTuning = {
@@ -44,6 +46,7 @@ export const DEFAULT_OUTBOX_TUNING: OutboxTuning = {
   leaseSeconds: 60,
   pollMs: 1000,
   retry: DEFAULT_RETRY_POLICY,
+  listen: true,
 };
 
 export interface OutboxDrainerDeps {
@@ -62,11 +65,9 @@ export interface OutboxDrainer {
   stop(): Promise<void>;
 }
 
-/** What the knex pg client offers for a connection of its own (LISTEN needs one that stays). */
-interface PoolClient {
-  acquireConnection(): Promise<pg.Client>;
-  releaseConnection(connection: pg.Client): Promise<void>;
-}
+/** The pool's connection settings: LISTEN gets a connection of its own, outside the pool. */
+const connectionOf = (db: Db): pg.ClientConfig =>
+  (db.client as { config: { connection: pg.ClientConfig } }).config.connection;
 
 const describe = (err: unknown): string => String((err as Error)?.message ?? err).slice(0, 500);
 
@@ -91,8 +92,7 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
     wakeUp?.();
   };
 
-  // ---- LISTEN, on a pooled connection kept for it ----
-  const pool = db.client as unknown as PoolClient;
+  // ---- LISTEN, on a connection of its own (never one the pool's queries wait for) ----
   let listener: pg.Client | undefined;
   let listening: Promise<void> | undefined;
   const dropListener = (conn: pg.Client) => {
@@ -100,22 +100,21 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
   };
   function listen(): Promise<void> {
     listening ??= (async () => {
-      let conn: pg.Client | undefined;
+      const own = new pg.Client(connectionOf(db));
       try {
-        conn = await pool.acquireConnection();
-        const own = conn;
         own.on('notification', (n) => {
           if (n.channel === OUTBOX_CHANNEL) wake();
         });
-        own.once('error', () => dropListener(own));
+        own.on('error', () => dropListener(own));
         own.once('end', () => dropListener(own));
+        await own.connect();
         await own.query(`LISTEN ${OUTBOX_CHANNEL}`);
         listener = own;
         if (stopped) await unlisten();
       } catch (err) {
         // Polling carries on; LISTEN is tried again at the next poll.
         logger?.debug({ err }, 'outbox: LISTEN failed, polling');
-        if (conn && listener !== conn) await pool.releaseConnection(conn).catch(() => undefined);
+        if (listener !== own) await own.end().catch(() => undefined);
       } finally {
         listening = undefined;
       }
@@ -127,8 +126,7 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
     listener = undefined;
     if (!conn) return;
     conn.removeAllListeners('notification');
-    await conn.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
-    await pool.releaseConnection(conn).catch(() => undefined);
+    await conn.end().catch(() => undefined);
   }
 
   // ---- one row ----
@@ -198,7 +196,8 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
 
   // ---- the loop ----
   async function loop(): Promise<void> {
-    await listen();
+    // Not waited for: a database that is slow to accept a session must not hold up the first claim.
+    if (tuning.listen) void listen();
     while (!stopped) {
       woken = false;
       let full = false;
@@ -216,7 +215,7 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
       }
       if (stopped) break;
       if (full && inFlight.size < tuning.concurrency) continue;
-      if (!listener) void listen();
+      if (tuning.listen && !listener) void listen();
       if (!woken) {
         await new Promise<void>((resume) => {
           const timer = setTimeout(resume, tuning.pollMs);
