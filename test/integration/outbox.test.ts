@@ -5,14 +5,15 @@
  * workflow has long finished; a drainer that dies after claiming hands its row over when the lease
  * ends; a retried write enqueues nothing twice; two drainers never deliver the same row twice.
  */
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookEvent } from '../../activities/webhooks';
 import { createAccount } from '../../src/accounts/accounts';
 import { createLinkStore } from '../../src/links/link-store';
 import { createChannels } from '../../src/notifications/channels';
 import { createNotificationStore } from '../../src/notifications/notification-store';
-import { createOutboxDrainer } from '../../src/outbox/drainer';
+import { createOutboxDrainer, type OutboxDrainerDeps, type OutboxTuning } from '../../src/outbox/drainer';
 import { createOutboxStore } from '../../src/outbox/outbox-store';
 import { createPaymentRecorder, type RecordPaymentsInput } from '../../src/payments/record-payment';
 import { createWebhookStore } from '../../src/webhooks/webhook-store';
@@ -66,6 +67,30 @@ async function closedLink(): Promise<{ id: string; accountId: string }> {
   return { id, accountId: stack.account.accountId };
 }
 
+/** A drainer of the test's own, beside (or instead of) the stack worker's. */
+const drainerDeps = (
+  channels: ReturnType<typeof createChannels>,
+  tuning: Partial<OutboxTuning>,
+  webhookTimeoutMs?: number,
+): OutboxDrainerDeps => ({
+  db: stack.db,
+  webhooks: {
+    webhooks: createWebhookStore(stack.db, TEST_SECRETS_KEY),
+    egress: { allowPrivate: true },
+    timeoutMs: webhookTimeoutMs,
+  },
+  messages: {
+    db: stack.db,
+    links: createLinkStore(stack.db),
+    notifications: createNotificationStore(stack.db),
+    email: channels.email,
+    sms: channels.sms,
+    publicBaseUrl: PUBLIC_BASE_URL,
+  },
+  ratePerSecond: { email: 100, sms: 100 },
+  tuning,
+});
+
 const testEvent = (link: { id: string; accountId: string }, n: number): WebhookEvent => ({
   id: `evt_${link.id}_test:${n}`,
   type: 'test.event',
@@ -83,6 +108,11 @@ describe('a paid link', () => {
       customer: { email },
       channels: ['email'],
       metadata: { order: 'A-17' },
+    });
+    // The link's own mail first (a payment that closed the link before it would suppress it).
+    await eventually(async () => {
+      const mail = await stack.db('notifications').where({ link_id: id, message_key: 'link:email' }).first();
+      return mail?.status === 'sent' ? true : undefined;
     });
     await tools.pay(handle, { paymentId: 'pi_outbox_paid', amount: 1500 });
     await tools.untilFinished(handle);
@@ -144,7 +174,7 @@ describe('a paid link', () => {
       'the receipt email',
     );
     expect(receipt.parsed.subject).toContain('Test shop');
-    const notifications = await stack.db('notifications').where({ link_id: id }).orderBy('created_at');
+    const notifications = await stack.db('notifications').where({ link_id: id }).orderBy('message_key');
     expect(notifications.map((n) => [n.message_key, n.message_type, n.status])).toEqual([
       ['link:email', 'link', 'sent'],
       ['receipt', 'receipt', 'sent'],
@@ -315,20 +345,7 @@ describe('leases and duplicates', () => {
     const link = await closedLink();
     const events = Array.from({ length: 40 }, (_, n) => testEvent(link, 100 + n));
     const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, stack.peers);
-    const deps = {
-      db: stack.db,
-      webhooks: { webhooks: createWebhookStore(stack.db, TEST_SECRETS_KEY), egress: { allowPrivate: true } },
-      messages: {
-        db: stack.db,
-        links: createLinkStore(stack.db),
-        notifications: createNotificationStore(stack.db),
-        email: channels.email,
-        sms: channels.sms,
-        publicBaseUrl: PUBLIC_BASE_URL,
-      },
-      ratePerSecond: { email: 100, sms: 100 },
-      tuning: { concurrency: 4, perAccountConcurrency: 4 },
-    };
+    const deps = drainerDeps(channels, { concurrency: 4, perAccountConcurrency: 4 });
     await stack.stopWorker();
     const drainers = [createOutboxDrainer(deps), createOutboxDrainer(deps)];
     try {
@@ -352,5 +369,74 @@ describe('leases and duplicates', () => {
       events.map((e) => e.id),
     );
     expect(attempts).toHaveLength(40);
+  });
+});
+
+describe("one merchant's hanging endpoint", () => {
+  it("takes at most its share of the drainer's slots: another account's webhook goes meanwhile", async () => {
+    // Accepts every request and never answers.
+    let open = 0;
+    let mostOpen = 0;
+    const sockets = new Set<Socket>();
+    const hanging = createHttpServer((req) => {
+      open += 1;
+      mostOpen = Math.max(mostOpen, open);
+      req.socket.once('close', () => {
+        open -= 1;
+      });
+    });
+    hanging.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((ready) => hanging.listen(0, '127.0.0.1', ready));
+    const { port } = hanging.address() as { port: number };
+
+    const slowShop = await createAccount(stack.db, 'Hanging endpoint shop');
+    const as = { key: slowShop.apiKey };
+    const url = `http://127.0.0.1:${port}/hooks`;
+    expect((await stack.request('PUT', '/v1/webhook_endpoint', { json: { url }, ...as })).status).toBe(200);
+    const slowLink = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 400, currency: 'USD' },
+      ...as,
+    });
+    expect(slowLink.status).toBe(201);
+    const healthy = await closedLink();
+
+    await stack.stopWorker();
+    const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, stack.peers);
+    const drainer = createOutboxDrainer(
+      drainerDeps(channels, { concurrency: 2, perAccountConcurrency: 1 }, 120_000),
+    );
+    try {
+      const store = createLinkStore(stack.db);
+      const slow = { id: slowLink.body.id as string, accountId: slowShop.accountId };
+      // The hanging merchant's backlog first, then one webhook of another account.
+      await store.applyChange({
+        linkId: slow.id,
+        accountId: slow.accountId,
+        events: [],
+        outbox: Array.from({ length: 5 }, (_, n) => webhookItem(testEvent(slow, 200 + n))),
+      });
+      const event = testEvent(healthy, 300);
+      await store.applyChange({
+        linkId: healthy.id,
+        accountId: healthy.accountId,
+        events: [],
+        outbox: [webhookItem(event)],
+      });
+      drainer.start();
+      await eventually(
+        async () => (receivedFor(event.id).length > 0 ? true : undefined),
+        WAIT_MS,
+        "the other account's webhook",
+      );
+      // Delivered while the hanging merchant holds one slot, never two.
+      await eventually(async () => (open === 1 ? true : undefined), WAIT_MS, 'the hanging request');
+      expect(mostOpen).toBe(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await drainer.stop();
+      channels.close();
+      await new Promise<void>((done) => hanging.close(() => done()));
+      await stack.startWorker();
+    }
   });
 });
