@@ -69,7 +69,7 @@ export interface OutboxDrainer {
 const connectionOf = (db: Db): pg.ClientConfig =>
   (db.client as { config: { connection: pg.ClientConfig } }).config.connection;
 
-const describe = (err: unknown): string => String((err as Error)?.message ?? err).slice(0, 500);
+const errorText = (err: unknown): string => String((err as Error)?.message ?? err).slice(0, 500);
 
 export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
   const tuning = { ...DEFAULT_OUTBOX_TUNING, ...deps.tuning };
@@ -166,7 +166,7 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
       });
     if (permanent) {
       // Recorded where it belongs already (webhook_deliveries, notifications): no retry fixes it.
-      await store.giveUp(row, row.kind === 'webhook' ? 'refused_address' : 'failed', describe(err));
+      await store.giveUp(row, row.kind === 'webhook' ? 'refused_address' : 'failed', errorText(err));
       return;
     }
     const ageSeconds = (Date.now() - new Date(row.created_at).getTime()) / 1000;
@@ -176,10 +176,10 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
         { outbox_id: row.id, link_id: row.link_id, kind: row.kind, attempts: row.attempts },
         'outbox: given up after retrying for too long',
       );
-      await store.giveUp(row, 'gave_up', describe(err));
+      await store.giveUp(row, 'gave_up', errorText(err));
       return;
     }
-    await store.retryLater(row, describe(err), delay);
+    await store.retryLater(row, errorText(err), delay);
   }
 
   function begin(row: ClaimedRow): void {
