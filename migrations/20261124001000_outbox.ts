@@ -37,6 +37,8 @@ export async function up(knex: Knex): Promise<void> {
     `CREATE INDEX outbox_due ON outbox (next_attempt_at)
        WHERE delivered_at IS NULL AND given_up_at IS NULL`,
   );
+  // Delivered rows are pruned after a while (webhook_deliveries and notifications keep the record).
+  await knex.raw(`CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL`);
 }
 
 export async function down(knex: Knex): Promise<void> {

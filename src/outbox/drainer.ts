@@ -38,6 +38,8 @@ export interface OutboxTuning {
   retry: RetryPolicy;
   /** LISTEN for enqueues; off where the server takes one session at a time (embedded PGlite). */
   listen: boolean;
+  /** Delivered rows are deleted this many days after delivery (checked hourly). */
+  keepDeliveredDays: number;
 }
 
 export const DEFAULT_OUTBOX_TUNING: OutboxTuning = {
@@ -47,7 +49,10 @@ export const DEFAULT_OUTBOX_TUNING: OutboxTuning = {
   pollMs: 1000,
   retry: DEFAULT_RETRY_POLICY,
   listen: true,
+  keepDeliveredDays: 7,
 };
+
+const PRUNE_EVERY_MS = 3_600_000;
 
 export interface OutboxDrainerDeps {
   db: Db;
@@ -195,6 +200,17 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
   }
 
   // ---- the loop ----
+  let prunedAt = 0;
+  async function prune(): Promise<void> {
+    if (Date.now() - prunedAt < PRUNE_EVERY_MS) return;
+    prunedAt = Date.now();
+    try {
+      await store.pruneDelivered(tuning.keepDeliveredDays);
+    } catch (err) {
+      logger?.warn({ err }, 'outbox: could not prune delivered rows');
+    }
+  }
+
   async function loop(): Promise<void> {
     // Not waited for: a database that is slow to accept a session must not hold up the first claim.
     if (tuning.listen) void listen();
@@ -215,6 +231,7 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
       }
       if (stopped) break;
       if (full && inFlight.size < tuning.concurrency) continue;
+      await prune();
       if (tuning.listen && !listener) void listen();
       if (!woken) {
         await new Promise<void>((resume) => {

@@ -126,6 +126,21 @@ export function createOutboxStore(db: Db) {
         });
     },
 
+    /**
+     * Forgets rows delivered more than `days` ago, a batch at a time: their record is in
+     * webhook_deliveries and notifications. Given-up rows stay for an operator to look at.
+     */
+    async pruneDelivered(days: number, batch = 1000): Promise<number> {
+      const { rowCount } = await db.raw(
+        `DELETE FROM outbox WHERE id IN (
+           SELECT id FROM outbox
+            WHERE delivered_at IS NOT NULL AND delivered_at < now() - make_interval(days => ?)
+            LIMIT ?)`,
+        [days, batch],
+      );
+      return rowCount ?? 0;
+    },
+
     /** Never tried again: retried for too long, or refused for good. */
     async giveUp(row: ClaimedRow, outcome: string, error: string): Promise<void> {
       await db('outbox').where({ id: row.id, lease_token: row.lease_token }).update({

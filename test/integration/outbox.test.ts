@@ -341,6 +341,32 @@ describe('leases and duplicates', () => {
     ).toHaveLength(1);
   });
 
+  it('forgets delivered rows after a week; rows given up stay', async () => {
+    const link = await closedLink();
+    await createLinkStore(stack.db).applyChange({
+      linkId: link.id,
+      accountId: link.accountId,
+      events: [],
+      outbox: [webhookItem(testEvent(link, 400)), webhookItem(testEvent(link, 401))],
+    });
+    const rows = await untilDelivered(link.id, 3);
+    // One delivered eight days ago, one given up as long ago, one delivered now.
+    await stack
+      .db('outbox')
+      .where({ id: rows[1].id })
+      .update({ delivered_at: stack.db.raw("now() - interval '8 days'") });
+    await stack
+      .db('outbox')
+      .where({ id: rows[2].id })
+      .update({
+        delivered_at: null,
+        given_up_at: stack.db.raw("now() - interval '8 days'"),
+        outcome: 'gave_up',
+      });
+    expect(await createOutboxStore(stack.db).pruneDelivered(7)).toBeGreaterThanOrEqual(1);
+    expect((await outboxRows(link.id)).map((r) => r.id)).toEqual([rows[0].id, rows[2].id]);
+  });
+
   it('two drainers side by side never deliver a row twice', async () => {
     const link = await closedLink();
     const events = Array.from({ length: 40 }, (_, n) => testEvent(link, 100 + n));
