@@ -4,7 +4,7 @@
  * - its links' figures from link_analytics_daily (kind 'campaign'): summed per day and currency
  *   by triggers in the same transaction as each timeline entry, so a few rows per day;
  * - the median time to pay from its paid links' times, in index order;
- * - its messages from notifications, looked up by its links' ids;
+ * - its messages per channel from campaign_message_counts, kept by a trigger on notifications;
  * - its recipients from campaign_recipients.
  */
 import type { Db } from '../db/knex';
@@ -63,29 +63,21 @@ export const MEDIAN_TIME_TO_PAY_SQL = `
    WHERE account_id = ? AND campaign_id = ? AND seconds_to_pay IS NOT NULL`;
 
 /**
- * Every message of the campaign's links, per channel: handed to the provider, delivered, failed.
- * The links' ids as an array make it an index look-up per link, whatever the size of the
- * account's other messages.
+ * The campaign's messages per channel: handed to the provider, delivered, failed (or
+ * undelivered), kept by a trigger on notifications (migrations/20261124001200).
  */
 export const MESSAGE_FIGURES_SQL = `
-  SELECT n.channel,
-         count(*) FILTER (WHERE n.sent_at IS NOT NULL)::int AS sent,
-         count(*) FILTER (WHERE n.status = 'delivered')::int AS delivered,
-         count(*) FILTER (WHERE n.status IN ('failed', 'undelivered'))::int AS failed
-    FROM notifications n
-   WHERE n.account_id = ?
-     AND n.link_id = ANY (ARRAY(SELECT id FROM payment_links WHERE account_id = ? AND campaign_id = ?))
-   GROUP BY n.channel`;
+  SELECT channel, sent::int, delivered::int, failed::int
+    FROM campaign_message_counts
+   WHERE account_id = ? AND campaign_id = ?
+   ORDER BY channel`;
 
 export async function campaignProgress(db: Db, campaign: CampaignRow): Promise<CampaignProgress> {
   const scope = [campaign.account_id, campaign.id];
   const [links, median, messages, recipients] = await Promise.all([
     db.raw<{ rows: LinkFigures[] }>(LINK_FIGURES_SQL, scope),
     db.raw<{ rows: { median: number | null }[] }>(MEDIAN_TIME_TO_PAY_SQL, scope),
-    db.raw<{ rows: ({ channel: string } & ChannelFigures)[] }>(MESSAGE_FIGURES_SQL, [
-      campaign.account_id,
-      ...scope,
-    ]),
+    db.raw<{ rows: ({ channel: string } & ChannelFigures)[] }>(MESSAGE_FIGURES_SQL, scope),
     db('campaign_recipients')
       .where({ campaign_id: campaign.id, account_id: campaign.account_id })
       .groupBy('status')

@@ -256,6 +256,17 @@ export function cellsOfJson(
   return { ok: true, cells };
 }
 
+/**
+ * The campaign's channels a recipient can be reached on (an import keeps only recipients with at
+ * least one): what their link is created with, so a recipient without a phone gets no SMS.
+ */
+export function recipientChannels(
+  channels: readonly ('email' | 'sms')[] | undefined,
+  r: Pick<Recipient, 'email' | 'phone'>,
+): ('email' | 'sms')[] {
+  return (channels ?? []).filter((c) => (c === 'email' ? r.email : r.phone) !== null);
+}
+
 /** The keys that make two recipients the same person. */
 export function identityKeys(r: Recipient): string[] {
   const keys: string[] = [];

@@ -4,6 +4,7 @@
  * progress and results.csv matching the rows its links left in Postgres (links made through
  * POST /v1/payment_links with campaign_id, as the engine makes them, and paid through the sandbox).
  */
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
@@ -702,5 +703,26 @@ describe('progress and results', () => {
       payments_succeeded: 2,
       amount_collected: { USD: 1400 },
     });
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents the campaign endpoints in a valid document', async () => {
+    const doc = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as any;
+    const result = await new Validator().validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    for (const path of [
+      '/v1/campaigns',
+      '/v1/campaigns/{id}',
+      '/v1/campaigns/{id}/recipients',
+      '/v1/campaigns/{id}/results.csv',
+    ])
+      expect(doc.paths[path], path).toBeDefined();
+    const create = doc.paths['/v1/campaigns'].post.requestBody.content['application/json'].schema;
+    expect(Object.keys(create.properties)).toEqual(['name', 'mode', 'link', 'schedule', 'throttle']);
+    expect(Object.keys(doc.paths['/v1/campaigns/{id}/recipients'].post.requestBody.content)).toEqual([
+      'text/csv',
+      'application/json',
+    ]);
   });
 });
