@@ -141,6 +141,20 @@ describe('creating a campaign', () => {
     expect(row).toMatchObject({ account_id: stack.account.accountId, status: 'draft' });
   });
 
+  it('creates one campaign for one Idempotency-Key, however often the request is sent', async () => {
+    const send = () =>
+      stack.request('POST', '/v1/campaigns', {
+        json: { name: 'Once', link: TEMPLATE },
+        headers: { 'Idempotency-Key': 'campaign-once-1' },
+      });
+    const first = await send();
+    const again = await send();
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    expect(await stack.db('campaigns').where({ name: 'Once' })).toHaveLength(1);
+  });
+
   it('accepts a local send time still ahead somewhere on earth, and single_link campaigns with unlimited payments', async () => {
     const local = await createCampaign({ schedule: { send_at_local: { date: day(1), time: '09:30' } } });
     expect(local.schedule).toEqual({ send_at_local: { date: day(1), time: '09:30' } });
