@@ -128,7 +128,7 @@ export class ImportRules {
     return undefined;
   }
 
-  /** A row's recipient, or why it is refused (the first fault, in column order). */
+  /** A row's recipient, or why it is refused (its first fault: contact and text fields, amount, metadata, then what the campaign needs). */
   row(
     cells: Cells,
   ): { ok: true; recipient: Recipient } | { ok: false; column: string | null; reason: string } {
