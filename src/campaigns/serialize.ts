@@ -1,26 +1,26 @@
-import type { CampaignRow } from './campaign-store';
+import type { CampaignProgress } from './progress';
+import type { CampaignRow } from './store';
 
-/**
- * The campaign as the API shows it. Kept minimal here (the run's side); the campaigns API extends
- * it with progress and the rest.
- */
-export function serializeCampaign(row: CampaignRow) {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The API representation of a campaign (snake_case, times in UTC ISO 8601). */
+export function serializeCampaign(row: CampaignRow, progress?: CampaignProgress) {
   return {
     id: row.id,
     object: 'campaign' as const,
     name: row.name,
-    status: row.status,
     mode: row.mode,
+    status: row.status,
     link: row.link,
     schedule: row.schedule,
     throttle: row.throttle,
-    single_link: row.single_link_id,
     recipients_count: row.recipients_count,
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-    started_at: iso(row.started_at),
-    completed_at: iso(row.completed_at),
-    cancelled_at: iso(row.cancelled_at),
+    single_link_id: row.single_link_id,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    started_at: isoOrNull(row.started_at),
+    completed_at: isoOrNull(row.completed_at),
+    cancelled_at: isoOrNull(row.cancelled_at),
+    ...(progress ? { progress } : {}),
   };
 }

@@ -2,9 +2,9 @@
  * One campaign's run: sets every recipient's send time, then makes their links page by page at
  * the throttle's pace, each link its own payment-link workflow (which sends the recipient their
  * message). Pause, resume and cancel are updates that resolve once the campaign has stopped (or
- * resumed) and its status is written; a page is one second of the throttle, so they take effect
- * within about a second. The run continues as new between pages, so a campaign of any size keeps
- * a short history.
+ * resumed) and its status is written: the status is written first and running pages read it
+ * every STATUS_CHECK_MS (activities/campaigns.ts), so they take effect well within a second. The
+ * run continues as new between pages, so a campaign of any size keeps a short history.
  */
 import {
   ApplicationFailure,
@@ -56,8 +56,11 @@ const now = (): number => Date.now();
  */
 const MAX_CATCH_UP_MS = 3000;
 
+/** Seconds of the throttle one page covers. */
+const PAGE_SECONDS = 5;
+
 /** How long before its first slot a page is claimed, so that it starts on time. */
-const CLAIM_AHEAD_MS = 700;
+const CLAIM_AHEAD_MS = 2000;
 
 /** Pages at once: one pacing, the others finishing their last links (slow to store under load). */
 const MAX_RUNNING_PAGES = 3;
@@ -86,8 +89,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       };
   const rate = Math.max(input.linksPerSecond, 0.001);
   const intervalMs = 1000 / rate;
-  // One second of the throttle per page.
-  const pageSize = Math.max(1, Math.min(settings.maxPageSize, Math.ceil(rate)));
+  // A few seconds of the throttle per page: a page's start is late on a busy worker, and that
+  // latency is paid once per page. Pause and cancel still stop a page within STATUS_CHECK_MS.
+  const pageSize = Math.max(1, Math.min(settings.maxPageSize, Math.ceil(rate * PAGE_SECONDS)));
 
   const finished = () => state.status === 'completed' || state.status === 'cancelled';
   const view = (): CampaignView => ({
