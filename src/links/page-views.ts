@@ -104,18 +104,18 @@ export function createPageViews(db: Db, logger: Logger, options: PageViewsOption
 
   /** Writes the views counted so far; on failure they stay counted for the next flush. */
   function flush(): Promise<void> {
-    flushing ??= (async () => {
-      const batch = pending;
-      pending = new Map();
-      try {
-        if (batch.size > 0) await writeOut(batch);
-      } catch (err) {
+    if (flushing) return flushing;
+    if (pending.size === 0) return Promise.resolve();
+    const batch = pending;
+    pending = new Map();
+    flushing = writeOut(batch)
+      .catch((err: unknown) => {
         for (const [id, p] of batch) add(id, p);
         throw err;
-      } finally {
+      })
+      .finally(() => {
         flushing = undefined;
-      }
-    })();
+      });
     return flushing;
   }
 

@@ -5,7 +5,11 @@
  * once, and a cached page stops offering payment once its link is paid or cancelled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/knex';
+import { createPageViews } from '../../src/links/page-views';
+import { createLogger } from '../../src/logger';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { eventually } from '../helpers/temporal';
 
 let stack: Stack;
@@ -105,6 +109,34 @@ describe('page views', () => {
     const views = await viewsReach(link.id, 3);
     expect(views.first_viewed_at).not.toBeNull();
     expect(await viewedEntries(link.id)).toHaveLength(1);
+  });
+
+  it('views counted while the database is unreachable are kept and written once it is back', async () => {
+    const link = await createLink();
+    const direct = new URL(stack.databaseUrl);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const via = new URL(stack.databaseUrl);
+    via.port = String(proxy.port);
+    const db = createDb(via.toString(), { max: 1 });
+    // No timer in the way: this test flushes by hand.
+    const views = createPageViews(db, createLogger('silent'), { flushIntervalMs: 3_600_000 });
+    try {
+      // Nothing to write yet: a flush with nothing counted must not stop later ones.
+      await views.flush();
+      await views.record({ id: link.id, account_id: stack.account.accountId });
+      await proxy.setMode('refuse');
+      views.record({ id: link.id, account_id: stack.account.accountId });
+      await expect(views.flush()).rejects.toThrow();
+      await proxy.setMode('pass');
+      await views.flush();
+      views.record({ id: link.id, account_id: stack.account.accountId });
+      await views.stop();
+      expect((await views.forLink(stack.account.accountId, link.id)).count).toBe(3);
+      expect(await viewedEntries(link.id)).toHaveLength(1);
+    } finally {
+      await db.destroy();
+      await proxy.close();
+    }
   });
 
   it('an unknown token is a 404 and counts nothing', async () => {

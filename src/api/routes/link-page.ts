@@ -63,8 +63,9 @@ export function linkPageRoutes(deps: {
       res.status(404).type('html').send(notFound);
       return;
     }
-    // Usually nothing to wait for: only a link's first view in this process writes its timeline entry.
-    await views.record(cached.link);
+    // Usually nothing to wait for: only a link's first view in this process writes its timeline
+    // entry. A HEAD request (a link checker, a preview) is not a view.
+    if (req.method === 'GET') await views.record(cached.link);
     // Headers set directly, and the ETag computed when the page was rendered, not per request.
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
