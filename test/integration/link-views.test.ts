@@ -125,11 +125,11 @@ describe('page views', () => {
       await views.flush();
       await views.record({ id: link.id, account_id: stack.account.accountId });
       await proxy.setMode('refuse');
-      views.record({ id: link.id, account_id: stack.account.accountId });
+      await views.record({ id: link.id, account_id: stack.account.accountId });
       await expect(views.flush()).rejects.toThrow();
       await proxy.setMode('pass');
       await views.flush();
-      views.record({ id: link.id, account_id: stack.account.accountId });
+      await views.record({ id: link.id, account_id: stack.account.accountId });
       await views.stop();
       expect((await views.forLink(stack.account.accountId, link.id)).count).toBe(3);
       expect(await viewedEntries(link.id)).toHaveLength(1);
