@@ -156,6 +156,8 @@ try {
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });
+  // Stopped in reverse: the server stops taking requests, then the views it counted are written.
+  shutdown.add('page views', app.drain);
   const server: Server = await new Promise((ready) => {
     const s = app.listen(config.port, () => ready(s));
   });

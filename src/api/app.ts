@@ -8,6 +8,7 @@ import { type Db, isDatabaseReachable } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
+import type { PageViews } from '../links/page-views';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import { metricsHandler } from '../observability/metrics-endpoint';
@@ -70,6 +71,8 @@ export interface AppDeps {
   devPeers?: DevPeers;
   temporal: Client;
   links: LinkStore;
+  /** Views of the public link pages: counted in memory, written about once a second. */
+  pageViews: PageViews;
   linkService: LinkService;
   documentLinks: DocumentLinks;
   /** Starts, pauses, resumes and cancels campaigns (their workflows). */
@@ -101,6 +104,25 @@ export function createApp(deps: AppDeps): Express {
     customerLocale: linkCustomerLocale(deps.links),
   });
 
+  // The customers' pages first: the link page is the most requested route, and every layer
+  // before it is tried on every view.
+  const sessions = createSessionStore(deps.db);
+  if (limit.publicPages) app.use(['/l', '/sandbox', '/u'], limit.publicPages);
+  app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
+  const providers: ProviderRegistry = deps.sandboxSecret
+    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
+    : {};
+  const directory = deps.paymentProviders;
+  const linkPage = linkPageRoutes({
+    db: deps.db,
+    links: deps.links,
+    sessions,
+    providers: directory,
+    logger: deps.logger,
+    views: deps.pageViews,
+  });
+  app.use(linkPage.router);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -121,17 +143,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(docsRoutes(deps.publicBaseUrl));
   app.use(dashboardRoutes());
-  const sessions = createSessionStore(deps.db);
-  app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
-  app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
-  const providers: ProviderRegistry = deps.sandboxSecret
-    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
-    : {};
-  const directory = deps.paymentProviders;
-  app.use(
-    linkPageRoutes({ db: deps.db, links: deps.links, sessions, providers: directory, logger: deps.logger }),
-  );
   if (deps.sandboxSecret)
     app.use(sandboxCheckoutRoutes({ sessions, links: deps.links, secret: deps.sandboxSecret }));
   app.use(unsubscribeRoutes(deps.notifications));
@@ -172,7 +184,10 @@ export function createApp(deps: AppDeps): Express {
   // Before the 64 kB JSON parser: a recipients import is large, streamed (CSV) or parsed under its own cap.
   v1.use('/campaigns', campaignImportRoutes(deps));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
-  v1.use('/payment_links', paymentLinkRoutes(deps));
+  v1.use(
+    '/payment_links',
+    paymentLinkRoutes({ ...deps, onLinkChanged: (link) => linkPage.pages.forget(link.token) }),
+  );
   v1.use('/campaigns', campaignRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));

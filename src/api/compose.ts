@@ -11,6 +11,7 @@ import type { Db } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
+import { createPageViews } from '../links/page-views';
 import type { Logger } from '../logger';
 import { createNotificationStore } from '../notifications/notification-store';
 import { createLatePayments } from '../payments/late-payments';
@@ -58,9 +59,19 @@ export interface ApiWiring {
   metricsToken?: string;
 }
 
+/** The API, and what it holds in memory that must be written before the process ends. */
+export type PaylinksApi = Express & {
+  /**
+   * Writes the page views counted in memory and stops their timer. Call after the server has
+   * stopped taking requests and before the database pool closes.
+   */
+  drain(): Promise<void>;
+};
+
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
-export function composeApi(w: ApiWiring): Express {
+export function composeApi(w: ApiWiring): PaylinksApi {
   const links = createLinkStore(w.db);
+  const pageViews = createPageViews(w.db, w.logger);
   const providerSettings = createProviderSettings(w.db, w.secretsKey);
   const paymentProviders = createProviderDirectory({
     settings: providerSettings,
@@ -78,11 +89,12 @@ export function composeApi(w: ApiWiring): Express {
     logger: w.logger,
     commerce,
   });
-  return createApp({
+  const app = createApp({
     db: w.db,
     commerce,
     temporal: w.temporal,
     links,
+    pageViews,
     linkService,
     documentLinks: createDocumentLinks({ commerce, links, linkService }),
     campaignEngine: createCampaignEngine({
@@ -124,4 +136,5 @@ export function composeApi(w: ApiWiring): Express {
       logger: w.logger,
     }),
   });
+  return Object.assign(app, { drain: () => pageViews.stop() });
 }

@@ -85,6 +85,33 @@ const idParam = (what: string) => ({
   description: `The ${what}'s id; an id that cannot be one (wrong prefix, a NUL) is a 404 like an unknown one`,
 });
 
+/** `views` of a retrieved link: counted in memory by the API and stored about once a second. */
+const LINK_WITH_VIEWS: Json = {
+  type: 'object',
+  required: ['views'],
+  properties: {
+    views: {
+      type: 'object',
+      required: ['count', 'first_viewed_at', 'last_viewed_at'],
+      description:
+        "The link's public page views. Counted by each API instance in memory and stored about once a second, so a view shows here within a second or two; a crashed instance may lose its last second of counts. The timeline (`/events`) keeps one `link.viewed` entry, the first view.",
+      properties: {
+        count: { type: 'integer', minimum: 0, description: 'Times the page was served' },
+        first_viewed_at: {
+          type: ['string', 'null'],
+          format: 'date-time',
+          description: 'UTC; null: never viewed',
+        },
+        last_viewed_at: {
+          type: ['string', 'null'],
+          format: 'date-time',
+          description: 'UTC; null: never viewed',
+        },
+      },
+    },
+  },
+};
+
 export function buildOpenApiDocument(serverUrl: string): Json {
   const list = (summary: string, query: z.ZodObject = PaginationSchema) => ({
     summary,
@@ -138,7 +165,17 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         get: list('List payment links, newest first', ListQuerySchema),
       },
       '/v1/payment_links/{id}': {
-        get: { summary: 'Retrieve a payment link', parameters: [idParam('link')], responses: ok('The link') },
+        get: {
+          summary: 'Retrieve a payment link',
+          parameters: [idParam('link')],
+          responses: {
+            ...ok('The link'),
+            '200': {
+              description: 'The link, with how often its public page was viewed',
+              content: { 'application/json': { schema: LINK_WITH_VIEWS } },
+            },
+          },
+        },
         post: {
           summary: 'Update an open payment link',
           parameters: [idParam('link')],
