@@ -18,6 +18,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -73,9 +74,14 @@ import { linkWebhookEvent } from './webhook-event';
  *   Postgres, settling invoices and orders, closing the other links of a settled document); a
  *   data error is put on the timeline instead of failing the workflow. Before it: `recordChange`
  *   with the workflow's own list of seen payment ids.
+ * - `lean-lifecycle`: the Postgres writes (`persistLink`, `recordChange`, `recordPayments`) run as
+ *   local activities inside the workflow task that decides them, and a closed link ends as soon
+ *   as its in-flight work is done (no late-payment window: a payment for a finished workflow is
+ *   recorded by the callback path, src/payments/late-payments.ts). It implies `ledger-in-postgres`,
+ *   so a new run records one marker, not two.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
-export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
+export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres', leanLifecycle: 'lean-lifecycle' } as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
@@ -87,8 +93,25 @@ const PAYMENT_BATCH = 100;
  * without limit: a write that fails for its data is not retryable (see failures.ts).
  * (Activity options are not part of a history's commands: no patch needed, replays stay green.)
  */
-const { persistLink, recordChange, recordPayments } = proxyActivities<Activities>({
+const remoteWrites = proxyActivities<Activities>({
   startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * The same writes as local activities (`lean-lifecycle`): run by the worker inside the workflow
+ * task that decides them, recorded as one marker, no activity task, no second workflow task.
+ * Temporal Cloud bills "All Local Activities associated with one Workflow Task count as a single
+ * Action" (docs.temporal.io/cloud/actions), against one action per activity attempt. They are
+ * idempotent Postgres writes, so a workflow task retried after a worker died writes nothing twice.
+ * Attempts are short and retried in the worker while the backoff is under `localRetryThreshold`;
+ * longer backoffs (Postgres down for a while) wait on a server timer instead of holding the
+ * workflow task open with heartbeats ("Each additional Workflow Task heartbeat after counts as
+ * an additional Action").
+ */
+const localWrites = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
+  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
@@ -141,8 +164,11 @@ const hasContact = (state: LinkState, channel: Channel): boolean =>
 
 export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Promise<PaymentLinkOutcome> {
   const { settings } = input;
-  // Decided once per run, at its first workflow task (see PATCHES).
-  const ledgerInPostgres = patched(PATCHES.ledgerInPostgres);
+  // Decided once per run, at its first workflow task (see PATCHES). A lean run is always on the
+  // ledger in Postgres: it does not record that older marker at all.
+  const leanLifecycle = patched(PATCHES.leanLifecycle);
+  const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
+  const { persistLink, recordChange, recordPayments } = leanLifecycle ? localWrites : remoteWrites;
   const state = input.resumeFrom
     ? resumedState(input.resumeFrom, ledgerInPostgres)
     : initialState(input, ledgerInPostgres);
@@ -583,25 +609,33 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
   }
 
-  // Closed. Payments already under way when it closed still arrive; they are recorded and
-  // flagged for refund review, and the link stays as it is.
-  const listenUntil = Date.parse(state.closedAt ?? iso(now())) + settings.latePaymentWindowMs;
-  for (;;) {
-    const command = queue.shift();
-    if (command) {
-      await apply(command);
-      continue;
+  // Closed. A run started before `lean-lifecycle` still listens for payments that were under way
+  // when it closed (recorded and flagged for refund review; the link stays as it is). A lean run
+  // does not wait: a payment that finds its workflow finished is recorded, and flagged, by the
+  // provider-callback path (src/payments/late-payments.ts).
+  if (!leanLifecycle) {
+    const listenUntil = Date.parse(state.closedAt ?? iso(now())) + settings.latePaymentWindowMs;
+    for (;;) {
+      const command = queue.shift();
+      if (command) {
+        await apply(command);
+        continue;
+      }
+      const remaining = listenUntil - now();
+      if (
+        remaining <= 0 ||
+        !(await condition(() => queue.length > 0, remaining, { summary: 'late-payment window' }))
+      )
+        break;
     }
-    const remaining = listenUntil - now();
-    if (
-      remaining <= 0 ||
-      !(await condition(() => queue.length > 0, remaining, { summary: 'late-payment window' }))
-    )
-      break;
   }
   await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.
-  for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
-  await condition(allHandlersFinished);
+  // A lean run also takes a signal that came with the very task that found its handlers finished
+  // (older runs ended there; their histories keep that).
+  do {
+    for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
+    await condition(allHandlersFinished);
+  } while (leanLifecycle && queue.length > 0);
   return { status: state.status, amountPaid: state.amountPaid, paymentsCount: state.paymentsCount };
 }
