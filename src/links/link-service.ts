@@ -75,6 +75,21 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 const refusalOf = (err: unknown): ApplicationFailure | undefined =>
   err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure ? err.cause : undefined;
 
+/** The API error a refused create means (its row could not be stored), if that is what `err` is. */
+function refusalError(err: unknown, terms: LinkTerms): ApiError | undefined {
+  const refused = refusalOf(err);
+  if (refused?.type === FailureTypes.DuplicateReference) return duplicateReference(terms.reference ?? '');
+  if (refused?.type === FailureTypes.DocumentHasOpenLink)
+    return documentHasOpenLink(String((refused.details ?? [])[0]));
+  if (refused?.type === FailureTypes.InvalidData)
+    return ApiError.invalid(
+      'The payment link contains data that cannot be stored',
+      undefined,
+      'invalid_data',
+    );
+  return undefined;
+}
+
 export function createLinkService(deps: LinkServiceDeps) {
   const { temporal, links, taskQueue, settings, createWaitMs, logger, commerce } = deps;
 
@@ -157,16 +172,8 @@ export function createLinkService(deps: LinkServiceDeps) {
     } catch (err) {
       failure = err;
     }
-    const refused = refusalOf(failure);
-    if (refused?.type === FailureTypes.DuplicateReference) throw duplicateReference(terms.reference ?? '');
-    if (refused?.type === FailureTypes.DocumentHasOpenLink)
-      throw documentHasOpenLink(String((refused.details ?? [])[0]));
-    if (refused?.type === FailureTypes.InvalidData)
-      throw ApiError.invalid(
-        'The payment link contains data that cannot be stored',
-        undefined,
-        'invalid_data',
-      );
+    const refusal = refusalError(failure, terms);
+    if (refusal) throw refusal;
     if (failure instanceof WorkflowExecutionAlreadyStartedError) {
       // The link id's run has ended: a retry (same Idempotency-Key) of a link closed since, or refused.
       const row = await links.findLink(account.id, terms.id);
@@ -183,13 +190,15 @@ export function createLinkService(deps: LinkServiceDeps) {
     // No row in time: a slow or missing worker, or a slow or unreachable Temporal. The start
     // decides the answer. Not there yet, it may still be on its way: it gets the rest of its time.
     let found = await lookUp(workflowId, startBudgetMs);
-    if (found !== 'exists') {
-      const rest = startBudgetMs - (Date.now() - begun);
-      const late = await within(creating, Math.max(rest, 0)).then(
-        () => true,
-        () => false,
+    const rest = startBudgetMs - (Date.now() - begun);
+    if (found !== 'exists' && rest > 0) {
+      const late = await within(creating, rest).then(
+        () => undefined,
+        (err: unknown) => err,
       );
-      if (late) return stored();
+      if (late === undefined) return stored();
+      const lateRefusal = refusalError(late, terms);
+      if (lateRefusal) throw lateRefusal;
       abandon.abort();
       found = await lookUp(workflowId, startBudgetMs);
     }
@@ -199,7 +208,13 @@ export function createLinkService(deps: LinkServiceDeps) {
         { linkId: terms.id },
         'link workflow started but not yet persisted; answering from its terms',
       );
-      return rowFromTerms(await startedTerms(workflowId, startBudgetMs));
+      const started = await startedTerms(workflowId, startBudgetMs).catch((err: unknown) => {
+        logger.error({ err, linkId: terms.id }, 'could not read the started link workflow back');
+        throw ApiError.unavailable(
+          'The payment link was created but Temporal did not answer with it; retry with the same Idempotency-Key.',
+        );
+      });
+      return rowFromTerms(started);
     }
     logger.error({ err: failure, linkId: terms.id }, 'could not start the payment link workflow');
     throw ApiError.unavailable(
