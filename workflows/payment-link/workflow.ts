@@ -7,7 +7,6 @@
  * every pending reminder is cancelled.
  */
 import {
-  type ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
@@ -59,7 +58,16 @@ import {
   STATUS_EVENTS,
   updateLinkUpdate,
 } from './contract';
-import { invalidChange, isInvalidData, persistOutcome, refusal, storable, terminalFailure } from './failures';
+import {
+  invalidChange,
+  isInvalidData,
+  persistOutcome,
+  refusal,
+  refusedDataMessage,
+  storable,
+  terminalFailure,
+  type WriteFailure,
+} from './failures';
 import { applyPaymentV1 } from './legacy-v1';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
@@ -298,7 +306,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
    */
   async function recordError(
     during: string,
-    err: ActivityFailure,
+    err: WriteFailure,
     keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
   ): Promise<void> {
@@ -307,7 +315,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       {
         key: `error:${uuid4()}`,
         type: EventTypes.linkError,
-        data: { during, message: storable(err.cause?.message ?? err.message), ...data },
+        data: { during, message: storable(refusedDataMessage(err) ?? err.message), ...data },
       },
     ];
     try {
@@ -420,7 +428,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     before: Ledger,
     payment: PaymentReceived,
     at: string,
-    err: ActivityFailure,
+    err: WriteFailure,
   ): Promise<PaymentsRecorded> {
     const decision = decidePayment(before, payment);
     const closedAt = !isTerminal(before.status) && isTerminal(decision.status) ? at : null;
@@ -559,7 +567,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       );
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      persisted = { outcome: 'invalid_data', message: storable(err.cause?.message ?? 'invalid data') };
+      persisted = { outcome: 'invalid_data', message: storable(refusedDataMessage(err) ?? 'invalid data') };
     }
     if (persisted.outcome !== 'created') {
       upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: null }]);
