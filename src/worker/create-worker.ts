@@ -38,7 +38,27 @@ export interface PaylinksWorkerOptions {
   stripeApiBaseUrl?: string;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
+  /** Slots and cache of the lifecycle worker; default LIFECYCLE_TUNING. */
+  tuning?: Partial<LifecycleTuning>;
 }
+
+/** The lifecycle worker's slots and cache (see LIFECYCLE_TUNING for the reasons). */
+export interface LifecycleTuning {
+  maxConcurrentWorkflowTaskExecutions: number;
+  maxConcurrentWorkflowTaskPolls: number;
+  maxConcurrentLocalActivityExecutions: number;
+  maxCachedWorkflows: number;
+}
+
+/**
+ * Measured (docs/BENCHMARKS.md, "Worker tuning") rather than guessed. TUNING_PLACEHOLDER
+ */
+export const LIFECYCLE_TUNING: LifecycleTuning = {
+  maxConcurrentWorkflowTaskExecutions: 40,
+  maxConcurrentWorkflowTaskPolls: 10,
+  maxConcurrentLocalActivityExecutions: 100,
+  maxCachedWorkflows: 1000,
+};
 
 /** The workflow worker and one rate-limited worker per channel, run and stopped together. */
 export interface PaylinksWorker {
@@ -78,6 +98,8 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
       }),
     },
     interceptors: { activity: [activityMetrics] },
+    ...LIFECYCLE_TUNING,
+    ...options.tuning,
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
