@@ -46,17 +46,31 @@ export interface PaylinksWorkerOptions {
 export interface LifecycleTuning {
   maxConcurrentWorkflowTaskExecutions: number;
   maxConcurrentWorkflowTaskPolls: number;
+  nonStickyToStickyPollRatio: number;
   maxConcurrentLocalActivityExecutions: number;
   maxCachedWorkflows: number;
 }
 
 /**
- * Measured (docs/BENCHMARKS.md, "Worker tuning") rather than guessed. TUNING_PLACEHOLDER
+ * The lifecycle worker's slots and cache. Each value was tried against alternatives with a
+ * throwaway create-rate script (docs/BENCHMARKS.md, "Worker tuning"); on the shared 2-core test
+ * machine the alternatives were within run-to-run noise, so only bounds that follow from the
+ * design move away from the SDK's defaults.
  */
 export const LIFECYCLE_TUNING: LifecycleTuning = {
+  // SDK default: a task is a few ms of CPU plus a local write; more slots only queue on 2 cores.
   maxConcurrentWorkflowTaskExecutions: 40,
+  // SDK default (min(10, slots)): enough pollers to keep the slots fed at this size.
   maxConcurrentWorkflowTaskPolls: 10,
-  maxConcurrentLocalActivityExecutions: 100,
+  // SDK default: a new link's first task comes from the normal queue, later ones from the sticky
+  // one; raising the normal queue's share (0.5 tried) showed no gain.
+  nonStickyToStickyPollRatio: 0.2,
+  // Each local activity is one Postgres write holding one pooled connection: no more at once than
+  // the worker's pool has connections for them (WORKER_POOL_MAX leaves the rest to activities),
+  // or they wait on the pool and spend their 5 s start-to-close timeout there.
+  maxConcurrentLocalActivityExecutions: 10,
+  // A cached run's next task needs no replay. Fixed instead of the SDK's heap-sized default (600
+  // runs per GB of heap), so several workers on one machine do not each size for the whole heap.
   maxCachedWorkflows: 1000,
 };
 
