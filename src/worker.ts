@@ -52,6 +52,8 @@ const worker = await createPaylinksWorker({
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
+  // The outbox drainer (webhooks, closing messages) runs in this process too.
+  logger,
 });
 await ensureReconcilerSchedule(
   new Client({ connection, namespace: config.temporal.namespace, dataConverter }),

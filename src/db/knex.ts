@@ -35,8 +35,8 @@ export interface DbTimeouts {
 
 /**
  * The worker's pool: its local activities (at most LIFECYCLE_TUNING.maxConcurrentLocalActivityExecutions,
- * 10, at once) each hold a connection for one write, and its activities (messages, webhooks,
- * reconciler) need their own beside them; Postgres on a small machine gains nothing from more.
+ * 10, at once) each hold a connection for one write, and its activities (messages, reconciler)
+ * and outbox drainer need their own beside them; Postgres on a small machine gains nothing from more.
  */
 export const WORKER_POOL_MAX = 20;
 

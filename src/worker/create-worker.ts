@@ -8,10 +8,12 @@ import { createWebhookActivities } from '../../activities/webhooks';
 import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
 import { createLinkStore } from '../links/link-store';
+import type { Logger } from '../logger';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
 import { activityMetrics } from '../observability/activity-metrics';
+import { createOutboxDrainer, type OutboxTuning } from '../outbox/drainer';
 import { createPaymentRecorder } from '../payments/record-payment';
 import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
@@ -40,6 +42,10 @@ export interface PaylinksWorkerOptions {
   workflowBundlePath?: string;
   /** Slots and cache of the lifecycle worker; default LIFECYCLE_TUNING. */
   tuning?: Partial<LifecycleTuning>;
+  /** The outbox drainer's settings (defaults: DEFAULT_OUTBOX_TUNING); false runs none. */
+  outbox?: Partial<OutboxTuning> | false;
+  /** Where the outbox drainer reports what it gave up on. */
+  logger?: Logger;
 }
 
 /** The lifecycle worker's slots and cache (see LIFECYCLE_TUNING for the reasons). */
@@ -74,7 +80,10 @@ export const LIFECYCLE_TUNING: LifecycleTuning = {
   maxCachedWorkflows: 1000,
 };
 
-/** The workflow worker and one rate-limited worker per channel, run and stopped together. */
+/**
+ * The workflow worker, one rate-limited worker per channel and the outbox drainer (webhooks and
+ * closing messages the links' transitions enqueued), run and stopped together.
+ */
 export interface PaylinksWorker {
   run(): Promise<void>;
   shutdown(): void;
@@ -84,14 +93,30 @@ export interface PaylinksWorker {
 export async function createPaylinksWorker(options: PaylinksWorkerOptions): Promise<PaylinksWorker> {
   const { connection, namespace, taskQueue, db, workflowBundlePath } = options;
   const links = createLinkStore(db);
-  const { notifyCustomer } = createNotificationActivities({
+  const messageDeps = {
     db,
     links,
     notifications: createNotificationStore(db),
     email: options.email,
     sms: options.sms,
     publicBaseUrl: options.publicBaseUrl,
-  });
+  };
+  const { notifyCustomer } = createNotificationActivities(messageDeps);
+  const webhookDeps = {
+    webhooks: createWebhookStore(db, options.secretsKey),
+    egress: options.webhookEgress,
+  };
+  const drainer =
+    options.outbox === false
+      ? undefined
+      : createOutboxDrainer({
+          db,
+          webhooks: webhookDeps,
+          messages: messageDeps,
+          ratePerSecond: options.ratePerSecond,
+          logger: options.logger,
+          tuning: options.outbox,
+        });
   const lifecycle = await Worker.create({
     connection,
     namespace,
@@ -99,10 +124,8 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     dataConverter: options.dataConverter,
     activities: {
       ...createLinkActivities({ links, recordPayments: createPaymentRecorder(db) }),
-      ...createWebhookActivities({
-        webhooks: createWebhookStore(db, options.secretsKey),
-        egress: options.webhookEgress,
-      }),
+      // Kept for runs that started before the outbox, and the API's webhook-delivery workflow.
+      ...createWebhookActivities(webhookDeps),
       ...createReconcilerActivities({
         db,
         taskQueue,
@@ -135,6 +158,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
   const all = [lifecycle, ...channels];
   return {
     async run() {
+      drainer?.start();
       // If one worker fails the others are stopped too; the first failure is rethrown.
       const results = await Promise.allSettled(
         all.map((w) =>
@@ -144,10 +168,12 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
           }),
         ),
       );
+      await drainer?.stop();
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     },
     shutdown() {
+      void drainer?.stop();
       for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();
     },
     isRunning: () => lifecycle.getState() === 'RUNNING',

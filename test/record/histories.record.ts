@@ -28,7 +28,7 @@ import { type Stack, startStack } from '../helpers/stack';
 const DIR = join(
   PROJECT_ROOT,
   'test/fixtures/histories',
-  process.env.RECORD_HISTORIES_DIR ?? `4-${PATCHES.leanLifecycle}`,
+  process.env.RECORD_HISTORIES_DIR ?? `5-${PATCHES.leanLifecycle}`,
 );
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;

@@ -55,7 +55,8 @@ const MAIN_PATHS = [
 ];
 
 const ENCRYPTED = '3-encrypted-payloads';
-const LEAN = '4-lean-lifecycle';
+const OUTBOX = '4-outbox-deliveries';
+const LEAN = '5-lean-lifecycle';
 
 async function replayAll(
   workflowBundle: { code: string } | { codePath: string },
@@ -71,11 +72,11 @@ async function replayAll(
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, LEAN]);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN]);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    for (const version of ['2-ledger-in-postgres', ENCRYPTED, LEAN])
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN])
       expect(readdirSync(join(ROOT, version))).toEqual(
         expect.arrayContaining([
           'batched-payments.json',

@@ -69,11 +69,18 @@ import {
   type WriteFailure,
 } from './failures';
 import { applyPaymentV1 } from './legacy-v1';
+import {
+  type ClosingMessageKind,
+  closingMessageItem,
+  type OutboxItem,
+  paymentItems,
+  webhookItem,
+} from './outbox-items';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
 import { initialState, ledgerOf, resumedState } from './state';
 import { messageSummary, wakeSummary } from './summaries';
-import { linkWebhookEvent } from './webhook-event';
+import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
 
 /**
  * Versions of this workflow's commands, oldest first. A run decides its version at its first
@@ -82,14 +89,24 @@ import { linkWebhookEvent } from './webhook-event';
  *   Postgres, settling invoices and orders, closing the other links of a settled document); a
  *   data error is put on the timeline instead of failing the workflow. Before it: `recordChange`
  *   with the workflow's own list of seen payment ids.
+ * - `outbox-deliveries`: merchant webhooks and closing messages (receipt, cancelled, expired) are
+ *   enqueued in Postgres by the write of the transition they announce (`recordChange`'s outbox
+ *   items, `recordPayments`' `announce`) and delivered by the worker's outbox drainer; the run
+ *   schedules no `deliverWebhook`, no closing `notifyCustomer`, and waits for neither. Before it:
+ *   one `deliverWebhook` per event (retried for up to a day, awaited before the run ends) and the
+ *   closing message as a `notifyCustomer` awaited at the end.
  * - `lean-lifecycle`: the Postgres writes (`persistLink`, `recordChange`, `recordPayments`) run as
  *   local activities inside the workflow task that decides them, and a closed link ends as soon
  *   as its in-flight work is done (no late-payment window: a payment for a finished workflow is
- *   recorded by the callback path, src/payments/late-payments.ts). It implies `ledger-in-postgres`,
- *   so a new run records one marker, not two.
+ *   recorded by the callback path, src/payments/late-payments.ts). It implies `ledger-in-postgres`
+ *   and `outbox-deliveries`, so a new run records one marker, not three.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
-export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres', leanLifecycle: 'lean-lifecycle' } as const;
+export const PATCHES = {
+  ledgerInPostgres: 'ledger-in-postgres',
+  outboxDeliveries: 'outbox-deliveries',
+  leanLifecycle: 'lean-lifecycle',
+} as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
@@ -173,9 +190,11 @@ const hasContact = (state: LinkState, channel: Channel): boolean =>
 export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Promise<PaymentLinkOutcome> {
   const { settings } = input;
   // Decided once per run, at its first workflow task (see PATCHES). A lean run is always on the
-  // ledger in Postgres: it does not record that older marker at all.
+  // ledger in Postgres and the outbox: it does not record those older markers at all. (Older runs
+  // call `patched` in the order their markers were recorded.)
   const leanLifecycle = patched(PATCHES.leanLifecycle);
   const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
+  const outboxDeliveries = leanLifecycle || patched(PATCHES.outboxDeliveries);
   const { persistLink, recordChange, recordPayments } = leanLifecycle ? localWrites : remoteWrites;
   const state = input.resumeFrom
     ? resumedState(input.resumeFrom, ledgerInPostgres)
@@ -275,9 +294,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     inFlight.add(sending);
   }
 
-  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the end.
+  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the
+  // end. Runs before `outbox-deliveries` only; later ones enqueue them with the close (closingItems).
   const closingMessages: Promise<void>[] = [];
-  function sendClosingMessage(kind: 'receipt' | 'cancelled' | 'expired'): void {
+  function sendClosingMessage(kind: ClosingMessageKind): void {
     const channel = preferredChannel(state);
     if (channel) closingMessages.push(deliver({ channel, kind, messageKey: kind }));
   }
@@ -295,7 +315,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       return true;
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      await recordError(change.events[0]?.type ?? 'change', err, change.patch);
+      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox);
       return false;
     }
   }
@@ -309,6 +329,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     err: WriteFailure,
     keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
+    outbox?: OutboxItem[],
   ): Promise<void> {
     log.error('the link could not store a change', { linkId, during, err });
     const events = [
@@ -319,14 +340,40 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       },
     ];
     try {
-      await recordChange({ linkId, accountId, patch: keep, events });
+      // What the kept change announces goes with it (`outbox-deliveries` runs only).
+      await recordChange({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
     } catch (again) {
-      if (!keep || !isInvalidData(again)) throw again;
+      if ((!keep && !outbox?.length) || !isInvalidData(again)) throw again;
       await recordChange({ linkId, accountId, events });
     }
   }
 
-  // ---- webhooks to the merchant: in the background, awaited before the workflow ends ----
+  // ---- webhooks to the merchant ----
+  /** The link as a webhook shows it, now. */
+  const snapshot = (): LinkSnapshot => {
+    const t = state.terms;
+    return {
+      id: t.id,
+      accountId: t.accountId,
+      status: state.status,
+      amount: t.amount,
+      amountPaid: state.amountPaid,
+      currency: t.currency,
+      reference: t.reference,
+      metadata: t.metadata,
+      invoiceId: t.invoiceId,
+      orderId: t.orderId,
+      customerId: t.customerId,
+    };
+  };
+  /** `outbox-deliveries`: a webhook as an outbox item, written with the transition it announces. */
+  const announce = (type: string, key: string, extra: Record<string, unknown> = {}): OutboxItem =>
+    webhookItem(linkWebhookEvent(snapshot(), { type, key, extra }, iso(now())));
+  /** `outbox-deliveries`: the closing message as an outbox item, on the channel it goes by. */
+  const closingItems = (kind: ClosingMessageKind | undefined): OutboxItem[] =>
+    kind ? closingMessageItem(kind, preferredChannel(state)) : [];
+
+  // Before `outbox-deliveries`: one activity per webhook, in the background, awaited before the workflow ends.
   const webhooks = new Set<Promise<void>>();
   function emit(type: string, key: string, extra: Record<string, unknown> = {}): void {
     const t = state.terms;
@@ -343,7 +390,12 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     webhooks.add(delivering);
   }
 
-  async function close(status: LinkStatus, data: Record<string, unknown> = {}): Promise<void> {
+  /** Closes the link; `message`: the closing message the customer gets about it, if any. */
+  async function close(
+    status: LinkStatus,
+    data: Record<string, unknown> = {},
+    message?: ClosingMessageKind,
+  ): Promise<void> {
     state.status = status;
     state.closedAt = iso(now());
     sends.cancel();
@@ -353,8 +405,14 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     await record({
       patch: { status, closedAt: state.closedAt },
       events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
+      ...(outboxDeliveries
+        ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
+        : {}),
     });
-    emit(`payment_link.${status}`, `status:${status}`);
+    if (!outboxDeliveries) {
+      emit(`payment_link.${status}`, `status:${status}`);
+      if (message) sendClosingMessage(message);
+    }
   }
 
   /**
@@ -376,6 +434,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
             before,
             payments: payments.map((payment) => ({ rowId: `pay_${uuid4().replaceAll('-', '')}`, payment })),
             now: at,
+            // The activity enqueues the webhooks and the receipt in the same transaction.
+            ...(outboxDeliveries
+              ? { announce: { link: snapshot(), receiptChannel: preferredChannel(state) ?? null } }
+              : {}),
           },
         ],
       );
@@ -403,10 +465,13 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         state.closedAt = at;
         sends.cancel();
         // Receipts go to the link's customer: for a multi-use link that is not who paid.
-        if (decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
+        if (decision.status === 'paid' && state.terms.maxPayments === 1 && !outboxDeliveries)
+          sendClosingMessage('receipt');
       }
-      // Each webhook carries the link as this payment left it.
-      for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
+      // Each webhook carries the link as this payment left it (enqueued by recordPayments on
+      // `outbox-deliveries` runs, with the same pure rules: outbox-items.ts).
+      if (!outboxDeliveries)
+        for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
     }
     // The activity wrote the row; the search attribute follows in the task that learns of it.
     if (state.status !== before.status) {
@@ -442,6 +507,21 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         amount: payment.amount,
         currency: storable(payment.currency),
       },
+      // Announced as Postgres can store it (the outbox row is jsonb, refusing what the payment row refused).
+      outboxDeliveries
+        ? paymentItems(
+            { link: snapshot(), receiptChannel: preferredChannel(state) ?? null },
+            before,
+            {
+              ...payment,
+              provider: storable(payment.provider),
+              paymentId: storable(payment.paymentId),
+              currency: storable(payment.currency),
+            },
+            decision,
+            at,
+          )
+        : undefined,
     );
     return { results: [{ outcome: 'recorded', decision }], linksToClose: [] };
   }
@@ -484,8 +564,11 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
     switch (command.kind) {
       case 'cancel':
-        await close('cancelled', command.request.reason ? { reason: command.request.reason } : {});
-        if (command.request.notifyCustomer) sendClosingMessage('cancelled');
+        await close(
+          'cancelled',
+          command.request.reason ? { reason: command.request.reason } : {},
+          command.request.notifyCustomer ? 'cancelled' : undefined,
+        );
         break;
       case 'extend': {
         const { expiresAt } = command.request;
@@ -599,8 +682,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     // Commands first (a payment that raced the expiry wins), then a due hand-over.
     if (queue.length > 0 || handOverDue()) continue;
     if (now() >= expiresAt) {
-      await close('expired');
-      if (state.terms.notifyOnExpiry) sendClosingMessage('expired');
+      await close('expired', {}, state.terms.notifyOnExpiry ? 'expired' : undefined);
     } else if (reminder && now() >= Date.parse(reminder.at)) {
       state.reminderCursor = reminder.at;
       for (const channel of state.terms.channels) {
