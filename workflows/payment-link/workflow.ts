@@ -95,8 +95,8 @@ import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
  *   schedules no `deliverWebhook`, no closing `notifyCustomer`, and waits for neither. Before it:
  *   one `deliverWebhook` per event (retried for up to a day, awaited before the run ends) and the
  *   closing message as a `notifyCustomer` awaited at the end.
- * - `lean-lifecycle`: the Postgres writes (`persistLink`, `recordChange`, `recordPayments`) run as
- *   local activities inside the workflow task that decides them, and a closed link ends as soon
+ * - `lean-lifecycle`: the link's own Postgres writes (`persistLink`, `recordChange`) run as local
+ *   activities inside the workflow task that decides them (`recordPayments` stays an activity), and a closed link ends as soon
  *   as its in-flight work is done (no late-payment window: a payment for a finished workflow is
  *   recorded by the callback path, src/payments/late-payments.ts). It implies `ledger-in-postgres`
  *   and `outbox-deliveries`, so a new run records one marker, not three.
@@ -195,7 +195,12 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const leanLifecycle = patched(PATCHES.leanLifecycle);
   const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
   const outboxDeliveries = leanLifecycle || patched(PATCHES.outboxDeliveries);
-  const { persistLink, recordChange, recordPayments } = leanLifecycle ? localWrites : remoteWrites;
+  const { persistLink, recordChange } = leanLifecycle ? localWrites : remoteWrites;
+  // Payments stay an activity: a burst of them is recorded in batches of up to 100 (with their
+  // outbox rows), long enough under load to hold a workflow task open past its timeout as a local
+  // activity, and the measured result was lost tasks and a nondeterministic replay of the batching
+  // (docs/WORKFLOW-VERSIONS.md, `lean-lifecycle`).
+  const { recordPayments } = remoteWrites;
   const state = input.resumeFrom
     ? resumedState(input.resumeFrom, ledgerInPostgres)
     : initialState(input, ledgerInPostgres);
