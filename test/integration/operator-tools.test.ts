@@ -298,9 +298,8 @@ describe('paylinks links', () => {
       /Signal paymentReceived received: 4200 USD via sandbox \[request req_[0-9a-f]{32}\]/,
     );
     expect(stdout).toContain('Stopped waiting for reminder 1 of 1 (something else happened first)');
-    expect(stdout).toContain(
-      'recordPayments (record 1 payment) completed in the workflow task: 1 recorded, 0 duplicate',
-    );
+    expect(stdout).toContain('Scheduled recordPayments: record 1 payment');
+    expect(stdout).toContain('recordPayments (record 1 payment) completed: 1 recorded, 0 duplicate');
     // Webhooks and the receipt are written with the payment (the outbox), not the workflow's activities.
     expect(stdout).not.toContain('deliverWebhook');
     // A lean run ends once the link is closed and its messages are out: no late-payment window.

@@ -96,10 +96,11 @@ import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
  *   one `deliverWebhook` per event (retried for up to a day, awaited before the run ends) and the
  *   closing message as a `notifyCustomer` awaited at the end.
  * - `lean-lifecycle`: the link's own Postgres writes (`persistLink`, `recordChange`) run as local
- *   activities inside the workflow task that decides them (`recordPayments` stays an activity), and a closed link ends as soon
- *   as its in-flight work is done (no late-payment window: a payment for a finished workflow is
- *   recorded by the callback path, src/payments/late-payments.ts). It implies `ledger-in-postgres`
- *   and `outbox-deliveries`, so a new run records one marker, not three.
+ *   activities inside the workflow task that decides them (`recordPayments` stays an activity),
+ *   and a closed link ends as soon as its in-flight work is done (no late-payment window: a
+ *   payment for a finished workflow is recorded by the callback path,
+ *   src/payments/late-payments.ts). It implies `ledger-in-postgres` and `outbox-deliveries`, so a
+ *   new run records one marker, not three.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
 export const PATCHES = {
