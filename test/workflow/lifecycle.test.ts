@@ -338,9 +338,20 @@ describe.concurrent('merchant actions', () => {
     const { id, handle } = await t.create({ amount: 2000 });
     await t.pay(handle, { paymentId: 'pi_then_cancel', amount: 2000 });
     await t.untilStatus(id, 'paid');
-    const failure = await failureOf(handle.executeUpdate(cancelUpdate, { args: [{}] }));
-    expect(failure.type).toBe('LinkTerminal');
-    expect(failure.message).toBe('the payment link is paid');
+    // A lean run ends with the payment (nothing left to wait for): the cancel finds no workflow,
+    // and the API answers from the row that the link is closed.
+    await t.untilFinished(handle);
+    const err = await handle.executeUpdate(cancelUpdate, { args: [{}] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowNotFoundError);
+    const answer = await stack.request('POST', `/v1/payment_links/${id}/cancel`, { json: {} });
+    expect(answer.status).toBe(409);
+    expect(answer.body.error).toMatchObject({
+      code: 'link_closed',
+      message: 'The payment link cannot be changed: the payment link is paid',
+    });
     expect((await t.row(id)).status).toBe('paid');
   });
 

@@ -7,6 +7,7 @@
  * every pending reminder is cancelled.
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
@@ -148,10 +149,19 @@ const { deliverWebhook } = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
 });
 
-/** `notifyCustomer` on the channel's own, rate-limited task queue. */
-function notifierFor(channel: Channel) {
+/**
+ * `notifyCustomer` on the channel's own, rate-limited task queue. `waitForCancellation`
+ * (`lean-lifecycle`): a message cancelled at the close is waited for until Temporal has recorded
+ * its end, so the run never completes in the task that closed the link while that event is still
+ * on its way. Completing over it would make Temporal refuse the task, and with it an update
+ * (a cancel) answered in that task: the merchant would get an error for a cancel that was undone.
+ */
+function notifierFor(channel: Channel, waitForCancellation: boolean) {
   return proxyActivities<Activities>({
     taskQueue: channelTaskQueue(workflowInfo().taskQueue, channel),
+    ...(waitForCancellation
+      ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+      : {}),
     startToCloseTimeout: '1 minute',
     // A message that cannot go out within a day is given up (and recorded as pending).
     scheduleToCloseTimeout: '1 day',
@@ -275,7 +285,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   });
 
   // ---- messages out ----
-  const notify = { email: notifierFor('email'), sms: notifierFor('sms') };
+  const notify = { email: notifierFor('email', leanLifecycle), sms: notifierFor('sms', leanLifecycle) };
   type Message = Omit<NotifyCustomerInput, 'linkId' | 'accountId'>;
   const deliver = (message: Message) =>
     notify[message.channel]
