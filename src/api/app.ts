@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import type { CampaignEngine } from '../campaigns/engine';
 import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
 import { DEFAULT_RATE_LIMITS, type RateLimits, type TrustProxy } from '../config/rate-limits';
@@ -26,6 +27,8 @@ import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
 import { analyticsRoutes } from './routes/analytics';
+import { campaignRunRoutes } from './routes/campaign-runs';
+import { campaignImportRoutes, campaignRoutes } from './routes/campaigns';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
 import { dashboardRoutes } from './routes/dashboard';
@@ -69,6 +72,8 @@ export interface AppDeps {
   links: LinkStore;
   linkService: LinkService;
   documentLinks: DocumentLinks;
+  /** Starts, pauses, resumes and cancels campaigns (their workflows). */
+  campaignEngine: CampaignEngine;
   recordLatePayment: RecordLatePayment;
   publicBaseUrl: string;
   logger: Logger;
@@ -164,13 +169,17 @@ export function createApp(deps: AppDeps): Express {
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.
   v1.use(authenticate(deps.db), limit.failedAuth, requireAccount, limit.account);
+  // Before the 64 kB JSON parser: a recipients import is large, streamed (CSV) or parsed under its own cap.
+  v1.use('/campaigns', campaignImportRoutes(deps));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
+  v1.use('/campaigns', campaignRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
   v1.use(analyticsRoutes(deps));
+  v1.use('/campaigns', campaignRunRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

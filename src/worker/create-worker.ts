@@ -1,14 +1,26 @@
 import { fileURLToPath } from 'node:url';
+import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
+import { createCampaignActivities } from '../../activities/campaigns';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
 import { createReconcilerActivities } from '../../activities/reconciler';
 import { createWebhookActivities } from '../../activities/webhooks';
-import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
+import {
+  CHANNELS,
+  type Channel,
+  channelTaskQueue,
+  DEFAULT_LIFECYCLE_SETTINGS,
+  type LifecycleSettings,
+} from '../../workflows/payment-link/contract';
+import { findAccount } from '../accounts/accounts';
+import { createCampaignStore } from '../campaigns/campaign-store';
+import { createCommerceStores } from '../commerce/stores';
 import type { Db } from '../db/knex';
+import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
-import type { Logger } from '../logger';
+import { createLogger, type Logger } from '../logger';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
@@ -38,13 +50,17 @@ export interface PaylinksWorkerOptions {
   dataConverter: DataConverter;
   /** STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it. */
   stripeApiBaseUrl?: string;
+  /** The lifecycle settings of the links campaigns make; default DEFAULT_LIFECYCLE_SETTINGS. */
+  linkSettings?: LifecycleSettings;
+  /** How long a campaign's link creation waits for its workflow to store the row (default 10 s). */
+  linkCreateWaitMs?: number;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
   /** Slots and cache of the lifecycle worker; default LIFECYCLE_TUNING. */
   tuning?: Partial<LifecycleTuning>;
   /** The outbox drainer's settings (defaults: DEFAULT_OUTBOX_TUNING); false runs none. */
   outbox?: Partial<OutboxTuning> | false;
-  /** Where the outbox drainer reports what it gave up on. */
+  /** Where the outbox drainer reports what it gave up on, and campaign pages their retries. */
   logger?: Logger;
 }
 
@@ -117,6 +133,17 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
           logger: options.logger,
           tuning: options.outbox,
         });
+  const logger = options.logger ?? createLogger('warn', 'paylinks-worker');
+  // Campaigns make and cancel links exactly as the API does: through the link service.
+  const linkService = createLinkService({
+    temporal: new Client({ connection, namespace, dataConverter: options.dataConverter }),
+    links,
+    taskQueue,
+    settings: options.linkSettings ?? DEFAULT_LIFECYCLE_SETTINGS,
+    createWaitMs: options.linkCreateWaitMs ?? 10_000,
+    logger,
+    commerce: createCommerceStores(db),
+  });
   const lifecycle = await Worker.create({
     connection,
     namespace,
@@ -126,6 +153,12 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
       ...createLinkActivities({ links, recordPayments: createPaymentRecorder(db) }),
       // Kept for runs that started before the outbox, and the API's webhook-delivery workflow.
       ...createWebhookActivities(webhookDeps),
+      ...createCampaignActivities({
+        campaigns: createCampaignStore(db),
+        linkService,
+        findAccount: (accountId) => findAccount(db, accountId),
+        logger,
+      }),
       ...createReconcilerActivities({
         db,
         taskQueue,
