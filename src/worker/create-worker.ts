@@ -56,11 +56,45 @@ export interface PaylinksWorkerOptions {
   linkCreateWaitMs?: number;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
+  /** Slots and cache of the lifecycle worker; default LIFECYCLE_TUNING. */
+  tuning?: Partial<LifecycleTuning>;
   /** The outbox drainer's settings (defaults: DEFAULT_OUTBOX_TUNING); false runs none. */
   outbox?: Partial<OutboxTuning> | false;
   /** Where the outbox drainer reports what it gave up on, and campaign pages their retries. */
   logger?: Logger;
 }
+
+/** The lifecycle worker's slots and cache (see LIFECYCLE_TUNING for the reasons). */
+export interface LifecycleTuning {
+  maxConcurrentWorkflowTaskExecutions: number;
+  maxConcurrentWorkflowTaskPolls: number;
+  nonStickyToStickyPollRatio: number;
+  maxConcurrentLocalActivityExecutions: number;
+  maxCachedWorkflows: number;
+}
+
+/**
+ * The lifecycle worker's slots and cache. Each value was tried against alternatives with a
+ * throwaway create-rate script (docs/BENCHMARKS.md, "Worker tuning"); on the shared 2-core test
+ * machine the alternatives were within run-to-run noise, so only bounds that follow from the
+ * design move away from the SDK's defaults.
+ */
+export const LIFECYCLE_TUNING: LifecycleTuning = {
+  // SDK default: a task is a few ms of CPU plus a local write; more slots only queue on 2 cores.
+  maxConcurrentWorkflowTaskExecutions: 40,
+  // SDK default (min(10, slots)): enough pollers to keep the slots fed at this size.
+  maxConcurrentWorkflowTaskPolls: 10,
+  // SDK default: a new link's first task comes from the normal queue, later ones from the sticky
+  // one; raising the normal queue's share (0.5 tried) showed no gain.
+  nonStickyToStickyPollRatio: 0.2,
+  // Each local activity is one Postgres write holding one pooled connection: no more at once than
+  // the worker's pool has connections for them (WORKER_POOL_MAX leaves the rest to activities),
+  // or they wait on the pool and spend their 5 s start-to-close timeout there.
+  maxConcurrentLocalActivityExecutions: 10,
+  // A cached run's next task needs no replay. Fixed instead of the SDK's heap-sized default (600
+  // runs per GB of heap), so several workers on one machine do not each size for the whole heap.
+  maxCachedWorkflows: 1000,
+};
 
 /**
  * The workflow worker, one rate-limited worker per channel and the outbox drainer (webhooks and
@@ -134,6 +168,8 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
       }),
     },
     interceptors: { activity: [activityMetrics] },
+    ...LIFECYCLE_TUNING,
+    ...options.tuning,
     ...(workflowBundlePath
       ? { workflowBundle: { codePath: workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),

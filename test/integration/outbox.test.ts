@@ -179,8 +179,9 @@ describe('a paid link', () => {
       ['link:email', 'link', 'sent'],
       ['receipt', 'receipt', 'sent'],
     ]);
-    // The workflow sent the link itself; the webhooks and the receipt were the write's.
-    expect(await scheduledActivities(id)).toEqual(['persistLink', 'notifyCustomer', 'recordPayments']);
+    // The workflow sent the link itself; the webhooks and the receipt were the write's. (The row
+    // itself is stored by a local activity since `lean-lifecycle`: a marker, not a scheduled one.)
+    expect(await scheduledActivities(id)).toEqual(['notifyCustomer', 'recordPayments']);
   });
 });
 
