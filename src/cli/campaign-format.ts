@@ -1,0 +1,171 @@
+/**
+ * What `paylinks campaigns …` prints, as pure functions of the API's answers (so a unit test
+ * reads them without a stack): the import report, the progress block of `show`, the one-line
+ * progress of a non-terminal, and when a scheduled campaign sends.
+ */
+import { currencyExponent } from '../money/currencies';
+
+export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
+
+export interface CampaignProgress {
+  recipients: number;
+  links_created: number;
+  messages_sent: number;
+  messages_delivered: number;
+  messages_failed: number;
+  links_viewed: number;
+  links_paid: number;
+  amount_collected: Record<string, number>;
+  conversion_rate: number | null;
+  median_time_to_pay_seconds: number | null;
+}
+
+export type CampaignSchedule = { start_at: string } | { send_at_local: { date: string; time: string } };
+
+/** GET /v1/campaigns/:id: the contract's fields, and what else the API may add (name, schedule…). */
+export interface CampaignJson {
+  id: string;
+  object: 'campaign';
+  status: CampaignStatus;
+  progress: CampaignProgress;
+  name?: string;
+  mode?: string;
+  schedule?: CampaignSchedule | null;
+  link?: { amount?: number; currency?: string; channels?: string[] };
+  [field: string]: unknown;
+}
+
+export interface RejectedRow {
+  row: number;
+  column?: string | null;
+  reason: string;
+}
+
+/** POST /v1/campaigns/:id/recipients. `duplicates`: a count, or the rows (the contract names only the field). */
+export interface ImportResult {
+  accepted: number;
+  rejected: RejectedRow[];
+  duplicates: number | unknown[];
+}
+
+/** Statuses after which nothing more happens. */
+export const FINAL_STATUSES: ReadonlySet<CampaignStatus> = new Set(['completed', 'cancelled']);
+
+const count = (n: number, one: string, many = `${one}s`) =>
+  `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+const duplicatesOf = (r: ImportResult) =>
+  Array.isArray(r.duplicates) ? r.duplicates.length : Number(r.duplicates ?? 0);
+
+/** The import report: totals, then one line per rejected row naming the row, the column and why. */
+export function formatImport(result: ImportResult, maxRows = 50): string {
+  const duplicates = duplicatesOf(result);
+  const lines = [
+    `imported ${count(result.accepted, 'recipient')}; ${result.rejected.length.toLocaleString('en')} rejected; ${count(duplicates, 'duplicate')} skipped`,
+  ];
+  for (const r of result.rejected.slice(0, maxRows))
+    lines.push(`  row ${r.row}${r.column ? `, ${r.column}` : ''}: ${r.reason}`);
+  if (result.rejected.length > maxRows)
+    lines.push(`  … ${result.rejected.length - maxRows} more rejected rows (--json prints them all)`);
+  return lines.join('\n');
+}
+
+/** An amount in minor units as the currency writes it in major units: 123456 USD → "1,234.56 USD". */
+export function formatMinor(minor: number, currency: string): string {
+  const exponent = currencyExponent(currency) ?? 2;
+  const major = (minor / 10 ** exponent).toLocaleString('en', {
+    minimumFractionDigits: exponent,
+    maximumFractionDigits: exponent,
+  });
+  return `${major} ${currency}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+}
+
+const percent = (rate: number) => `${(rate * 100).toFixed(1)} %`;
+
+export function formatCollected(collected: Record<string, number> | undefined): string {
+  const entries = Object.entries(collected ?? {}).filter(([, v]) => v > 0);
+  return entries.length ? entries.map(([cur, v]) => formatMinor(v, cur)).join(', ') : 'nothing yet';
+}
+
+/** When a scheduled campaign sends, in words. */
+export function describeSchedule(schedule: CampaignSchedule | null | undefined): string | undefined {
+  if (!schedule) return undefined;
+  if ('start_at' in schedule) return `sends from ${schedule.start_at}`;
+  const { date, time } = schedule.send_at_local;
+  return `sends on ${date} at ${time} in each recipient's own time zone`;
+}
+
+/** `campaigns show`: one readable block. */
+export function formatCampaign(c: CampaignJson): string {
+  const p = c.progress;
+  const rows: [string, string | undefined][] = [
+    ['id', c.id],
+    ['name', c.name],
+    ['status', c.status],
+    ['schedule', describeSchedule(c.schedule)],
+    ['recipients', p.recipients.toLocaleString('en')],
+    ['links', `${p.links_created.toLocaleString('en')} created of ${p.recipients.toLocaleString('en')}`],
+    [
+      'messages',
+      `${p.messages_sent.toLocaleString('en')} sent, ${p.messages_delivered.toLocaleString('en')} delivered, ${p.messages_failed.toLocaleString('en')} failed`,
+    ],
+    ['viewed', p.links_viewed.toLocaleString('en')],
+    [
+      'paid',
+      `${p.links_paid.toLocaleString('en')}${p.conversion_rate === null ? '' : ` (${percent(p.conversion_rate)} conversion)`}`,
+    ],
+    ['collected', formatCollected(p.amount_collected)],
+    [
+      'time to pay',
+      p.median_time_to_pay_seconds === null
+        ? undefined
+        : `${formatDuration(p.median_time_to_pay_seconds)} (median)`,
+    ],
+  ];
+  return rows
+    .filter((r): r is [string, string] => r[1] !== undefined && r[1] !== '')
+    .map(([k, v]) => `${k.padEnd(12)} ${v}`)
+    .join('\n');
+}
+
+/** One line of progress, for a log or a pipe (no terminal to redraw a bar on). */
+export function formatProgressLine(c: CampaignJson, elapsedSeconds: number): string {
+  const p = c.progress;
+  return [
+    `[${formatDuration(elapsedSeconds).padStart(8)}]`,
+    c.status.padEnd(9),
+    `links ${p.links_created}/${p.recipients}`,
+    `sent ${p.messages_sent}`,
+    `failed ${p.messages_failed}`,
+    `paid ${p.links_paid}`,
+  ].join('  ');
+}
+
+/** Every recipient has a link (created or given up on): the run itself has nothing left to do. */
+export const allLinksCreated = (c: CampaignJson) =>
+  c.progress.recipients > 0 && c.progress.links_created >= c.progress.recipients;
+
+/** The final line of a watch. */
+export function formatOutcome(c: CampaignJson): string {
+  const p = c.progress;
+  const totals = `${count(p.links_created, 'link')} created for ${count(p.recipients, 'recipient')}, ${count(p.messages_sent, 'message')} sent (${p.messages_failed} failed), ${p.links_paid} paid`;
+  switch (c.status) {
+    case 'completed':
+      return `campaign ${c.id} completed: ${totals}`;
+    case 'cancelled':
+      return `campaign ${c.id} cancelled: ${totals}`;
+    case 'paused':
+      return `campaign ${c.id} is paused: ${totals}; resume with \`paylinks campaigns resume ${c.id}\``;
+    case 'scheduled':
+      return `campaign ${c.id} is scheduled: ${describeSchedule(c.schedule) ?? 'sends at its start time'}; follow it with \`paylinks campaigns show ${c.id}\``;
+    default:
+      return `campaign ${c.id} is ${c.status}: ${totals}; the links are out, payments keep coming in (\`paylinks campaigns show ${c.id}\`)`;
+  }
+}
