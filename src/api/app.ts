@@ -26,6 +26,7 @@ import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
 import { analyticsRoutes } from './routes/analytics';
+import { campaignImportRoutes, campaignRoutes } from './routes/campaigns';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
 import { dashboardRoutes } from './routes/dashboard';
@@ -164,8 +165,11 @@ export function createApp(deps: AppDeps): Express {
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.
   v1.use(authenticate(deps.db), limit.failedAuth, requireAccount, limit.account);
+  // Before the 64 kB JSON parser: a recipients import is large, streamed (CSV) or parsed under its own cap.
+  v1.use('/campaigns', campaignImportRoutes(deps));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use('/payment_links', paymentLinkRoutes(deps));
+  v1.use('/campaigns', campaignRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
