@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import type { CampaignEngine } from '../campaigns/engine';
 import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
 import { DEFAULT_RATE_LIMITS, type RateLimits, type TrustProxy } from '../config/rate-limits';
@@ -26,6 +27,7 @@ import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
 import { analyticsRoutes } from './routes/analytics';
+import { campaignRunRoutes } from './routes/campaign-runs';
 import { campaignImportRoutes, campaignRoutes } from './routes/campaigns';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
@@ -70,6 +72,8 @@ export interface AppDeps {
   links: LinkStore;
   linkService: LinkService;
   documentLinks: DocumentLinks;
+  /** Starts, pauses, resumes and cancels campaigns (their workflows). */
+  campaignEngine: CampaignEngine;
   recordLatePayment: RecordLatePayment;
   publicBaseUrl: string;
   logger: Logger;
@@ -175,6 +179,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
   v1.use(analyticsRoutes(deps));
+  v1.use('/campaigns', campaignRunRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

@@ -1,6 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
+import type { CampaignSettings } from '../../workflows/campaign/contract';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
+import { createCampaignStore } from '../campaigns/campaign-store';
+import { createCampaignEngine } from '../campaigns/engine';
 import { createDocumentLinks } from '../commerce/document-links';
 import { createCommerceStores } from '../commerce/stores';
 import type { RateLimits, TrustProxy } from '../config/rate-limits';
@@ -32,6 +35,8 @@ export interface ApiWiring {
   temporalRpcTimeoutMs?: number;
   logger: Logger;
   settings?: LifecycleSettings;
+  /** Campaign runs' page sizes and continue-as-new point; tests shrink them. */
+  campaignSettings?: Partial<CampaignSettings>;
   twilioAuthToken: string | undefined;
   sandboxSecret: string | undefined;
   /** Encrypts the accounts' webhook secrets. */
@@ -80,6 +85,13 @@ export function composeApi(w: ApiWiring): Express {
     links,
     linkService,
     documentLinks: createDocumentLinks({ commerce, links, linkService }),
+    campaignEngine: createCampaignEngine({
+      temporal: w.temporal,
+      campaigns: createCampaignStore(w.db),
+      taskQueue: w.taskQueue,
+      ...(w.campaignSettings ? { settings: w.campaignSettings } : {}),
+      ...(w.temporalRpcTimeoutMs ? { rpcTimeoutMs: w.temporalRpcTimeoutMs } : {}),
+    }),
     recordLatePayment: createLatePayments({
       recordPayments: createPaymentRecorder(w.db),
       temporal: w.temporal,

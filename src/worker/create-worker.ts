@@ -1,13 +1,26 @@
 import { fileURLToPath } from 'node:url';
+import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
+import { createCampaignActivities } from '../../activities/campaigns';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
 import { createReconcilerActivities } from '../../activities/reconciler';
 import { createWebhookActivities } from '../../activities/webhooks';
-import { CHANNELS, type Channel, channelTaskQueue } from '../../workflows/payment-link/contract';
+import {
+  CHANNELS,
+  type Channel,
+  channelTaskQueue,
+  DEFAULT_LIFECYCLE_SETTINGS,
+  type LifecycleSettings,
+} from '../../workflows/payment-link/contract';
+import { findAccount } from '../accounts/accounts';
+import { createCampaignStore } from '../campaigns/campaign-store';
+import { createCommerceStores } from '../commerce/stores';
 import type { Db } from '../db/knex';
+import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
+import { createLogger, type Logger } from '../logger';
 import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
@@ -36,6 +49,11 @@ export interface PaylinksWorkerOptions {
   dataConverter: DataConverter;
   /** STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it. */
   stripeApiBaseUrl?: string;
+  /** The lifecycle settings of the links campaigns make; default DEFAULT_LIFECYCLE_SETTINGS. */
+  linkSettings?: LifecycleSettings;
+  /** How long a campaign's link creation waits for its workflow to store the row (default 10 s). */
+  linkCreateWaitMs?: number;
+  logger?: Logger;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
 }
@@ -58,6 +76,16 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     sms: options.sms,
     publicBaseUrl: options.publicBaseUrl,
   });
+  // Campaigns make and cancel links exactly as the API does: through the link service.
+  const linkService = createLinkService({
+    temporal: new Client({ connection, namespace, dataConverter: options.dataConverter }),
+    links,
+    taskQueue,
+    settings: options.linkSettings ?? DEFAULT_LIFECYCLE_SETTINGS,
+    createWaitMs: options.linkCreateWaitMs ?? 10_000,
+    logger: options.logger ?? createLogger('info', 'paylinks-worker'),
+    commerce: createCommerceStores(db),
+  });
   const lifecycle = await Worker.create({
     connection,
     namespace,
@@ -68,6 +96,12 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
       ...createWebhookActivities({
         webhooks: createWebhookStore(db, options.secretsKey),
         egress: options.webhookEgress,
+      }),
+      ...createCampaignActivities({
+        campaigns: createCampaignStore(db),
+        linkService,
+        findAccount: (accountId) => findAccount(db, accountId),
+        logger: options.logger ?? createLogger('info', 'paylinks-worker'),
       }),
       ...createReconcilerActivities({
         db,
