@@ -18,6 +18,9 @@ export interface CampaignProgress {
   amount_collected: Record<string, number>;
   conversion_rate: number | null;
   median_time_to_pay_seconds: number | null;
+  /** Beyond the contract, when the API gives them. */
+  recipients_by_status?: Partial<Record<'pending' | 'created' | 'failed' | 'cancelled', number>>;
+  by_channel?: Record<string, { sent: number; delivered: number; failed: number }>;
 }
 
 export type CampaignSchedule = { start_at: string } | { send_at_local: { date: string; time: string } };
@@ -44,7 +47,10 @@ export interface RejectedRow {
 /** POST /v1/campaigns/:id/recipients. `duplicates`: a count, or the rows (the contract names only the field). */
 export interface ImportResult {
   accepted: number;
+  /** The rows listed (the API may list only the first of many). */
   rejected: RejectedRow[];
+  /** Every rejected row, when the API lists fewer. */
+  rejected_count?: number;
   duplicates: number | unknown[];
 }
 
@@ -59,13 +65,13 @@ const duplicatesOf = (r: ImportResult) =>
 /** The import report: totals, then one line per rejected row naming the row, the column and why. */
 export function formatImport(result: ImportResult, maxRows = 50): string {
   const duplicates = duplicatesOf(result);
+  const rejected = Math.max(result.rejected_count ?? 0, result.rejected.length);
   const lines = [
-    `imported ${count(result.accepted, 'recipient')}; ${result.rejected.length.toLocaleString('en')} rejected; ${count(duplicates, 'duplicate')} skipped`,
+    `imported ${count(result.accepted, 'recipient')}; ${rejected.toLocaleString('en')} rejected; ${count(duplicates, 'duplicate')} skipped`,
   ];
-  for (const r of result.rejected.slice(0, maxRows))
-    lines.push(`  row ${r.row}${r.column ? `, ${r.column}` : ''}: ${r.reason}`);
-  if (result.rejected.length > maxRows)
-    lines.push(`  … ${result.rejected.length - maxRows} more rejected rows (--json prints them all)`);
+  const shown = result.rejected.slice(0, maxRows);
+  for (const r of shown) lines.push(`  row ${r.row}${r.column ? `, ${r.column}` : ''}: ${r.reason}`);
+  if (rejected > shown.length) lines.push(`  … and ${rejected - shown.length} more rejected rows`);
   return lines.join('\n');
 }
 
@@ -102,6 +108,14 @@ export function describeSchedule(schedule: CampaignSchedule | null | undefined):
   return `sends on ${date} at ${time} in each recipient's own time zone`;
 }
 
+/** Recipients who will get no link: refused by the link's rules, or cancelled with the campaign. */
+function notCreated(p: CampaignProgress): string {
+  const failed = p.recipients_by_status?.failed ?? 0;
+  const cancelled = p.recipients_by_status?.cancelled ?? 0;
+  const parts = [failed ? `${failed} failed` : '', cancelled ? `${cancelled} cancelled` : ''].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 /** `campaigns show`: one readable block. */
 export function formatCampaign(c: CampaignJson): string {
   const p = c.progress;
@@ -111,7 +125,10 @@ export function formatCampaign(c: CampaignJson): string {
     ['status', c.status],
     ['schedule', describeSchedule(c.schedule)],
     ['recipients', p.recipients.toLocaleString('en')],
-    ['links', `${p.links_created.toLocaleString('en')} created of ${p.recipients.toLocaleString('en')}`],
+    [
+      'links',
+      `${p.links_created.toLocaleString('en')} created of ${p.recipients.toLocaleString('en')}${notCreated(p)}`,
+    ],
     [
       'messages',
       `${p.messages_sent.toLocaleString('en')} sent, ${p.messages_delivered.toLocaleString('en')} delivered, ${p.messages_failed.toLocaleString('en')} failed`,
@@ -148,9 +165,13 @@ export function formatProgressLine(c: CampaignJson, elapsedSeconds: number): str
   ].join('  ');
 }
 
-/** Every recipient has a link (created or given up on): the run itself has nothing left to do. */
-export const allLinksCreated = (c: CampaignJson) =>
-  c.progress.recipients > 0 && c.progress.links_created >= c.progress.recipients;
+/** Every recipient has a link (or was given up on): the run itself has nothing left to do. */
+export function allLinksCreated(c: CampaignJson): boolean {
+  const p = c.progress;
+  if (p.recipients === 0) return false;
+  if (p.recipients_by_status) return (p.recipients_by_status.pending ?? 0) === 0;
+  return p.links_created >= p.recipients;
+}
 
 /** The final line of a watch. */
 export function formatOutcome(c: CampaignJson): string {
