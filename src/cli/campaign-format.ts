@@ -70,6 +70,7 @@ export function formatImport(result: ImportResult, maxRows = 50): string {
     `imported ${count(result.accepted, 'recipient')}; ${rejected.toLocaleString('en')} rejected; ${count(duplicates, 'duplicate')} skipped`,
   ];
   const shown = result.rejected.slice(0, maxRows);
+  if (shown.length > 0) lines.push('rejected rows (numbered from the first row after the header):');
   for (const r of shown) lines.push(`  row ${r.row}${r.column ? `, ${r.column}` : ''}: ${r.reason}`);
   if (rejected > shown.length) lines.push(`  … and ${rejected - shown.length} more rejected rows`);
   return lines.join('\n');

@@ -101,7 +101,7 @@ function lineDisplay(out: NodeJS.WriteStream): Display {
 /** Watches until the campaign needs nobody at the terminal; prints the outcome and returns the campaign. */
 export async function watchCampaign(options: WatchOptions): Promise<CampaignJson> {
   const now = options.now ?? Date.now;
-  const settleMs = options.settleMs ?? 3000;
+  const settleMs = options.settleMs ?? 5000;
   const display = options.out.isTTY ? barDisplay(options.out) : lineDisplay(options.out);
   const started = now();
   let doneSince: number | undefined;
