@@ -117,6 +117,13 @@ function notCreated(p: CampaignProgress): string {
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
+/** `show`'s links line: what is made, what failed, who still waits for their send time. */
+function linksLine(p: CampaignProgress): string {
+  const waiting = p.recipients_by_status?.pending ?? 0;
+  const made = `${p.links_created.toLocaleString('en')} created of ${p.recipients.toLocaleString('en')}`;
+  return `${made}${notCreated(p)}${waiting ? `, ${waiting.toLocaleString('en')} waiting for their send time` : ''}`;
+}
+
 /** `campaigns show`: one readable block. */
 export function formatCampaign(c: CampaignJson): string {
   const p = c.progress;
@@ -126,10 +133,7 @@ export function formatCampaign(c: CampaignJson): string {
     ['status', c.status],
     ['schedule', describeSchedule(c.schedule)],
     ['recipients', p.recipients.toLocaleString('en')],
-    [
-      'links',
-      `${p.links_created.toLocaleString('en')} created of ${p.recipients.toLocaleString('en')}${notCreated(p)}`,
-    ],
+    ['links', linksLine(p)],
     [
       'messages',
       `${p.messages_sent.toLocaleString('en')} sent, ${p.messages_delivered.toLocaleString('en')} delivered, ${p.messages_failed.toLocaleString('en')} failed`,
@@ -177,7 +181,7 @@ export function allLinksCreated(c: CampaignJson): boolean {
 /** The final line of a watch. */
 export function formatOutcome(c: CampaignJson): string {
   const p = c.progress;
-  const totals = `${count(p.links_created, 'link')} created for ${count(p.recipients, 'recipient')}, ${count(p.messages_sent, 'message')} sent (${p.messages_failed} failed), ${p.links_paid} paid`;
+  const totals = `${count(p.links_created, 'link')} created for ${count(p.recipients, 'recipient')}${notCreated(p)}, ${count(p.messages_sent, 'message')} sent (${p.messages_failed} failed), ${p.links_paid} paid`;
   switch (c.status) {
     case 'completed':
       return `campaign ${c.id} completed: ${totals}`;
@@ -190,4 +194,10 @@ export function formatOutcome(c: CampaignJson): string {
     default:
       return `campaign ${c.id} is ${c.status}: ${totals}; the links are out, payments keep coming in (\`paylinks campaigns show ${c.id}\`)`;
   }
+}
+
+/** The final line of a watch left while recipients wait for their send time (quiet hours, local time). */
+export function formatWaiting(c: CampaignJson, pending: number, nextSendAt: string): string {
+  const p = c.progress;
+  return `campaign ${c.id} is running: ${count(p.links_created, 'link')} created${notCreated(p)}; ${count(pending, 'recipient')} wait for their send time (quiet hours or local time), the next at ${nextSendAt}; follow it with \`paylinks campaigns show ${c.id}\``;
 }

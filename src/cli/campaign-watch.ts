@@ -12,6 +12,7 @@ import {
   FINAL_STATUSES,
   formatOutcome,
   formatProgressLine,
+  formatWaiting,
 } from './campaign-format';
 
 export interface WatchOptions {
@@ -21,6 +22,12 @@ export interface WatchOptions {
   intervalMs: number;
   /** How long a running campaign whose links are all created is watched for it to complete. */
   settleMs?: number;
+  /**
+   * The earliest send time of the recipients still waiting (UTC ISO), or undefined when it cannot
+   * be told; asked only once link creation has stood still for `stallMs`.
+   */
+  nextSendAt?: () => Promise<string | undefined>;
+  stallMs?: number;
   now?: () => number;
 }
 
@@ -33,6 +40,10 @@ function startsLater(c: CampaignJson, now: number): boolean {
   if ('send_at_local' in schedule) return true;
   return Date.parse(schedule.start_at) - now > IMMINENT_MS;
 }
+
+/** The recipients still waiting, once links for everyone due now are made (quiet hours, local times). */
+const pendingOf = (c: CampaignJson) =>
+  c.progress.recipients_by_status?.pending ?? c.progress.recipients - c.progress.links_created;
 
 /** Why the watch stops now, or undefined to keep watching. */
 function stopReason(c: CampaignJson, now: number, doneSince: number | undefined, settleMs: number) {
@@ -103,8 +114,12 @@ export async function watchCampaign(options: WatchOptions): Promise<CampaignJson
   const now = options.now ?? Date.now;
   const settleMs = options.settleMs ?? 5000;
   const display = options.out.isTTY ? barDisplay(options.out) : lineDisplay(options.out);
+  const stallMs = options.stallMs ?? 15_000;
   const started = now();
   let doneSince: number | undefined;
+  // When link creation last moved: a campaign whose remaining recipients wait for their quiet
+  // hours to end (or their local send time) is left to run rather than watched for hours.
+  let moved = { at: started, key: '' };
   // Ctrl-C leaves the campaign running: it only stops watching it.
   let interrupted = false;
   const onSigint = () => {
@@ -118,13 +133,23 @@ export async function watchCampaign(options: WatchOptions): Promise<CampaignJson
       display.update(campaign, (t - started) / 1000);
       if (campaign.status === 'running' && allLinksCreated(campaign)) doneSince ??= t;
       else doneSince = undefined;
+      const key = `${campaign.status} ${campaign.progress.links_created} ${pendingOf(campaign)}`;
+      if (key !== moved.key) moved = { at: t, key };
+      let later: string | undefined;
+      if (campaign.status === 'running' && pendingOf(campaign) > 0 && t - moved.at >= stallMs) {
+        const next = await options.nextSendAt?.();
+        if (next !== undefined && Date.parse(next) - now() > IMMINENT_MS) later = next;
+        else moved = { at: t, key }; // due soon, or cannot tell: look again after another while
+      }
       const reason = stopReason(campaign, t, doneSince, settleMs);
-      if (reason || interrupted) {
+      if (reason || later || interrupted) {
         display.stop();
         options.out.write(
-          interrupted && !reason
-            ? `stopped watching; campaign ${campaign.id} goes on (${campaign.status}): \`paylinks campaigns show ${campaign.id}\`\n`
-            : `${formatOutcome(campaign)}\n`,
+          reason
+            ? `${formatOutcome(campaign)}\n`
+            : later
+              ? `${formatWaiting(campaign, pendingOf(campaign), later)}\n`
+              : `stopped watching; campaign ${campaign.id} goes on (${campaign.status}): \`paylinks campaigns show ${campaign.id}\`\n`,
         );
         return campaign;
       }

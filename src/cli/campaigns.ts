@@ -36,6 +36,7 @@ const OPTION_OF_PARAM: [RegExp, string][] = [
   [/^link\.description$/, '--description'],
   [/^link\.channels/, '--channels'],
   [/^link\.expires_in$/, '--expires-in'],
+  [/^link\.quiet_hours/, '--quiet-hours'],
   [/^schedule\.start_at$/, '--start-at'],
   [/^schedule\.send_at_local/, '--send-at-local'],
   [/^throttle\./, '--per-second'],
@@ -58,6 +59,7 @@ interface CreateOptions {
   description?: string;
   channels: string;
   expiresIn?: string;
+  quietHours?: string;
   sendAtLocal?: string;
   startAt?: string;
   perSecond?: string;
@@ -84,6 +86,15 @@ export function campaignRequest(opts: CreateOptions): Record<string, unknown> {
   if (unknown !== undefined) throw new CliError(`--channels: "${unknown}" is not email or sms`);
   if (opts.sendAtLocal && opts.startAt)
     throw new CliError('--send-at-local: give it or --start-at, not both');
+
+  let quietHours: { start: string; end: string } | null | undefined;
+  if (opts.quietHours !== undefined) {
+    const m = /^(\d\d:\d\d)-(\d\d:\d\d)$/.exec(opts.quietHours);
+    if (opts.quietHours === 'none') quietHours = null;
+    else if (m) quietHours = { start: m[1] as string, end: m[2] as string };
+    else
+      throw new CliError(`--quiet-hours: "${opts.quietHours}" is not a window such as 21:00-08:00, or none`);
+  }
 
   let schedule: CampaignSchedule | undefined;
   if (opts.sendAtLocal) {
@@ -119,6 +130,7 @@ export function campaignRequest(opts: CreateOptions): Record<string, unknown> {
       ...(opts.description !== undefined ? { description: opts.description } : {}),
       channels,
       ...(opts.expiresIn !== undefined ? { expires_in: opts.expiresIn } : {}),
+      ...(quietHours !== undefined ? { quiet_hours: quietHours } : {}),
     },
     ...(schedule ? { schedule } : {}),
     ...(throttle ? { throttle } : {}),
@@ -137,11 +149,38 @@ async function uploadRecipients(config: Config, id: string, file: string): Promi
 const campaignPath = (id: string, action = '') =>
   `/v1/campaigns/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 
+/** Pages of waiting recipients read to find the next send time; a larger backlog is not scanned. */
+const MAX_PENDING_PAGES = 20;
+
+/** The earliest send time among the recipients still waiting, or undefined when there are too many to tell. */
+async function nextSendAt(config: Config, id: string): Promise<string | undefined> {
+  let earliest: string | undefined;
+  let after: number | undefined;
+  for (let page = 0; page < MAX_PENDING_PAGES; page++) {
+    const query = new URLSearchParams({ status: 'pending', limit: '100' });
+    if (after !== undefined) query.set('starting_after', String(after));
+    const list = await callApi<{ data: { seq: number; send_at: string | null }[]; has_more: boolean }>(
+      config,
+      'GET',
+      `${campaignPath(id, 'recipients')}?${query}`,
+    );
+    for (const r of list.data) {
+      // Not yet given a time: the engine is still working through the zones.
+      if (r.send_at === null) return undefined;
+      if (earliest === undefined || Date.parse(r.send_at) < Date.parse(earliest)) earliest = r.send_at;
+    }
+    if (!list.has_more) return earliest;
+    after = list.data.at(-1)?.seq;
+  }
+  return undefined;
+}
+
 async function startAndWatch(config: Config, id: string): Promise<void> {
   const started = await callApi<CampaignJson>(config, 'POST', campaignPath(id, 'start'), { json: {} });
   console.log(`started campaign ${id} (${started.status ?? 'starting'})`);
   await watchCampaign({
     read: () => callApi<CampaignJson>(config, 'GET', campaignPath(id)),
+    nextSendAt: () => nextSendAt(config, id),
     out: process.stdout,
     intervalMs: POLL_MS,
   });
@@ -161,6 +200,10 @@ export function registerCampaignCommands(program: Command): void {
     .option('--description <text>', 'what the customer pays for')
     .option('--channels <list>', 'how links go out: email, sms or email,sms', 'email')
     .option('--expires-in <duration>', 'how long each link stays payable (ISO 8601, such as P14D)')
+    .option(
+      '--quiet-hours <window>',
+      "no message in this window of each recipient's day (default 21:00-08:00), or none",
+    )
     .option('--send-at-local <date-time>', "send at this time in each recipient's own zone: 2026-12-01T10:00")
     .option('--start-at <time>', 'start sending at this instant (ISO 8601 with offset)')
     .option('--per-second <n>', 'at most this many links (and messages per channel) a second')
