@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AnalyticsParamsSchema } from '../analytics/link-analytics';
 import { analyticsPath } from '../analytics/openapi';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
+import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
 import {
   CustomerSchema,
@@ -296,6 +297,16 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           DeliveriesQuerySchema,
         ),
       },
+      ...campaignPaths({
+        ok,
+        errorResponse,
+        body,
+        list,
+        queryParameters,
+        idParam,
+        idempotencyKey,
+        keyConflict,
+      }),
       '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
         '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
         '401': errorResponse('Missing or invalid API key'),

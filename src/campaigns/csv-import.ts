@@ -102,8 +102,9 @@ export async function readCsvRecipients(
     max_record_size: MAX_RECORD_BYTES,
   });
   pipeline(gate, parser, () => {});
+  // A client gone before the end of its upload: the body closes without ending.
   const abort = () => {
-    if (!(body as { complete?: boolean }).complete)
+    if (!body.readableEnded)
       gate.destroy(new ApiError(400, 'invalid_request_error', 'body_aborted', 'The upload was interrupted'));
   };
   body.once('close', abort);

@@ -1,8 +1,11 @@
 /**
- * Where a campaign stands, read live from Postgres in a few set-wise statements over that
- * campaign's rows only (indexes by account and campaign, migrations/20261124001200): its links'
- * figures from link_analytics (kept by triggers in the same transaction as each timeline entry),
- * its messages from notifications, its recipients from campaign_recipients.
+ * Where a campaign stands, read live from Postgres over that campaign's rows only, never the
+ * account's other links (indexes: migrations/20261124001200):
+ * - its links' figures from link_analytics_daily (kind 'campaign'): summed per day and currency
+ *   by triggers in the same transaction as each timeline entry, so a few rows per day;
+ * - the median time to pay from its paid links' times, in index order;
+ * - its messages per channel from campaign_message_counts, kept by a trigger on notifications;
+ * - its recipients from campaign_recipients.
  */
 import type { Db } from '../db/knex';
 import type { CampaignRow } from './store';
@@ -34,46 +37,46 @@ export interface CampaignProgress {
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 interface LinkFigures {
+  currency: string;
   links_created: number;
   links_sent: number;
   links_viewed: number;
   links_paid: number;
   payments_succeeded: number;
-  median: number | null;
-  amounts: Record<string, number | string>;
+  amount_collected: number;
 }
 
-/** The figures of a campaign's links (payment_links.campaign_id = the campaign's id). */
+/** The summed figures of a campaign's links (payment_links.campaign_id = the campaign's id), per currency. */
 export const LINK_FIGURES_SQL = `
-  WITH a AS MATERIALIZED (
-    SELECT sent_channels, first_viewed_at, closed_as, payments_succeeded, seconds_to_pay, currency, amount_collected
-      FROM link_analytics WHERE account_id = ? AND campaign_id = ?)
-  SELECT f.*,
-         (SELECT coalesce(jsonb_object_agg(currency, total), '{}')
-            FROM (SELECT currency, sum(amount_collected) AS total FROM a GROUP BY currency
-                  HAVING sum(amount_collected) > 0) c) AS amounts
-    FROM (SELECT count(*)::int AS links_created,
-                 count(*) FILTER (WHERE cardinality(sent_channels) > 0)::int AS links_sent,
-                 count(*) FILTER (WHERE first_viewed_at IS NOT NULL)::int AS links_viewed,
-                 count(*) FILTER (WHERE closed_as = 'paid')::int AS links_paid,
-                 coalesce(sum(payments_succeeded), 0)::int AS payments_succeeded,
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_pay) AS median
-            FROM a) f`;
+  SELECT currency,
+         sum(links_created)::int AS links_created, sum(links_sent)::int AS links_sent,
+         sum(links_viewed)::int AS links_viewed, sum(links_paid)::int AS links_paid,
+         sum(payments_succeeded)::int AS payments_succeeded, sum(amount_collected)::bigint AS amount_collected
+    FROM link_analytics_daily
+   WHERE account_id = ? AND kind = 'campaign' AND value = ?
+   GROUP BY currency`;
 
-/** Every message of the campaign's links, per channel: handed to the provider, delivered, failed. */
+/** Seconds from first send to paid, the median over the campaign's paid links. */
+export const MEDIAN_TIME_TO_PAY_SQL = `
+  SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_pay) AS median
+    FROM link_analytics
+   WHERE account_id = ? AND campaign_id = ? AND seconds_to_pay IS NOT NULL`;
+
+/**
+ * The campaign's messages per channel: handed to the provider, delivered, failed (or
+ * undelivered), kept by a trigger on notifications (migrations/20261124001200).
+ */
 export const MESSAGE_FIGURES_SQL = `
-  SELECT n.channel,
-         count(*) FILTER (WHERE n.sent_at IS NOT NULL)::int AS sent,
-         count(*) FILTER (WHERE n.status = 'delivered')::int AS delivered,
-         count(*) FILTER (WHERE n.status IN ('failed', 'undelivered'))::int AS failed
-    FROM payment_links l JOIN notifications n ON n.link_id = l.id
-   WHERE l.account_id = ? AND l.campaign_id = ?
-   GROUP BY n.channel`;
+  SELECT channel, sent::int, delivered::int, failed::int
+    FROM campaign_message_counts
+   WHERE account_id = ? AND campaign_id = ?
+   ORDER BY channel`;
 
 export async function campaignProgress(db: Db, campaign: CampaignRow): Promise<CampaignProgress> {
   const scope = [campaign.account_id, campaign.id];
-  const [links, messages, recipients] = await Promise.all([
+  const [links, median, messages, recipients] = await Promise.all([
     db.raw<{ rows: LinkFigures[] }>(LINK_FIGURES_SQL, scope),
+    db.raw<{ rows: { median: number | null }[] }>(MEDIAN_TIME_TO_PAY_SQL, scope),
     db.raw<{ rows: ({ channel: string } & ChannelFigures)[] }>(MESSAGE_FIGURES_SQL, scope),
     db('campaign_recipients')
       .where({ campaign_id: campaign.id, account_id: campaign.account_id })
@@ -81,11 +84,22 @@ export async function campaignProgress(db: Db, campaign: CampaignRow): Promise<C
       .select('status')
       .count<{ status: string; count: string }[]>('* as count'),
   ]);
-  const l = links.rows[0] as LinkFigures;
+  const sum = (key: Exclude<keyof LinkFigures, 'currency'>) => links.rows.reduce((n, row) => n + row[key], 0);
+  const l = {
+    links_created: sum('links_created'),
+    links_sent: sum('links_sent'),
+    links_viewed: sum('links_viewed'),
+    links_paid: sum('links_paid'),
+    payments_succeeded: sum('payments_succeeded'),
+    median: median.rows[0]?.median ?? null,
+  };
+  const amounts = Object.fromEntries(
+    links.rows.filter((row) => row.amount_collected > 0).map((row) => [row.currency, row.amount_collected]),
+  );
   const byChannel: Record<string, ChannelFigures> = {};
   for (const { channel, sent, delivered, failed } of messages.rows)
     byChannel[channel] = { sent, delivered, failed };
-  const total = (key: keyof ChannelFigures) => messages.rows.reduce((sum, row) => sum + row[key], 0);
+  const total = (key: keyof ChannelFigures) => messages.rows.reduce((n, row) => n + row[key], 0);
   const byStatus = { pending: 0, created: 0, failed: 0, cancelled: 0 };
   for (const row of recipients) byStatus[row.status as keyof typeof byStatus] = Number(row.count);
   return {
@@ -100,7 +114,7 @@ export async function campaignProgress(db: Db, campaign: CampaignRow): Promise<C
     links_viewed: l.links_viewed,
     links_paid: l.links_paid,
     payments_succeeded: l.payments_succeeded,
-    amount_collected: Object.fromEntries(Object.entries(l.amounts).map(([c, v]) => [c, Number(v)])),
+    amount_collected: amounts,
     conversion_rate: l.links_sent > 0 ? round(l.links_paid / l.links_sent, 4) : null,
     median_time_to_pay_seconds: l.median === null ? null : round(Number(l.median), 3),
   };

@@ -128,7 +128,7 @@ export class ImportRules {
     return undefined;
   }
 
-  /** A row's recipient, or why it is refused (the first fault, in column order). */
+  /** A row's recipient, or why it is refused (its first fault: contact and text fields, amount, metadata, then what the campaign needs). */
   row(
     cells: Cells,
   ): { ok: true; recipient: Recipient } | { ok: false; column: string | null; reason: string } {
@@ -254,6 +254,17 @@ export function cellsOfJson(
     } else return { ok: false, column: key, reason: 'unknown field' };
   }
   return { ok: true, cells };
+}
+
+/**
+ * The campaign's channels a recipient can be reached on (an import keeps only recipients with at
+ * least one): what their link is created with, so a recipient without a phone gets no SMS.
+ */
+export function recipientChannels(
+  channels: readonly ('email' | 'sms')[] | undefined,
+  r: Pick<Recipient, 'email' | 'phone'>,
+): ('email' | 'sms')[] {
+  return (channels ?? []).filter((c) => (c === 'email' ? r.email : r.phone) !== null);
 }
 
 /** The keys that make two recipients the same person. */

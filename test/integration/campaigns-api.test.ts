@@ -4,7 +4,9 @@
  * progress and results.csv matching the rows its links left in Postgres (links made through
  * POST /v1/payment_links with campaign_id, as the engine makes them, and paid through the sandbox).
  */
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { parse as parseCsv } from 'csv-parse/sync';
+import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
@@ -137,6 +139,20 @@ describe('creating a campaign', () => {
     });
     const row = await stack.db('campaigns').where({ id: c.id }).first();
     expect(row).toMatchObject({ account_id: stack.account.accountId, status: 'draft' });
+  });
+
+  it('creates one campaign for one Idempotency-Key, however often the request is sent', async () => {
+    const send = () =>
+      stack.request('POST', '/v1/campaigns', {
+        json: { name: 'Once', link: TEMPLATE },
+        headers: { 'Idempotency-Key': 'campaign-once-1' },
+      });
+    const first = await send();
+    const again = await send();
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    expect(await stack.db('campaigns').where({ name: 'Once' })).toHaveLength(1);
   });
 
   it('accepts a local send time still ahead somewhere on earth, and single_link campaigns with unlimited payments', async () => {
@@ -515,6 +531,40 @@ async function payThroughSandbox(url: string) {
   );
 }
 
+/** twilio's signed status report for the message sent to `phone`. */
+async function reportSms(phone: string, status: 'delivered' | 'failed') {
+  const sms = await eventually(
+    async () => stack.peers.twilio.messages.find((m) => m.to === phone),
+    WAIT_MS,
+    `an SMS to ${phone}`,
+  );
+  // The message is recorded as sent before a report about it can be applied.
+  await eventually(
+    async () =>
+      (await stack
+        .db('notifications')
+        .where({ provider_message_id: sms.sid })
+        .whereNotNull('sent_at')
+        .first()) ?? undefined,
+    WAIT_MS,
+    `the SMS to ${phone} recorded as sent`,
+  );
+  const callbackUrl = `${PUBLIC_BASE_URL}/v1/callbacks/twilio/status`;
+  const params = {
+    MessageSid: sms.sid,
+    MessageStatus: status,
+    AccountSid: stack.peers.twilio.accountSid,
+    To: phone,
+  };
+  const signature = twilio.getExpectedTwilioSignature(stack.twilioAuthToken as string, callbackUrl, params);
+  const res = await fetch(`${stack.baseUrl}/v1/callbacks/twilio/status`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+    body: new URLSearchParams(params).toString(),
+  });
+  expect(res.status).toBe(204);
+}
+
 describe('progress and results', () => {
   it("counts what the campaign's links did, matching their rows, and lists it per recipient in results.csv", async () => {
     const c = await createCampaign({
@@ -666,6 +716,42 @@ describe('progress and results', () => {
     expect(paid.url.startsWith(`${PUBLIC_BASE_URL}/l/`)).toBe(true);
   });
 
+  it('counts SMS delivered and failed as twilio reports them', async () => {
+    const c = await createCampaign({ link: { currency: 'USD', amount: 300, channels: ['sms'] } });
+    const phones = ['+14155550171', '+14155550172'];
+    for (const phone of phones) {
+      const made = await stack.request('POST', '/v1/payment_links', {
+        json: { amount: 300, currency: 'USD', customer: { phone }, channels: ['sms'], campaign_id: c.id },
+      });
+      expect(made.status).toBe(201);
+    }
+    await reportSms(phones[0] as string, 'delivered');
+    await reportSms(phones[1] as string, 'failed');
+    const progress = await eventually(
+      async () => {
+        const p = (await stack.request('GET', `/v1/campaigns/${c.id}`)).body.progress;
+        return p.messages_delivered === 1 && p.messages_failed === 1 ? p : undefined;
+      },
+      WAIT_MS,
+      'the reports to be counted',
+    );
+    expect(progress).toMatchObject({
+      links_created: 2,
+      messages_sent: 2,
+      messages_delivered: 1,
+      messages_failed: 1,
+      by_channel: { sms: { sent: 2, delivered: 1, failed: 1 } },
+    });
+    // The counts are those of the rows.
+    const rows = await stack
+      .db('notifications as n')
+      .join('payment_links as l', 'l.id', 'n.link_id')
+      .where('l.campaign_id', c.id)
+      .select('n.status', 'n.sent_at');
+    expect(rows.map((r) => r.status).sort()).toEqual(['delivered', 'failed']);
+    expect(rows.every((r) => r.sent_at !== null)).toBe(true);
+  });
+
   it('lists one row per payment in a single_link campaign', async () => {
     const c = await createCampaign({ mode: 'single_link', link: { amount: 700, currency: 'USD' } });
     const link = await stack.request('POST', '/v1/payment_links', {
@@ -702,5 +788,26 @@ describe('progress and results', () => {
       payments_succeeded: 2,
       amount_collected: { USD: 1400 },
     });
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents the campaign endpoints in a valid document', async () => {
+    const doc = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as any;
+    const result = await new Validator().validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    for (const path of [
+      '/v1/campaigns',
+      '/v1/campaigns/{id}',
+      '/v1/campaigns/{id}/recipients',
+      '/v1/campaigns/{id}/results.csv',
+    ])
+      expect(doc.paths[path], path).toBeDefined();
+    const create = doc.paths['/v1/campaigns'].post.requestBody.content['application/json'].schema;
+    expect(Object.keys(create.properties)).toEqual(['name', 'mode', 'link', 'schedule', 'throttle']);
+    expect(Object.keys(doc.paths['/v1/campaigns/{id}/recipients'].post.requestBody.content)).toEqual([
+      'text/csv',
+      'application/json',
+    ]);
   });
 });
