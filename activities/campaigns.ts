@@ -1,12 +1,23 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { DateTime } from 'luxon';
 import type { AuthenticatedAccount } from '../src/accounts/accounts';
 import { ApiError } from '../src/api/errors';
-import type { CampaignStatus, CampaignStore, RecipientRow, ZoneSendTime } from '../src/campaigns/campaign-store';
+import type {
+  CampaignStatus,
+  CampaignStore,
+  RecipientRow,
+  ZoneSendTime,
+} from '../src/campaigns/campaign-store';
 import { campaignLinkId, recipientLinkBody, singleLinkBody } from '../src/campaigns/recipient-link';
-import { sendTimeFor, templateQuietHours, zoneOr } from '../src/campaigns/send-times';
+import { quietUntil, sendTimeFor, templateQuietHours, zoneOr } from '../src/campaigns/send-times';
 import type { LinkService } from '../src/links/link-service';
 import type { Logger } from '../src/logger';
-import type { CancelLinksResult, PageInput, PageResult, ZonesScheduled } from '../workflows/campaign/contract';
+import type {
+  CancelLinksResult,
+  PageInput,
+  PageResult,
+  ZonesScheduled,
+} from '../workflows/campaign/contract';
 
 export interface CampaignActivityDeps {
   campaigns: CampaignStore;
@@ -23,9 +34,13 @@ interface CampaignRef {
   accountId: string;
 }
 
-/** A refusal of the request itself (4xx other than 429): retrying the same request cannot help. */
+/**
+ * A refusal of the link itself (4xx other than 429, or its workflow refusing to store it):
+ * retrying the same request cannot help.
+ */
 const isRefusal = (err: unknown): err is ApiError =>
-  err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429;
+  err instanceof ApiError &&
+  ((err.status >= 400 && err.status < 500 && err.status !== 429) || err.code === 'link_not_created');
 
 export function createCampaignActivities(deps: CampaignActivityDeps) {
   const { campaigns, linkService, logger } = deps;
@@ -63,7 +78,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
       input: CampaignRef & { startedAt: string; afterZone: string | null; limit: number },
     ): Promise<ZonesScheduled> {
       const { campaign, account } = await load(input);
-      const zones = await campaigns.pendingZones(input.accountId, input.campaignId, input.afterZone, input.limit);
+      const zones = await campaigns.pendingZones(
+        input.accountId,
+        input.campaignId,
+        input.afterZone,
+        input.limit,
+      );
       const quietHours = templateQuietHours(campaign.link);
       const times: ZoneSendTime[] = zones.map((zone) => {
         const t = sendTimeFor({
@@ -84,7 +104,8 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
 
     /**
      * Makes the links of the recipients due now, at most `limit`, the i-th not before
-     * `firstSlotAt + i × intervalMs` (the throttle). Each link is its own payment-link workflow,
+     * `firstSlotAt + i × intervalMs` (the throttle); one whose quiet hours have begun meanwhile
+     * is put off to their end. Each link is its own payment-link workflow,
      * started as the API starts one, under an id derived from (campaign, seq): a retried page
      * finds the links it already made. A recipient the link schema refuses is marked failed.
      */
@@ -92,10 +113,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
       const ctx = Context.current();
       const { campaign, account } = await load(input);
       const due = await campaigns.duePage(input.accountId, input.campaignId, new Date(), input.limit);
+      const quietHours = templateQuietHours(campaign.link);
       let created = 0;
       let failed = 0;
+      let deferred = 0;
 
       const makeOne = async (recipient: RecipientRow) => {
+        // Due before the window began but reached after (the campaign is behind): not tonight.
+        const until = quietUntil(DateTime.utc(), zoneOr(recipient.timezone, account.timezone), quietHours);
+        if (until) {
+          await campaigns.reschedule(input.accountId, input.campaignId, recipient.seq, until);
+          deferred++;
+          return;
+        }
         const built = recipientLinkBody(campaign.link, recipient, campaign.id);
         if (!built.ok) {
           await campaigns.markFailed(input.accountId, input.campaignId, recipient.seq, built.error);
@@ -109,7 +139,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           created++;
         } catch (err) {
           if (!isRefusal(err)) throw err;
-          await campaigns.markFailed(input.accountId, input.campaignId, recipient.seq, `${err.code}: ${err.message}`);
+          await campaigns.markFailed(
+            input.accountId,
+            input.campaignId,
+            recipient.seq,
+            `${err.code}: ${err.message}`,
+          );
           failed++;
         }
       };
@@ -133,12 +168,15 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           await Promise.all(inFlight);
         }
         if (errors.length > 0) {
-          logger.warn({ campaignId: campaign.id, err: errors[0] }, 'campaign page failed; it will be retried');
+          logger.warn(
+            { campaignId: campaign.id, err: errors[0] },
+            'campaign page failed; it will be retried',
+          );
           throw errors[0];
         }
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('page cancelled');
         return {
-          processed: created + failed,
+          processed: created + failed + deferred,
           created,
           failed,
           nextDueAt: await campaigns.nextDueAt(input.accountId, input.campaignId),
@@ -156,9 +194,16 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
      * its workflow's cancel update as the API does; a link already closed stays as it is. The
      * first page also cancels a single-link campaign's link.
      */
-    async cancelCampaignLinks(input: CampaignRef & { afterSeq: number; limit: number }): Promise<CancelLinksResult> {
+    async cancelCampaignLinks(
+      input: CampaignRef & { afterSeq: number; limit: number },
+    ): Promise<CancelLinksResult> {
       const { campaign, account } = await load(input);
-      const rows = await campaigns.createdLinks(input.accountId, input.campaignId, input.afterSeq, input.limit);
+      const rows = await campaigns.createdLinks(
+        input.accountId,
+        input.campaignId,
+        input.afterSeq,
+        input.limit,
+      );
       const ids = rows.map((r) => r.link_id);
       if (input.afterSeq === 0 && campaign.single_link_id) ids.push(campaign.single_link_id);
       return heartbeating(async () => {
@@ -183,7 +228,8 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         await campaigns.setSingleLink(input.accountId, input.campaignId, row.id);
         return { id: row.id, expiresAt: row.expires_at.toISOString() };
       } catch (err) {
-        if (isRefusal(err)) throw ApplicationFailure.nonRetryable(`the campaign's link was refused: ${err.message}`);
+        if (isRefusal(err))
+          throw ApplicationFailure.nonRetryable(`the campaign's link was refused: ${err.message}`);
         throw err;
       }
     },

@@ -109,6 +109,7 @@ try {
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
+    logger,
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {

@@ -51,6 +51,7 @@ const worker = await createPaylinksWorker({
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
+  logger,
 });
 await ensureReconcilerSchedule(
   new Client({ connection, namespace: config.temporal.namespace, dataConverter }),

@@ -8,6 +8,7 @@ import { analyticsPath } from '../analytics/openapi';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
+import { CampaignRunSchema, CancelCampaignSchema } from './routes/campaign-runs';
 import {
   CustomerSchema,
   DocumentLinkSchema,
@@ -50,6 +51,9 @@ const body = (schema: z.ZodType) => ({
   required: true,
   content: { 'application/json': { schema: jsonSchema(schema) } },
 });
+
+/** A body that may be left out (the same as `{}`). */
+const optionalBody = (schema: z.ZodType) => ({ ...body(schema), required: false });
 
 /** Query parameters from an object schema, one per key. */
 function queryParameters(schema: z.ZodObject): Json[] {
@@ -307,6 +311,50 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         idempotencyKey,
         keyConflict,
       }),
+      '/v1/campaigns/{id}/start': {
+        post: {
+          summary:
+            'Start a draft campaign: send times are set per recipient (their local time, out of quiet hours) and links go out at the throttle',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CampaignRunSchema),
+          responses: {
+            ...ok('The campaign, scheduled or running'),
+            '409': errorResponse('Not a draft, or no recipients'),
+          },
+        },
+      },
+      '/v1/campaigns/{id}/pause': {
+        post: {
+          summary:
+            'Pause a campaign: no link is made until it resumes (answers once the sending has stopped)',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CampaignRunSchema),
+          responses: {
+            ...ok('The paused campaign'),
+            '409': errorResponse('Not started, finished, or single-link'),
+          },
+        },
+      },
+      '/v1/campaigns/{id}/resume': {
+        post: {
+          summary: 'Resume a paused campaign',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CampaignRunSchema),
+          responses: {
+            ...ok('The campaign, scheduled or running'),
+            '409': errorResponse('Not started, or finished'),
+          },
+        },
+      },
+      '/v1/campaigns/{id}/cancel': {
+        post: {
+          summary:
+            'Cancel a campaign: nothing more is sent; with cancel_links the links already sent are cancelled too',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CancelCampaignSchema),
+          responses: { ...ok('The cancelled campaign'), '409': errorResponse('Already completed') },
+        },
+      },
       '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
         '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
         '401': errorResponse('Missing or invalid API key'),

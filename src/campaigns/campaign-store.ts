@@ -7,9 +7,17 @@ import type { Channel, QuietHours } from '../../workflows/payment-link/contract'
 import type { Db } from '../db/knex';
 import type { CampaignSchedule } from './send-times';
 
-export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] as const;
+export const CAMPAIGN_STATUSES = [
+  'draft',
+  'scheduled',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
-export const isFinished = (status: CampaignStatus): boolean => status === 'completed' || status === 'cancelled';
+export const isFinished = (status: CampaignStatus): boolean =>
+  status === 'completed' || status === 'cancelled';
 
 export type CampaignMode = 'per_recipient' | 'single_link';
 
@@ -216,8 +224,15 @@ export function createCampaignStore(db: Db) {
         .update({ status: 'created', link_id: linkId, error: null });
     },
 
+    /** A recipient who may not be sent to yet (their quiet hours began): due again at `sendAt`. */
+    async reschedule(accountId: string, campaignId: string, seq: number, sendAt: string): Promise<void> {
+      await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ send_at: sendAt });
+    },
+
     async markFailed(accountId: string, campaignId: string, seq: number, error: string): Promise<void> {
-      await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ status: 'failed', error });
+      await recipients(accountId, campaignId)
+        .where({ seq, status: 'pending' })
+        .update({ status: 'failed', error });
     },
 
     /** A cancelled campaign sends nothing more: every recipient still waiting is cancelled. */
@@ -240,4 +255,3 @@ export function createCampaignStore(db: Db) {
 }
 
 export type CampaignStore = ReturnType<typeof createCampaignStore>;
-

@@ -57,7 +57,8 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
   const { temporal, campaigns, taskQueue } = deps;
   const settings: CampaignSettings = { ...DEFAULT_CAMPAIGN_SETTINGS, ...deps.settings };
   const rpcTimeoutMs = deps.rpcTimeoutMs ?? 30_000;
-  const bounded = <T>(fn: () => Promise<T>) => temporal.connection.withDeadline(Date.now() + rpcTimeoutMs, fn);
+  const bounded = <T>(fn: () => Promise<T>) =>
+    temporal.connection.withDeadline(Date.now() + rpcTimeoutMs, fn);
   const handle = (campaignId: string) =>
     temporal.workflow.getHandle<typeof campaignWorkflow>(campaignWorkflowId(campaignId));
 
@@ -96,12 +97,16 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
 
     /**
      * Starts a draft campaign. The workflow id is the campaign id and is never reused, so two
-     * starts racing make one run; the loser gets 409.
+     * starts racing make one run (both answer it); once the run has written its status, a start
+     * gets 409.
      */
     async start(account: AuthenticatedAccount, campaignId: string): Promise<CampaignRow> {
       const row = await load(account, campaignId);
       if (row.status !== 'draft')
-        throw ApiError.conflict(`Only a draft campaign can be started; this one is ${row.status}`, 'campaign_not_draft');
+        throw ApiError.conflict(
+          `Only a draft campaign can be started; this one is ${row.status}`,
+          'campaign_not_draft',
+        );
       if (row.mode === 'per_recipient' && (await campaigns.countRecipients(account.id, row.id)) === 0)
         throw ApiError.conflict('The campaign has no recipients', 'campaign_has_no_recipients');
       const startedAt = new Date().toISOString();
@@ -134,11 +139,13 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
           }),
         );
       } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError)
-          throw ApiError.conflict('The campaign was already started', 'campaign_not_draft');
-        throw err;
+        // Started by an earlier attempt whose answer was lost (the row still says draft): the
+        // retry waits for that run like the first attempt would have.
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
-      await bounded(() => handle(row.id).executeUpdate(campaignStartedUpdate));
+      await bounded(() => handle(row.id).executeUpdate(campaignStartedUpdate)).catch((err: unknown) => {
+        throw updateError(err, row);
+      });
       return load(account, campaignId);
     },
 
@@ -185,7 +192,9 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
         await bounded(() => handle(row.id).executeUpdate(cancelCampaignUpdate, { args: [request] }));
       } catch (err) {
         // A draft has no workflow (unless a start is racing this cancel): cancelled in place.
-        const notFound = err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === 'WorkflowNotFoundError';
+        const notFound =
+          err instanceof WorkflowNotFoundError ||
+          (err as { name?: string })?.name === 'WorkflowNotFoundError';
         if (!(row.status === 'draft' && notFound && (await campaigns.cancelDraft(account.id, row.id))))
           throw updateError(err, row);
       }

@@ -36,17 +36,27 @@ type Recipient = Pick<
 >;
 
 /** {name}, {reference}, {amount}, {metadata.key}; an unknown or missing value becomes ''. */
-export function fillPlaceholders(text: string, recipient: Recipient, amount: number, currency: string): string {
-  return text.replace(/\{(name|reference|amount|metadata\.([^{}]+))\}/g, (_all, key: string, metaKey?: string) => {
-    if (metaKey !== undefined) return recipient.metadata?.[metaKey] ?? '';
-    if (key === 'name') return recipient.name ?? '';
-    if (key === 'reference') return recipient.reference ?? '';
-    return formatAmount(amount, currency, recipient.locale ?? 'en');
-  });
+export function fillPlaceholders(
+  text: string,
+  recipient: Recipient,
+  amount: number,
+  currency: string,
+): string {
+  return text.replace(
+    /\{(name|reference|amount|metadata\.([^{}]+))\}/g,
+    (_all, key: string, metaKey?: string) => {
+      if (metaKey !== undefined) return recipient.metadata?.[metaKey] ?? '';
+      if (key === 'name') return recipient.name ?? '';
+      if (key === 'reference') return recipient.reference ?? '';
+      return formatAmount(amount, currency, recipient.locale ?? 'en');
+    },
+  );
 }
 
 const omitEmpty = <T extends Record<string, unknown>>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined && v !== '')) as Partial<T>;
+  Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== null && v !== undefined && v !== ''),
+  ) as Partial<T>;
 
 export type LinkBodyResult = { ok: true; body: CreatePaymentLinkBody } | { ok: false; error: string };
 
@@ -55,11 +65,16 @@ export type LinkBodyResult = { ok: true; body: CreatePaymentLinkBody } | { ok: f
  * (a recipient with only an email is still reached by email when the template says email and SMS);
  * none left is an error, as is anything the link schema refuses.
  */
-export function recipientLinkBody(template: LinkTemplate, recipient: Recipient, campaignId: string): LinkBodyResult {
+export function recipientLinkBody(
+  template: LinkTemplate,
+  recipient: Recipient,
+  campaignId: string,
+): LinkBodyResult {
   const rest: Record<string, unknown> = { ...template };
   for (const field of PER_LINK_FIELDS) delete rest[field];
   const amount = recipient.amount ?? template.amount;
-  if (amount === undefined || amount === null) return { ok: false, error: 'amount: neither the recipient nor the template has one' };
+  if (amount === undefined || amount === null)
+    return { ok: false, error: 'amount: neither the recipient nor the template has one' };
   const customer: Customer = omitEmpty({
     name: recipient.name ?? undefined,
     email: recipient.email ?? undefined,
@@ -100,7 +115,16 @@ export function singleLinkBody(template: LinkTemplate, campaignId: string): Link
       ? {
           description: fillPlaceholders(
             template.description,
-            { name: null, email: null, phone: null, locale: null, timezone: null, amount: null, reference: null, metadata: {} },
+            {
+              name: null,
+              email: null,
+              phone: null,
+              locale: null,
+              timezone: null,
+              amount: null,
+              reference: null,
+              metadata: {},
+            },
             template.amount,
             template.currency,
           ),

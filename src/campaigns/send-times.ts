@@ -99,7 +99,7 @@ export function sendTimeFor(input: SendTimeInput): SendTime {
   const grace = input.lateGraceMs ?? LATE_SEND_GRACE_MS;
   if (!schedule || 'start_at' in schedule) {
     const at = schedule ? DateTime.fromISO(schedule.start_at, { zone: 'utc' }) : startedAt;
-    const from = at < startedAt ? startedAt : at;
+    const from = DateTime.max(at, startedAt);
     return { sendAt: iso(outsideQuiet(from, zone, quietHours)) };
   }
   const { date, time } = schedule.send_at_local;
@@ -110,8 +110,22 @@ export function sendTimeFor(input: SendTimeInput): SendTime {
   return { sendAt: iso(outsideQuiet(startedAt, zone, quietHours)) };
 }
 
+/**
+ * At the moment a link is about to be made: null when the recipient may get it now, else when
+ * their quiet hours end. A big campaign behind its schedule must not carry sends into the night.
+ */
+export function quietUntil(now: DateTime, zone: string, quietHours: QuietHours | null): string | null {
+  const local = now.setZone(zone);
+  const end = outsideQuietHours(local, quietHours);
+  return end > local ? iso(end) : null;
+}
+
 /** When a single-link campaign creates its link: the schedule read in the account's zone, no quiet hours. */
-export function singleLinkStartAt(schedule: CampaignSchedule, startedAt: string, accountZone: string): string {
+export function singleLinkStartAt(
+  schedule: CampaignSchedule,
+  startedAt: string,
+  accountZone: string,
+): string {
   const result = sendTimeFor({
     schedule,
     startedAt,

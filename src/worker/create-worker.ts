@@ -76,6 +76,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     sms: options.sms,
     publicBaseUrl: options.publicBaseUrl,
   });
+  const logger = options.logger ?? createLogger('warn', 'paylinks-worker');
   // Campaigns make and cancel links exactly as the API does: through the link service.
   const linkService = createLinkService({
     temporal: new Client({ connection, namespace, dataConverter: options.dataConverter }),
@@ -83,7 +84,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     taskQueue,
     settings: options.linkSettings ?? DEFAULT_LIFECYCLE_SETTINGS,
     createWaitMs: options.linkCreateWaitMs ?? 10_000,
-    logger: options.logger ?? createLogger('info', 'paylinks-worker'),
+    logger,
     commerce: createCommerceStores(db),
   });
   const lifecycle = await Worker.create({
@@ -101,7 +102,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         campaigns: createCampaignStore(db),
         linkService,
         findAccount: (accountId) => findAccount(db, accountId),
-        logger: options.logger ?? createLogger('info', 'paylinks-worker'),
+        logger,
       }),
       ...createReconcilerActivities({
         db,

@@ -86,12 +86,16 @@ describe('throttle', () => {
       campaign_id: id,
       channels: ['email'],
     });
-    expect(first?.description).toBe(`Hello ${recipients[0]?.name}, €25.00 for ${recipients[0]?.reference} (gold)`);
+    expect(first?.description).toBe(
+      `Hello ${recipients[0]?.name}, €25.00 for ${recipients[0]?.reference} (gold)`,
+    );
     expect(first?.customer).toMatchObject({ email: recipients[0]?.email, name: recipients[0]?.name });
     // Each recipient's link sent them one email.
     await eventually(
       async () =>
-        recipients.every((r) => stack.peers.smtp.messages.some((m) => m.envelopeTo.includes(r.email as string)))
+        recipients.every((r) =>
+          stack.peers.smtp.messages.some((m) => m.envelopeTo.includes(r.email as string)),
+        )
           ? true
           : undefined,
       WAIT_MS,
@@ -148,7 +152,9 @@ describe('pause, resume, cancel', () => {
       expect(t <= pausedAt || t >= resumedAt).toBe(true);
     }
 
-    const cancelled = await stack.request('POST', `/v1/campaigns/${id}/cancel`, { json: { cancel_links: true } });
+    const cancelled = await stack.request('POST', `/v1/campaigns/${id}/cancel`, {
+      json: { cancel_links: true },
+    });
     const cancelledAt = Date.now();
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
@@ -200,7 +206,8 @@ describe('continue-as-new', () => {
     const runs = await eventually(
       async () => {
         const found = [];
-        for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = '${id}'` })) found.push(run);
+        for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = '${id}'` }))
+          found.push(run);
         return found.some((r) => r.status.name === 'COMPLETED') ? found : undefined;
       },
       WAIT_MS,
@@ -222,7 +229,13 @@ describe('single link', () => {
   it('makes one multi-use link, runs until it expires, then completes', async () => {
     const id = await insertCampaign(stack.db, accountId, {
       mode: 'single_link',
-      link: { amount: 5000, currency: 'EUR', description: 'Gala dinner', expires_in: 'PT6S', channels: ['email'] },
+      link: {
+        amount: 5000,
+        currency: 'EUR',
+        description: 'Gala dinner',
+        expires_in: 'PT6S',
+        channels: ['email'],
+      },
     });
     const started = await start(id);
     expect(started.status).toBe(200);
@@ -236,9 +249,43 @@ describe('single link', () => {
     );
     expect(running.status).toBe('running');
     const link = await stack.db('payment_links').where({ id: running.single_link_id }).first();
-    expect(link).toMatchObject({ max_payments: null, campaign_id: id, channels: [], amount: 5000, status: 'active' });
+    expect(link).toMatchObject({
+      max_payments: null,
+      campaign_id: id,
+      channels: [],
+      amount: 5000,
+      status: 'active',
+    });
     expect((await stack.request('POST', `/v1/campaigns/${id}/pause`)).status).toBe(409);
     await untilCampaignStatus(stack.db, id, 'completed');
+  });
+
+  it('cancelled with cancel_links, cancels its link', async () => {
+    const id = await insertCampaign(stack.db, accountId, {
+      mode: 'single_link',
+      link: { amount: 5000, currency: 'EUR', expires_in: 'P1D' },
+    });
+    expect((await start(id)).status).toBe(200);
+    const { single_link_id: linkId } = await eventually(
+      async () => {
+        const row = await campaignRow(stack.db, id);
+        return row.single_link_id ? row : undefined;
+      },
+      WAIT_MS,
+      'the single link',
+    );
+    const cancelled = await stack.request('POST', `/v1/campaigns/${id}/cancel`, {
+      json: { cancel_links: true },
+    });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', single_link: linkId });
+    await eventually(
+      async () =>
+        (await stack.db('payment_links').where({ id: linkId }).first()).status === 'cancelled'
+          ? true
+          : undefined,
+      WAIT_MS,
+      'the single link to be cancelled',
+    );
   });
 });
 
@@ -285,7 +332,8 @@ describe('starting', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('campaign_not_draft');
     expect(
-      (await stack.request('POST', `/v1/campaigns/${draft}/cancel`, { json: { cancel_links: 'yes' } })).body.error,
+      (await stack.request('POST', `/v1/campaigns/${draft}/cancel`, { json: { cancel_links: 'yes' } })).body
+        .error,
     ).toMatchObject({ param: 'cancel_links' });
     // Scheduled an hour out: paused and cancelled before anything was made.
     expect((await stack.request('POST', `/v1/campaigns/${draft}/pause`)).body.status).toBe('paused');

@@ -1,7 +1,9 @@
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import {
   LATE_SEND_GRACE_MS,
   localInstant,
+  quietUntil,
   sendTimeFor,
   singleLinkStartAt,
   templateQuietHours,
@@ -57,22 +59,28 @@ describe('sendTimeFor', () => {
 
   it('sends at the local time in each zone, across a DST change', () => {
     const schedule = local('2026-11-01', '10:00');
-    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T15:00:00.000Z', // EST since 02:00 that morning
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T15:00:00.000Z', // EST since 02:00 that morning
+      },
+    );
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-11-01T09:00:00.000Z',
     });
-    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-10-31T23:00:00.000Z', // AEDT since 2026-10-04
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-10-31T23:00:00.000Z', // AEDT since 2026-10-04
+      },
+    );
   });
 
   it('moves a local time inside quiet hours to the end of the window, in the zone', () => {
     const schedule = local('2026-11-01', '06:30');
-    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T13:00:00.000Z', // 08:00 EST
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T13:00:00.000Z', // 08:00 EST
+      },
+    );
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-11-01T07:00:00.000Z', // 08:00 CET
     });
@@ -94,19 +102,28 @@ describe('sendTimeFor', () => {
   it('sends everyone at start_at (or now), outside each zone’s quiet hours', () => {
     const schedule = { start_at: '2026-11-01T12:00:00.000Z' };
     // 07:00 in New York (EST): quiet until 08:00.
-    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T13:00:00.000Z',
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T13:00:00.000Z',
+      },
+    );
     // 13:00 in Paris: at once.
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-11-01T12:00:00.000Z',
     });
     // 23:00 in Sydney: quiet until 08:00 the next day.
-    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual({
-      sendAt: '2026-11-01T21:00:00.000Z',
-    });
+    expect(sendTimeFor({ schedule, startedAt, zone: 'Australia/Sydney', quietHours: DEFAULT_QUIET })).toEqual(
+      {
+        sendAt: '2026-11-01T21:00:00.000Z',
+      },
+    );
     expect(
-      sendTimeFor({ schedule: null, startedAt: '2026-11-01T12:00:00Z', zone: 'Europe/Paris', quietHours: null }),
+      sendTimeFor({
+        schedule: null,
+        startedAt: '2026-11-01T12:00:00Z',
+        zone: 'Europe/Paris',
+        quietHours: null,
+      }),
     ).toEqual({ sendAt: '2026-11-01T12:00:00.000Z' });
   });
 
@@ -114,16 +131,22 @@ describe('sendTimeFor', () => {
     const schedule = local('2026-12-01', '10:00');
     const paris = '2026-12-01T09:00:00.000Z';
     const justLate = new Date(Date.parse(paris) + 5 * 60_000).toISOString();
-    expect(sendTimeFor({ schedule, startedAt: justLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
+    expect(
+      sendTimeFor({ schedule, startedAt: justLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET }),
+    ).toEqual({
       sendAt: justLate,
     });
     const tooLate = new Date(Date.parse(paris) + LATE_SEND_GRACE_MS + 1).toISOString();
-    expect(sendTimeFor({ schedule, startedAt: tooLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
+    expect(
+      sendTimeFor({ schedule, startedAt: tooLate, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET }),
+    ).toEqual({
       skipped: 'send_time_passed',
       dueAt: paris,
     });
     // The same start is still hours before 10:00 in New York.
-    expect(sendTimeFor({ schedule, startedAt: tooLate, zone: 'America/New_York', quietHours: DEFAULT_QUIET })).toEqual({
+    expect(
+      sendTimeFor({ schedule, startedAt: tooLate, zone: 'America/New_York', quietHours: DEFAULT_QUIET }),
+    ).toEqual({
       sendAt: '2026-12-01T15:00:00.000Z',
     });
   });
@@ -134,6 +157,20 @@ describe('sendTimeFor', () => {
     expect(sendTimeFor({ schedule, startedAt, zone: 'Europe/Paris', quietHours: DEFAULT_QUIET })).toEqual({
       sendAt: '2026-12-01T07:00:00.000Z',
     });
+  });
+});
+
+describe('quietUntil', () => {
+  it('lets a send through outside quiet hours and puts it off to their end inside them', () => {
+    const at = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' });
+    // 20:59 in Paris: still allowed; 21:00: quiet until 08:00 the next morning.
+    expect(quietUntil(at('2026-12-01T19:59:00Z'), 'Europe/Paris', DEFAULT_QUIET)).toBeNull();
+    expect(quietUntil(at('2026-12-01T20:00:00Z'), 'Europe/Paris', DEFAULT_QUIET)).toBe(
+      '2026-12-02T07:00:00.000Z',
+    );
+    // The same instant is 15:00 in New York.
+    expect(quietUntil(at('2026-12-01T20:00:00Z'), 'America/New_York', DEFAULT_QUIET)).toBeNull();
+    expect(quietUntil(at('2026-12-01T20:00:00Z'), 'Europe/Paris', null)).toBeNull();
   });
 });
 
@@ -154,9 +191,15 @@ describe('helpers', () => {
   });
 
   it('starts a single link at its schedule in the account zone', () => {
-    expect(singleLinkStartAt(null, '2026-11-01T12:00:00.000Z', 'Europe/Paris')).toBe('2026-11-01T12:00:00.000Z');
+    expect(singleLinkStartAt(null, '2026-11-01T12:00:00.000Z', 'Europe/Paris')).toBe(
+      '2026-11-01T12:00:00.000Z',
+    );
     expect(
-      singleLinkStartAt({ send_at_local: { date: '2026-12-01', time: '10:00' } }, '2026-11-01T12:00:00.000Z', 'Europe/Paris'),
+      singleLinkStartAt(
+        { send_at_local: { date: '2026-12-01', time: '10:00' } },
+        '2026-11-01T12:00:00.000Z',
+        'Europe/Paris',
+      ),
     ).toBe('2026-12-01T09:00:00.000Z');
   });
 });

@@ -10,8 +10,12 @@ export interface CampaignRunRoutesDeps {
   campaignEngine: CampaignEngine;
 }
 
-const StartSchema = z.strictObject({});
-const CancelSchema = z.strictObject({ cancel_links: z.boolean().optional() });
+/** start, pause and resume take no options (an empty body, or none). */
+export const CampaignRunSchema = z.strictObject({});
+export const CancelCampaignSchema = z.strictObject({
+  /** Also cancel the links already sent (through each link's workflow). */
+  cancel_links: z.boolean().optional(),
+});
 
 /** The body is optional: none is the same as `{}`. */
 const bodyOf = (body: unknown) => (body === undefined || body === null ? {} : body);
@@ -22,19 +26,19 @@ export function campaignRunRoutes({ campaignEngine }: CampaignRunRoutesDeps): Ro
   pathIds(router, 'id', ID_PREFIX.campaign, 'campaign');
 
   router.post('/:id/start', async (req, res) => {
-    parseBody(StartSchema, bodyOf(req.body));
+    parseBody(CampaignRunSchema, bodyOf(req.body));
     res.json(serializeCampaign(await campaignEngine.start(accountOf(req), req.params.id)));
   });
   router.post('/:id/pause', async (req, res) => {
-    parseBody(StartSchema, bodyOf(req.body));
+    parseBody(CampaignRunSchema, bodyOf(req.body));
     res.json(serializeCampaign(await campaignEngine.pause(accountOf(req), req.params.id)));
   });
   router.post('/:id/resume', async (req, res) => {
-    parseBody(StartSchema, bodyOf(req.body));
+    parseBody(CampaignRunSchema, bodyOf(req.body));
     res.json(serializeCampaign(await campaignEngine.resume(accountOf(req), req.params.id)));
   });
   router.post('/:id/cancel', async (req, res) => {
-    const body = parseBody(CancelSchema, bodyOf(req.body));
+    const body = parseBody(CancelCampaignSchema, bodyOf(req.body));
     const row = await campaignEngine.cancel(accountOf(req), req.params.id, {
       cancelLinks: body.cancel_links ?? false,
     });
