@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
@@ -167,7 +167,11 @@ async function writeCsv(dir: string, count: number): Promise<string> {
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const date = new Date().toISOString();
-  console.log(`Campaign bench, ${date}\nmachine: ${machine()}`);
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  console.log(`Campaign bench, ${date}\nmachine: ${machine()}\nload average at start: ${load()}`);
   console.log(
     `${RECIPIENTS.toLocaleString('en')} recipients, email at ${EMAIL_PER_SECOND}/s, start concurrency ${START_CONCURRENCY}\n`,
   );
@@ -355,6 +359,7 @@ async function main() {
       Math.abs(rate - EMAIL_PER_SECOND) <= EMAIL_PER_SECOND * THROTTLE_TOLERANCE;
     const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
+    console.log(`\nload average at the end: ${load()}`);
     console.log(`\n| figure | value | goal |`);
     console.log('| --- | --- | --- |');
     console.log(

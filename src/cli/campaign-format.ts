@@ -199,5 +199,5 @@ export function formatOutcome(c: CampaignJson): string {
 /** The final line of a watch left while recipients wait for their send time (quiet hours, local time). */
 export function formatWaiting(c: CampaignJson, pending: number, nextSendAt: string): string {
   const p = c.progress;
-  return `campaign ${c.id} is running: ${count(p.links_created, 'link')} created${notCreated(p)}; ${count(pending, 'recipient')} wait for their send time (quiet hours or local time), the next at ${nextSendAt}; follow it with \`paylinks campaigns show ${c.id}\``;
+  return `campaign ${c.id} is ${c.status}: ${count(p.links_created, 'link')} created${notCreated(p)}; ${count(pending, 'recipient')} wait for their send time (quiet hours or local time), the next at ${nextSendAt}; follow it with \`paylinks campaigns show ${c.id}\``;
 }

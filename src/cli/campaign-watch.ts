@@ -136,7 +136,8 @@ export async function watchCampaign(options: WatchOptions): Promise<CampaignJson
       const key = `${campaign.status} ${campaign.progress.links_created} ${pendingOf(campaign)}`;
       if (key !== moved.key) moved = { at: t, key };
       let later: string | undefined;
-      if (campaign.status === 'running' && pendingOf(campaign) > 0 && t - moved.at >= stallMs) {
+      const underway = campaign.status === 'running' || campaign.status === 'scheduled';
+      if (underway && pendingOf(campaign) > 0 && t - moved.at >= stallMs) {
         const next = await options.nextSendAt?.();
         if (next !== undefined && Date.parse(next) - now() > IMMINENT_MS) later = next;
         else moved = { at: t, key }; // due soon, or cannot tell: look again after another while

@@ -188,6 +188,39 @@ describe('paylinks campaigns create', () => {
     expect(cancelled.stdout).toBe(`cancelled campaign ${id} (cancelled)\n`);
   });
 
+  it('leaves a campaign whose recipients are in their quiet hours to run, saying when the next goes', async () => {
+    // A quiet window around now in the recipients' zone: nobody may be sent to for two hours.
+    const now = DateTime.utc();
+    const hhmm = (t: DateTime) => t.toFormat('HH:mm');
+    const end = now.plus({ hours: 2 }).startOf('minute');
+    const file = await csvFile(['email,timezone', 'quinn1@example.com,UTC', 'quinn2@example.com,UTC']);
+    const run = await paylinks(
+      'create',
+      '--name',
+      'Night',
+      '--file',
+      file,
+      '--amount',
+      '10',
+      '--currency',
+      'EUR',
+      '--quiet-hours',
+      `${hhmm(now.minus({ hours: 1 }))}-${hhmm(end)}`,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const id = campaignIdOf(run.stdout);
+    const waiting = new RegExp(
+      `^campaign ${id} is (running|scheduled): 0 links created; 2 recipients wait for their send time \\(quiet hours or local time\\), the next at (\\S+); follow it with \`paylinks campaigns show ${id}\`$`,
+      'm',
+    ).exec(run.stdout);
+    expect(waiting, run.stdout).not.toBeNull();
+    expect(Date.parse(waiting?.[2] as string)).toBe(end.toMillis());
+    expect(await linksOf(stack.db, id)).toEqual([]);
+    const show = await paylinks('show', id);
+    expect(show.stdout).toContain('links        0 created of 2, 2 waiting for their send time');
+    expect((await paylinks('cancel', id)).code).toBe(0);
+  });
+
   it('--no-start imports and leaves a draft', async () => {
     const file = await csvFile(['email', 'nora@example.com']);
     const run = await paylinks(
@@ -311,10 +344,7 @@ describe('refusals', () => {
       [['--amount', 'ten'], /^--amount: "ten" is not a positive amount/],
       [['--currency', 'EURO'], /^--currency: "EURO" is not an ISO 4217 currency code/],
       [['--channels', 'email,fax'], /^--channels: "fax" is not email or sms$/],
-      [
-        ['--send-at-local', '2027-13-01T10:00'],
-        /^--send-at-local: "2027-13-01T10:00" is not a local date/,
-      ],
+      [['--send-at-local', '2027-13-01T10:00'], /^--send-at-local: "2027-13-01T10:00" is not a local date/],
       [['--file', join(dir, 'missing.csv')], /^--file: cannot read .*missing\.csv/],
     ];
     for (const [override, message] of cases) {
@@ -339,9 +369,7 @@ describe('refusals', () => {
     expect(run.code).not.toBe(0);
     const id = campaignIdOf(run.stdout);
     expect(run.stdout).toContain('imported 0 recipients; 2 rejected; 0 duplicates skipped');
-    expect(run.stderr.trim()).toBe(
-      `--file: no recipient could be imported; campaign ${id} stays a draft`,
-    );
+    expect(run.stderr.trim()).toBe(`--file: no recipient could be imported; campaign ${id} stays a draft`);
     expect((await campaignRow(stack.db, id)).status).toBe('draft');
   });
 
