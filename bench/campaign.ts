@@ -3,6 +3,7 @@
  *
  *   npm run bench:campaign                                   # starts its own dev server and scratch database
  *   BENCH_CAMPAIGN_RECIPIENTS=1000 npm run bench:campaign    # a quick run
+ *   BENCH_CAMPAIGN_MAX_SECONDS=600 …                         # stop waiting then, report what was done
  *
  * The stack (bench/support, as `npm run bench` builds it): the Temporal dev server, a scratch
  * database on DATABASE_URL's server, the API and the worker each in its own process as production
@@ -303,11 +304,16 @@ async function main() {
     let linksDoneAt: number | undefined;
     let emailsDoneAt: number | undefined;
     const floor = Math.max(RECIPIENTS / EMAIL_PER_SECOND, raw.started);
-    // Generous: a slow run is a figure to report, not a reason to lose it.
-    const deadline = performance.now() + Math.max(600_000, floor * 1000 * 10);
+    // Generous: a slow run is a figure to report. Past the deadline the figures are of what was done.
+    const maxSeconds = Number(process.env.BENCH_CAMPAIGN_MAX_SECONDS ?? Math.max(1800, floor * 20));
+    const deadline = performance.now() + maxSeconds * 1000;
     let lastPrint = 0;
+    let unfinished = '';
     while (linksDoneAt === undefined || emailsDoneAt === undefined) {
-      if (performance.now() > deadline) throw new Error('the campaign did not finish within 10× its floor');
+      if (performance.now() > deadline) {
+        unfinished = `UNFINISHED after ${maxSeconds} s: `;
+        break;
+      }
       const [{ n }] = (
         await db.raw(
           'SELECT count(*)::int AS n FROM payment_links WHERE account_id = ? AND campaign_id = ?',
@@ -344,6 +350,8 @@ async function main() {
       if (to && isBench(m.envelopeTo) && !firstEmail.has(to)) firstEmail.set(to, m.receivedAt.getTime());
     }
     const emailTimes = [...firstEmail.values()];
+    if (unfinished)
+      unfinished += `${linkTimes.length} of ${RECIPIENTS} links, ${emailTimes.length} first emails; `;
     const lastLink = Math.max(...linkTimes);
     const lastEmail = Math.max(...emailTimes);
     const fromImport = (t: number) => (t - importStartEpoch) / 1000;
@@ -371,10 +379,12 @@ async function main() {
     console.log(
       `| raw-start floor (${RECIPIENTS.toLocaleString('en')} trivial starts at ${START_CONCURRENCY} at once) | ${fmt(raw.started)} s (all completed ${fmt(raw.completed)} s) | |`,
     );
-    console.log(`| import start → every link created | ${fmt(fromImport(lastLink))} s | |`);
-    console.log(`| import start → every first email accepted by SMTP | ${fmt(fromImport(lastEmail))} s | |`);
+    console.log(`| import start → every link created | ${unfinished}${fmt(fromImport(lastLink))} s | |`);
     console.log(
-      `| total vs the larger floor (${fmt(floor)} s) | ${fmt(total / floor, 3)}× | ≤ ${GOAL_RATIO}×: ${verdict(total / floor <= GOAL_RATIO)} |`,
+      `| import start → every first email accepted by SMTP | ${unfinished}${fmt(fromImport(lastEmail))} s | |`,
+    );
+    console.log(
+      `| total vs the larger floor (${fmt(floor)} s) | ${unfinished}${fmt(total / floor, 3)}× | ≤ ${GOAL_RATIO}×: ${verdict(!unfinished && total / floor <= GOAL_RATIO)} |`,
     );
     console.log(
       `| link creations: mean rate | ${fmt(linkRates.mean)}/s (${deviation(linkRates.mean, EMAIL_PER_SECOND)}) | ±5 %: ${verdict(within(linkRates.mean))} |`,
