@@ -14,6 +14,8 @@ import type { LinkService } from '../src/links/link-service';
 import type { Logger } from '../src/logger';
 import type {
   CancelLinksResult,
+  Claimed,
+  ClaimInput,
   PageInput,
   PageResult,
   ZonesScheduled,
@@ -28,6 +30,9 @@ export interface CampaignActivityDeps {
   /** Link creations of one page running at once (each waits for its workflow to store the row). */
   maxInFlight?: number;
 }
+
+/** How often a running page looks whether its campaign was paused or cancelled. */
+const STATUS_CHECK_MS = 200;
 
 interface CampaignRef {
   campaignId: string;
@@ -102,8 +107,15 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
       return campaigns.nextDueAt(input.accountId, input.campaignId);
     },
 
+    /** The next page: recipients due now that no running page holds, and when the next is due. */
+    async claimCampaignPage(input: ClaimInput): Promise<Claimed> {
+      const { accountId, campaignId, exclude } = input;
+      const seqs = await campaigns.duePage(accountId, campaignId, new Date(), input.limit, exclude);
+      return { seqs, nextDueAt: await campaigns.nextDueAt(accountId, campaignId, [...exclude, ...seqs]) };
+    },
+
     /**
-     * Makes the links of the recipients due now, at most `limit`, the i-th not before
+     * Makes the links of the claimed recipients (those still pending), the i-th not before
      * `firstSlotAt + i × intervalMs` (the throttle); one whose quiet hours have begun meanwhile
      * is put off to their end. Each link is its own payment-link workflow,
      * started as the API starts one, under an id derived from (campaign, seq): a retried page
@@ -112,7 +124,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
     async createCampaignLinks(input: PageInput): Promise<PageResult> {
       const ctx = Context.current();
       const { campaign, account } = await load(input);
-      const due = await campaigns.duePage(input.accountId, input.campaignId, new Date(), input.limit);
+      const due = await campaigns.pendingBySeq(input.accountId, input.campaignId, input.seqs);
       const quietHours = templateQuietHours(campaign.link);
       let created = 0;
       let failed = 0;
@@ -149,6 +161,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         }
       };
 
+      // A paused or cancelled campaign's status is written before its pages are waited for:
+      // read it now and then, and stop making links.
+      let checkedAt = 0;
+      let halted = false;
+      const haltedNow = async () => {
+        if (!halted && Date.now() - checkedAt >= STATUS_CHECK_MS) {
+          checkedAt = Date.now();
+          const status = await campaigns.statusOf(input.accountId, input.campaignId);
+          halted = status === 'paused' || status === 'cancelled';
+        }
+        return halted;
+      };
+
       return heartbeating(async () => {
         const inFlight = new Set<Promise<void>>();
         const errors: unknown[] = [];
@@ -156,7 +181,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           for (const [i, recipient] of due.entries()) {
             const wait = input.firstSlotAt + i * input.intervalMs - Date.now();
             if (wait > 0) await ctx.sleep(wait); // throws once the activity is cancelled
-            if (errors.length > 0) break;
+            if (errors.length > 0 || (await haltedNow())) break;
             while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
             const making: Promise<void> = makeOne(recipient)
               .catch((err: unknown) => void errors.push(err))
@@ -175,12 +200,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           throw errors[0];
         }
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('page cancelled');
-        return {
-          processed: created + failed + deferred,
-          created,
-          failed,
-          nextDueAt: await campaigns.nextDueAt(input.accountId, input.campaignId),
-        };
+        return { created, failed, deferred };
       });
     },
 

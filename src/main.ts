@@ -109,7 +109,10 @@ try {
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
+    // The outbox drainer (webhooks, closing messages) runs with the worker; PGlite serves one
+    // session at a time, so there it polls instead of holding a LISTEN session.
     logger,
+    outbox: { listen: !database.embedded },
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {

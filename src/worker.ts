@@ -51,6 +51,7 @@ const worker = await createPaylinksWorker({
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
+  // The outbox drainer (webhooks, closing messages) runs in this process too.
   logger,
 });
 await ensureReconcilerSchedule(

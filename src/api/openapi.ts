@@ -301,16 +301,6 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           DeliveriesQuerySchema,
         ),
       },
-      ...campaignPaths({
-        ok,
-        errorResponse,
-        body,
-        list,
-        queryParameters,
-        idParam,
-        idempotencyKey,
-        keyConflict,
-      }),
       '/v1/campaigns/{id}/start': {
         post: {
           summary:
@@ -355,6 +345,16 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           responses: { ...ok('The cancelled campaign'), '409': errorResponse('Already completed') },
         },
       },
+      ...campaignPaths({
+        ok,
+        errorResponse,
+        body,
+        list,
+        queryParameters,
+        idParam,
+        idempotencyKey,
+        keyConflict,
+      }),
       '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
         '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
         '401': errorResponse('Missing or invalid API key'),

@@ -108,6 +108,11 @@ export function createCampaignStore(db: Db) {
       return db('campaigns').where({ account_id: accountId, id: campaignId }).first();
     },
 
+    async statusOf(accountId: string, campaignId: string): Promise<CampaignStatus | undefined> {
+      const row = await db('campaigns').where({ account_id: accountId, id: campaignId }).first('status');
+      return row?.status;
+    },
+
     async countRecipients(accountId: string, campaignId: string): Promise<number> {
       const row = await recipients(accountId, campaignId).count<{ count: string }[]>('* as count').first();
       return Number(row?.count ?? 0);
@@ -200,21 +205,38 @@ export function createCampaignStore(db: Db) {
       );
     },
 
-    /** Pending recipients due at `now`, soonest first. */
-    async duePage(accountId: string, campaignId: string, now: Date, limit: number): Promise<RecipientRow[]> {
-      return recipients(accountId, campaignId)
-        .where('status', 'pending')
-        .where('send_at', '<=', now)
+    /** Pending recipients due at `now`, soonest first, but those in `exclude` (pages still running). */
+    async duePage(
+      accountId: string,
+      campaignId: string,
+      now: Date,
+      limit: number,
+      exclude: number[] = [],
+    ): Promise<number[]> {
+      const query = recipients(accountId, campaignId).where('status', 'pending').where('send_at', '<=', now);
+      if (exclude.length > 0) query.whereNotIn('seq', exclude);
+      const rows: { seq: number }[] = await query
         .orderBy([{ column: 'send_at' }, { column: 'seq' }])
-        .limit(limit);
+        .limit(limit)
+        .select('seq');
+      return rows.map((r) => r.seq);
     },
 
-    /** When the next pending recipient is due; null when none is left. */
-    async nextDueAt(accountId: string, campaignId: string): Promise<string | null> {
-      const row = await recipients(accountId, campaignId)
+    /** The pending recipients of `seqs`, in that order. */
+    async pendingBySeq(accountId: string, campaignId: string, seqs: number[]): Promise<RecipientRow[]> {
+      if (seqs.length === 0) return [];
+      const rows: RecipientRow[] = await recipients(accountId, campaignId)
         .where('status', 'pending')
-        .min<{ at: Date | null }>('send_at as at')
-        .first();
+        .whereIn('seq', seqs);
+      const bySeq = new Map(rows.map((r) => [r.seq, r]));
+      return seqs.flatMap((seq) => bySeq.get(seq) ?? []);
+    },
+
+    /** When the next pending recipient (not in `exclude`) is due; null when none is left. */
+    async nextDueAt(accountId: string, campaignId: string, exclude: number[] = []): Promise<string | null> {
+      const query = recipients(accountId, campaignId).where('status', 'pending');
+      if (exclude.length > 0) query.whereNotIn('seq', exclude);
+      const row = await query.min<{ at: Date | null }>('send_at as at').first();
       return row?.at ? row.at.toISOString() : null;
     },
 

@@ -8,8 +8,8 @@ import type { Channel, Customer } from '../../workflows/payment-link/contract';
 import { contactFor } from '../../workflows/payment-link/contract';
 import { fromZodError } from '../api/errors';
 import { type CreatePaymentLinkBody, CreatePaymentLinkSchema } from '../links/create-link';
-import { formatAmount } from '../money/format';
 import type { LinkTemplate, RecipientRow } from './campaign-store';
+import { renderDescription } from './placeholders';
 
 /** `plink_` + 22 base64url characters of sha256(campaign:seq); seq 0 is a single-link campaign's link. */
 export function campaignLinkId(campaignId: string, seq: number): string {
@@ -35,22 +35,23 @@ type Recipient = Pick<
   'name' | 'email' | 'phone' | 'locale' | 'timezone' | 'amount' | 'reference' | 'metadata'
 >;
 
-/** {name}, {reference}, {amount}, {metadata.key}; an unknown or missing value becomes ''. */
+/** The description's placeholders filled as the campaigns API validated them (placeholders.ts). */
 export function fillPlaceholders(
   text: string,
   recipient: Recipient,
   amount: number,
   currency: string,
 ): string {
-  return text.replace(
-    /\{(name|reference|amount|metadata\.([^{}]+))\}/g,
-    (_all, key: string, metaKey?: string) => {
-      if (metaKey !== undefined) return recipient.metadata?.[metaKey] ?? '';
-      if (key === 'name') return recipient.name ?? '';
-      if (key === 'reference') return recipient.reference ?? '';
-      return formatAmount(amount, currency, recipient.locale ?? 'en');
-    },
-  );
+  return renderDescription(text, {
+    name: recipient.name,
+    email: recipient.email,
+    phone: recipient.phone,
+    reference: recipient.reference,
+    amount,
+    currency,
+    locale: recipient.locale,
+    metadata: recipient.metadata,
+  });
 }
 
 const omitEmpty = <T extends Record<string, unknown>>(o: T): Partial<T> =>

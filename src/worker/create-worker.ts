@@ -25,6 +25,7 @@ import type { EmailSender } from '../notifications/email-sender';
 import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
 import { activityMetrics } from '../observability/activity-metrics';
+import { createOutboxDrainer, type OutboxTuning } from '../outbox/drainer';
 import { createPaymentRecorder } from '../payments/record-payment';
 import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
@@ -53,12 +54,18 @@ export interface PaylinksWorkerOptions {
   linkSettings?: LifecycleSettings;
   /** How long a campaign's link creation waits for its workflow to store the row (default 10 s). */
   linkCreateWaitMs?: number;
-  logger?: Logger;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
+  /** The outbox drainer's settings (defaults: DEFAULT_OUTBOX_TUNING); false runs none. */
+  outbox?: Partial<OutboxTuning> | false;
+  /** Where the outbox drainer reports what it gave up on, and campaign pages their retries. */
+  logger?: Logger;
 }
 
-/** The workflow worker and one rate-limited worker per channel, run and stopped together. */
+/**
+ * The workflow worker, one rate-limited worker per channel and the outbox drainer (webhooks and
+ * closing messages the links' transitions enqueued), run and stopped together.
+ */
 export interface PaylinksWorker {
   run(): Promise<void>;
   shutdown(): void;
@@ -68,14 +75,30 @@ export interface PaylinksWorker {
 export async function createPaylinksWorker(options: PaylinksWorkerOptions): Promise<PaylinksWorker> {
   const { connection, namespace, taskQueue, db, workflowBundlePath } = options;
   const links = createLinkStore(db);
-  const { notifyCustomer } = createNotificationActivities({
+  const messageDeps = {
     db,
     links,
     notifications: createNotificationStore(db),
     email: options.email,
     sms: options.sms,
     publicBaseUrl: options.publicBaseUrl,
-  });
+  };
+  const { notifyCustomer } = createNotificationActivities(messageDeps);
+  const webhookDeps = {
+    webhooks: createWebhookStore(db, options.secretsKey),
+    egress: options.webhookEgress,
+  };
+  const drainer =
+    options.outbox === false
+      ? undefined
+      : createOutboxDrainer({
+          db,
+          webhooks: webhookDeps,
+          messages: messageDeps,
+          ratePerSecond: options.ratePerSecond,
+          logger: options.logger,
+          tuning: options.outbox,
+        });
   const logger = options.logger ?? createLogger('warn', 'paylinks-worker');
   // Campaigns make and cancel links exactly as the API does: through the link service.
   const linkService = createLinkService({
@@ -94,10 +117,8 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     dataConverter: options.dataConverter,
     activities: {
       ...createLinkActivities({ links, recordPayments: createPaymentRecorder(db) }),
-      ...createWebhookActivities({
-        webhooks: createWebhookStore(db, options.secretsKey),
-        egress: options.webhookEgress,
-      }),
+      // Kept for runs that started before the outbox, and the API's webhook-delivery workflow.
+      ...createWebhookActivities(webhookDeps),
       ...createCampaignActivities({
         campaigns: createCampaignStore(db),
         linkService,
@@ -134,6 +155,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
   const all = [lifecycle, ...channels];
   return {
     async run() {
+      drainer?.start();
       // If one worker fails the others are stopped too; the first failure is rethrown.
       const results = await Promise.allSettled(
         all.map((w) =>
@@ -143,10 +165,12 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
           }),
         ),
       );
+      await drainer?.stop();
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     },
     shutdown() {
+      void drainer?.stop();
       for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();
     },
     isRunning: () => lifecycle.getState() === 'RUNNING',

@@ -59,11 +59,11 @@ async function replayAll(
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED]);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, '4-outbox-deliveries']);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    for (const version of ['2-ledger-in-postgres', ENCRYPTED])
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED, '4-outbox-deliveries'])
       expect(readdirSync(join(ROOT, version))).toEqual(
         expect.arrayContaining([
           'batched-payments.json',

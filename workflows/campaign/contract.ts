@@ -60,6 +60,8 @@ export interface CampaignRunState {
   /** What the campaign was when paused, to go back to on resume. */
   resumeTo: 'scheduled' | 'running';
   cancel: { cancelLinks: boolean } | null;
+  /** Cancelled: the recipients still waiting are marked cancelled. */
+  pendingCancelled?: boolean;
   /** Links cancelled so far (by recipient seq), and whether all are. */
   cancelCursor: number;
   linksCancelled: boolean;
@@ -99,21 +101,35 @@ export interface ZonesScheduled {
   done: boolean;
 }
 
-export interface PageInput {
+export interface ClaimInput {
   campaignId: string;
   accountId: string;
   limit: number;
+  /** Recipients of pages still running: not claimed twice. */
+  exclude: number[];
+}
+
+export interface Claimed {
+  /** The recipients due now, soonest first. */
+  seqs: number[];
+  /** When the next one after them is due; null when nobody else is pending. */
+  nextDueAt: string | null;
+}
+
+export interface PageInput {
+  campaignId: string;
+  accountId: string;
+  seqs: number[];
   /** The first link's slot (ms since epoch); each next one `intervalMs` later. */
   firstSlotAt: number;
   intervalMs: number;
 }
 
 export interface PageResult {
-  /** Recipients handled (a link made, or failed for good). */
-  processed: number;
   created: number;
   failed: number;
-  nextDueAt: string | null;
+  /** Put off to the end of their quiet hours (still pending). */
+  deferred: number;
 }
 
 export interface CancelLinksResult {

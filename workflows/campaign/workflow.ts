@@ -2,9 +2,9 @@
  * One campaign's run: sets every recipient's send time, then makes their links page by page at
  * the throttle's pace, each link its own payment-link workflow (which sends the recipient their
  * message). Pause, resume and cancel are updates that resolve once the campaign has stopped (or
- * resumed) and its status is written; a page is one second of the throttle, so they take effect
- * within about a second. The run continues as new between pages, so a campaign of any size keeps
- * a short history.
+ * resumed) and its status is written: the status is written first and running pages read it
+ * every STATUS_CHECK_MS (activities/campaigns.ts), so they take effect well within a second. The
+ * run continues as new between pages, so a campaign of any size keeps a short history.
  */
 import {
   ApplicationFailure,
@@ -50,11 +50,20 @@ const pages = proxyActivities<CampaignActivities>({
 const now = (): number => Date.now();
 
 /**
- * A page ends when its slowest link is stored, so the next starts a little behind its slot and
- * makes up for it (the rate holds over the run). Further behind than this, the pace starts afresh
- * rather than bursting. After a pause or a wait for send times it always starts afresh.
+ * A page that starts behind its slot (a slow machine) makes up for it, so the rate holds over the
+ * run; further behind than this, the pace starts afresh rather than bursting. After a pause or a
+ * wait for send times it always starts afresh.
  */
 const MAX_CATCH_UP_MS = 3000;
+
+/** Seconds of the throttle one page covers. */
+const PAGE_SECONDS = 5;
+
+/** How long before its first slot a page is claimed, so that it starts on time. */
+const CLAIM_AHEAD_MS = 2000;
+
+/** Pages at once: one pacing, the others finishing their last links (slow to store under load). */
+const MAX_RUNNING_PAGES = 3;
 
 const stateFailure = (message: string) =>
   ApplicationFailure.create({ type: CampaignFailureTypes.CampaignState, message, nonRetryable: true });
@@ -80,8 +89,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       };
   const rate = Math.max(input.linksPerSecond, 0.001);
   const intervalMs = 1000 / rate;
-  // One second of the throttle per page.
-  const pageSize = Math.max(1, Math.min(settings.maxPageSize, Math.ceil(rate)));
+  // A few seconds of the throttle per page: a page's start is late on a busy worker, and that
+  // latency is paid once per page. Pause and cancel still stop a page within STATUS_CHECK_MS.
+  const pageSize = Math.max(1, Math.min(settings.maxPageSize, Math.ceil(rate * PAGE_SECONDS)));
 
   const finished = () => state.status === 'completed' || state.status === 'cancelled';
   const view = (): CampaignView => ({
@@ -90,6 +100,29 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     cancelling: state.cancel !== null,
     run: state.run,
   });
+
+  // ---- pages in flight ----
+  // The next page is claimed before its first slot and starts while the previous ones' last
+  // links are still being stored: the pace has no gap between pages.
+  const running = new Map<number, { seqs: number[]; done: Promise<unknown> }>();
+  let pageCount = 0;
+  let pageFailure: unknown;
+  const runningSeqs = () => [...running.values()].flatMap((p) => p.seqs);
+  const oldestPage = () => [...running.values()][0]?.done;
+  async function drain(): Promise<void> {
+    while (running.size > 0) await oldestPage();
+  }
+  function startPage(seqs: number[], firstSlotAt: number): void {
+    const id = ++pageCount;
+    const done = pages
+      .createCampaignLinks({ ...ref, seqs, firstSlotAt, intervalMs })
+      .finally(() => running.delete(id));
+    // Pages retry until they succeed; one that fails for good (its campaign is gone) fails the run.
+    done.catch((err: unknown) => {
+      pageFailure ??= err;
+    });
+    running.set(id, { seqs, done });
+  }
 
   // ---- control ----
   setHandler(campaignStateQuery, view);
@@ -102,7 +135,11 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     async () => {
       state.paused = true;
       await condition(
-        () => state.status === 'paused' || !state.paused || state.cancel !== null || finished(),
+        () =>
+          (state.status === 'paused' && running.size === 0) ||
+          !state.paused ||
+          state.cancel !== null ||
+          finished(),
       );
       return view();
     },
@@ -132,7 +169,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     cancelCampaignUpdate,
     async (request) => {
       state.cancel = { cancelLinks: request.cancelLinks || (state.cancel?.cancelLinks ?? false) };
-      await condition(() => state.status === 'cancelled');
+      await condition(
+        () => state.status === 'cancelled' && running.size === 0 && state.pendingCancelled === true,
+      );
       return view();
     },
     {
@@ -190,10 +229,15 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   if (state.status === 'draft') await setStatus('scheduled');
 
   for (;;) {
+    if (pageFailure !== undefined) throw pageFailure;
+    // Pause and cancel: the status is written first, the running pages read it and stop making
+    // links (within a fifth of a second), and the update answers once they have.
     if (state.cancel) {
-      if (state.status !== 'cancelled') {
-        await store.cancelCampaignPending(ref);
+      if (!state.pendingCancelled) {
         await setStatus('cancelled');
+        await drain();
+        await store.cancelCampaignPending(ref);
+        state.pendingCancelled = true;
       }
       if (state.cancel.cancelLinks && !state.linksCancelled) {
         const done = await pages.cancelCampaignLinks({
@@ -214,6 +258,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
         state.resumeTo = state.status === 'running' ? 'running' : 'scheduled';
         await setStatus('paused');
       }
+      await drain();
       await condition(() => !state.paused || state.cancel !== null || handOverDue());
       if (state.paused && !state.cancel) await handOverIfDue();
       continue;
@@ -223,7 +268,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       continue;
     }
     if (finished()) break;
-    await handOverIfDue();
+    if (handOverDue()) {
+      await drain();
+      await handOverIfDue();
+    }
 
     if (input.mode === 'single_link') {
       if (await singleLinkStep()) break;
@@ -245,32 +293,49 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       continue;
     }
 
+    const dueIn = state.nextDueAt === null ? Number.POSITIVE_INFINITY : Date.parse(state.nextDueAt) - now();
+    if (dueIn > 0 && running.size > 0) {
+      // Nobody else is due yet: let the running pages finish (some may have been put off).
+      await drain();
+      state.nextDueAt = await store.nextCampaignDueAt(ref);
+      continue;
+    }
     if (state.nextDueAt === null) {
       await setStatus('completed');
       break;
     }
-    const dueIn = Date.parse(state.nextDueAt) - now();
     if (dueIn > 0) {
       state.nextSlotAt = 0;
       await condition(controlPending, dueIn);
       continue;
     }
-    const slotIn = state.nextSlotAt - now();
-    if (slotIn > 0) {
-      await condition(controlPending, slotIn);
+    const claimIn = state.nextSlotAt - CLAIM_AHEAD_MS - now();
+    if (claimIn > 0) {
+      await condition(controlPending, claimIn);
+      continue;
+    }
+    if (running.size >= MAX_RUNNING_PAGES) {
+      await oldestPage();
       continue;
     }
     await setStatus('running');
-    const firstSlotAt = state.nextSlotAt < now() - MAX_CATCH_UP_MS ? now() : state.nextSlotAt;
-    const page = await pages.createCampaignLinks({ ...ref, limit: pageSize, firstSlotAt, intervalMs });
-    state.nextSlotAt = firstSlotAt + page.processed * intervalMs;
-    state.nextDueAt = page.nextDueAt;
-    if (page.processed === 0 && page.nextDueAt !== null && Date.parse(page.nextDueAt) <= now()) {
-      // Due by the timer's clock but not yet by the worker's: look again shortly.
-      await condition(controlPending, 250);
+    const claimed = await store.claimCampaignPage({ ...ref, limit: pageSize, exclude: runningSeqs() });
+    state.nextDueAt = claimed.nextDueAt;
+    if (claimed.seqs.length === 0) {
+      if (running.size > 0) await oldestPage();
+      else {
+        state.nextDueAt = await store.nextCampaignDueAt(ref);
+        // Due by the timer's clock but not yet by the worker's: look again shortly.
+        if (state.nextDueAt !== null) await condition(controlPending, 250);
+      }
+      continue;
     }
+    const firstSlotAt = state.nextSlotAt < now() - MAX_CATCH_UP_MS ? now() : state.nextSlotAt;
+    state.nextSlotAt = firstSlotAt + claimed.seqs.length * intervalMs;
+    startPage(claimed.seqs, firstSlotAt);
   }
 
+  await drain();
   await condition(allHandlersFinished);
   return { status: state.status };
 }

@@ -60,11 +60,18 @@ import {
 } from './contract';
 import { invalidChange, isInvalidData, persistOutcome, refusal, storable, terminalFailure } from './failures';
 import { applyPaymentV1 } from './legacy-v1';
+import {
+  type ClosingMessageKind,
+  closingMessageItem,
+  type OutboxItem,
+  paymentItems,
+  webhookItem,
+} from './outbox-items';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
 import { initialState, ledgerOf, resumedState } from './state';
 import { messageSummary, wakeSummary } from './summaries';
-import { linkWebhookEvent } from './webhook-event';
+import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
 
 /**
  * Versions of this workflow's commands, oldest first. A run decides its version at its first
@@ -73,9 +80,18 @@ import { linkWebhookEvent } from './webhook-event';
  *   Postgres, settling invoices and orders, closing the other links of a settled document); a
  *   data error is put on the timeline instead of failing the workflow. Before it: `recordChange`
  *   with the workflow's own list of seen payment ids.
+ * - `outbox-deliveries`: merchant webhooks and closing messages (receipt, cancelled, expired) are
+ *   enqueued in Postgres by the write of the transition they announce (`recordChange`'s outbox
+ *   items, `recordPayments`' `announce`) and delivered by the worker's outbox drainer; the run
+ *   schedules no `deliverWebhook`, no closing `notifyCustomer`, and waits for neither. Before it:
+ *   one `deliverWebhook` per event (retried for up to a day, awaited before the run ends) and the
+ *   closing message as a `notifyCustomer` awaited at the end.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
-export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
+export const PATCHES = {
+  ledgerInPostgres: 'ledger-in-postgres',
+  outboxDeliveries: 'outbox-deliveries',
+} as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
@@ -143,6 +159,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const { settings } = input;
   // Decided once per run, at its first workflow task (see PATCHES).
   const ledgerInPostgres = patched(PATCHES.ledgerInPostgres);
+  const outboxDeliveries = patched(PATCHES.outboxDeliveries);
   const state = input.resumeFrom
     ? resumedState(input.resumeFrom, ledgerInPostgres)
     : initialState(input, ledgerInPostgres);
@@ -241,9 +258,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     inFlight.add(sending);
   }
 
-  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the end.
+  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the
+  // end. Runs before `outbox-deliveries` only; later ones enqueue them with the close (closingItems).
   const closingMessages: Promise<void>[] = [];
-  function sendClosingMessage(kind: 'receipt' | 'cancelled' | 'expired'): void {
+  function sendClosingMessage(kind: ClosingMessageKind): void {
     const channel = preferredChannel(state);
     if (channel) closingMessages.push(deliver({ channel, kind, messageKey: kind }));
   }
@@ -261,7 +279,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       return true;
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      await recordError(change.events[0]?.type ?? 'change', err, change.patch);
+      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox);
       return false;
     }
   }
@@ -275,6 +293,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     err: ActivityFailure,
     keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
+    outbox?: OutboxItem[],
   ): Promise<void> {
     log.error('the link could not store a change', { linkId, during, err });
     const events = [
@@ -285,14 +304,40 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       },
     ];
     try {
-      await recordChange({ linkId, accountId, patch: keep, events });
+      // What the kept change announces goes with it (`outbox-deliveries` runs only).
+      await recordChange({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
     } catch (again) {
-      if (!keep || !isInvalidData(again)) throw again;
+      if ((!keep && !outbox?.length) || !isInvalidData(again)) throw again;
       await recordChange({ linkId, accountId, events });
     }
   }
 
-  // ---- webhooks to the merchant: in the background, awaited before the workflow ends ----
+  // ---- webhooks to the merchant ----
+  /** The link as a webhook shows it, now. */
+  const snapshot = (): LinkSnapshot => {
+    const t = state.terms;
+    return {
+      id: t.id,
+      accountId: t.accountId,
+      status: state.status,
+      amount: t.amount,
+      amountPaid: state.amountPaid,
+      currency: t.currency,
+      reference: t.reference,
+      metadata: t.metadata,
+      invoiceId: t.invoiceId,
+      orderId: t.orderId,
+      customerId: t.customerId,
+    };
+  };
+  /** `outbox-deliveries`: a webhook as an outbox item, written with the transition it announces. */
+  const announce = (type: string, key: string, extra: Record<string, unknown> = {}): OutboxItem =>
+    webhookItem(linkWebhookEvent(snapshot(), { type, key, extra }, iso(now())));
+  /** `outbox-deliveries`: the closing message as an outbox item, on the channel it goes by. */
+  const closingItems = (kind: ClosingMessageKind | undefined): OutboxItem[] =>
+    kind ? closingMessageItem(kind, preferredChannel(state)) : [];
+
+  // Before `outbox-deliveries`: one activity per webhook, in the background, awaited before the workflow ends.
   const webhooks = new Set<Promise<void>>();
   function emit(type: string, key: string, extra: Record<string, unknown> = {}): void {
     const t = state.terms;
@@ -309,7 +354,12 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     webhooks.add(delivering);
   }
 
-  async function close(status: LinkStatus, data: Record<string, unknown> = {}): Promise<void> {
+  /** Closes the link; `message`: the closing message the customer gets about it, if any. */
+  async function close(
+    status: LinkStatus,
+    data: Record<string, unknown> = {},
+    message?: ClosingMessageKind,
+  ): Promise<void> {
     state.status = status;
     state.closedAt = iso(now());
     sends.cancel();
@@ -319,8 +369,14 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     await record({
       patch: { status, closedAt: state.closedAt },
       events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
+      ...(outboxDeliveries
+        ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
+        : {}),
     });
-    emit(`payment_link.${status}`, `status:${status}`);
+    if (!outboxDeliveries) {
+      emit(`payment_link.${status}`, `status:${status}`);
+      if (message) sendClosingMessage(message);
+    }
   }
 
   /**
@@ -342,6 +398,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
             before,
             payments: payments.map((payment) => ({ rowId: `pay_${uuid4().replaceAll('-', '')}`, payment })),
             now: at,
+            // The activity enqueues the webhooks and the receipt in the same transaction.
+            ...(outboxDeliveries
+              ? { announce: { link: snapshot(), receiptChannel: preferredChannel(state) ?? null } }
+              : {}),
           },
         ],
       );
@@ -369,10 +429,13 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         state.closedAt = at;
         sends.cancel();
         // Receipts go to the link's customer: for a multi-use link that is not who paid.
-        if (decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
+        if (decision.status === 'paid' && state.terms.maxPayments === 1 && !outboxDeliveries)
+          sendClosingMessage('receipt');
       }
-      // Each webhook carries the link as this payment left it.
-      for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
+      // Each webhook carries the link as this payment left it (enqueued by recordPayments on
+      // `outbox-deliveries` runs, with the same pure rules: outbox-items.ts).
+      if (!outboxDeliveries)
+        for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
     }
     // The activity wrote the row; the search attribute follows in the task that learns of it.
     if (state.status !== before.status) {
@@ -408,6 +471,21 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         amount: payment.amount,
         currency: storable(payment.currency),
       },
+      // Announced as Postgres can store it (the outbox row is jsonb, refusing what the payment row refused).
+      outboxDeliveries
+        ? paymentItems(
+            { link: snapshot(), receiptChannel: preferredChannel(state) ?? null },
+            before,
+            {
+              ...payment,
+              provider: storable(payment.provider),
+              paymentId: storable(payment.paymentId),
+              currency: storable(payment.currency),
+            },
+            decision,
+            at,
+          )
+        : undefined,
     );
     return { results: [{ outcome: 'recorded', decision }], linksToClose: [] };
   }
@@ -450,8 +528,11 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
     switch (command.kind) {
       case 'cancel':
-        await close('cancelled', command.request.reason ? { reason: command.request.reason } : {});
-        if (command.request.notifyCustomer) sendClosingMessage('cancelled');
+        await close(
+          'cancelled',
+          command.request.reason ? { reason: command.request.reason } : {},
+          command.request.notifyCustomer ? 'cancelled' : undefined,
+        );
         break;
       case 'extend': {
         const { expiresAt } = command.request;
@@ -565,8 +646,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     // Commands first (a payment that raced the expiry wins), then a due hand-over.
     if (queue.length > 0 || handOverDue()) continue;
     if (now() >= expiresAt) {
-      await close('expired');
-      if (state.terms.notifyOnExpiry) sendClosingMessage('expired');
+      await close('expired', {}, state.terms.notifyOnExpiry ? 'expired' : undefined);
     } else if (reminder && now() >= Date.parse(reminder.at)) {
       state.reminderCursor = reminder.at;
       for (const channel of state.terms.channels) {
