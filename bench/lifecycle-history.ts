@@ -5,188 +5,25 @@
  *   npm run bench:history            # starts its own dev server and database
  *
  * Prints every history event, the count by type, and the billable actions by Temporal
- * Cloud's rules (one per: workflow start, timer started, search-attribute upsert, signal,
- * accepted update, activity attempt).
+ * Cloud's rules (bench/support/lifecycle.ts: workflow start, timer started, search-attribute
+ * upsert other than the SDK's `TemporalChangeVersion`, signal, accepted update, activity attempt,
+ * the local activities of one workflow task together). `npm run bench` reports the same totals.
  */
-import { randomBytes } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import proto from '@temporalio/proto';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createAccount } from '../src/accounts/accounts';
-import { createCommerceStores } from '../src/commerce/stores';
-import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../src/config';
-import { createDb, dropDatabase, ensureDatabase } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
-import { startDevPeers } from '../src/dev/peers';
-import { CreatePaymentLinkSchema } from '../src/links/create-link';
-import { createLinkService } from '../src/links/link-service';
-import { createLinkStore } from '../src/links/link-store';
-import { createLogger } from '../src/logger';
-import { createChannels } from '../src/notifications/channels';
-import { TOOLS_DIR } from '../src/paths';
-import { resolveTemporalCli } from '../src/temporal/cli-binary';
-import { startDevServer } from '../src/temporal/dev-server';
-import { AesGcmPayloadCodec, parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
-import { createPaylinksWorker } from '../src/worker/create-worker';
-import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../workflows/payment-link/contract';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startBenchInfra } from './support/infra';
+import { measureLifecycleHistory } from './support/lifecycle';
 
-const { temporal } = proto;
-const CODEC_KEYS = parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS);
-const codec = new AesGcmPayloadCodec(CODEC_KEYS);
-const EventType = temporal.api.enums.v1.EventType;
-type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
-
-/** Temporal Cloud's action rules, applied to one history event. */
-function actionsOf(event: HistoryEvent): number {
-  switch (event.eventType) {
-    case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-    case EventType.EVENT_TYPE_TIMER_STARTED:
-    case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-    case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-    case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-      return 1;
-    case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-      return event.activityTaskStartedEventAttributes?.attempt ?? 1; // each attempt is one
-    default:
-      return 0;
-  }
-}
-
-const name = (e: HistoryEvent) => (EventType[e.eventType ?? 0] ?? 'UNKNOWN').replace(/^EVENT_TYPE_/, '');
-
-function detail(e: HistoryEvent): string {
-  const scheduled = e.activityTaskScheduledEventAttributes;
-  if (scheduled) {
-    // The history holds encrypted payloads: decrypt to show what was sent.
-    const input = scheduled.input?.payloads?.[0];
-    const arg = input ? JSON.parse(Buffer.from(codec.decrypt(input).data ?? []).toString()) : undefined;
-    return `${scheduled.activityType?.name}${arg?.channel ? ` (${arg.kind}, ${arg.channel})` : ''}`;
-  }
-  if (e.timerStartedEventAttributes) {
-    const s = e.timerStartedEventAttributes.startToFireTimeout?.seconds;
-    return `timer ${s ?? 0}s`;
-  }
-  if (e.workflowExecutionUpdateAcceptedEventAttributes) {
-    return String(e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input?.name);
-  }
-  if (e.workflowExecutionSignaledEventAttributes)
-    return String(e.workflowExecutionSignaledEventAttributes.signalName);
-  return '';
-}
-
-async function main() {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const logger = createLogger('silent');
-  const cli = await resolveTemporalCli({ toolsDir: TOOLS_DIR, onProgress: console.error });
-  const port = 17000 + Math.floor(Math.random() * 2000);
-  const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer({ binary: cli, port });
-  const address = process.env.TEMPORAL_ADDRESS ?? (server?.address as string);
-
-  const dbUrl = new URL(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  dbUrl.pathname = `/paylinks_bench_${randomBytes(4).toString('hex')}`;
-  await ensureDatabase(dbUrl.toString());
-  const db = createDb(dbUrl.toString());
-  await migrateLatest(db);
-
-  // As the engine runs: every payload encrypted.
-  const dataConverter = payloadDataConverter(CODEC_KEYS);
-  const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
-  const connection = await NativeConnection.connect({ address });
-  const peers = await startDevPeers();
-  const channels = createChannels(
-    {
-      smtpUrl: undefined,
-      mailFrom: 'Bench <bench@paylinks.test>',
-      twilio: undefined,
-      emailPerSecond: 100,
-      smsPerSecond: 100,
-    },
-    'http://localhost:3000',
-    peers,
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const infra = await startBenchInfra();
+try {
+  const h = await measureLifecycleHistory({ address: infra.temporalAddress, databaseUrl: infra.databaseUrl });
+  console.log('\n| # | event | detail | actions |\n| --- | --- | --- | --- |');
+  for (const e of h.events) console.log(`| ${e.id} | ${e.type} | ${e.detail} | ${e.actions || ''} |`);
+  console.log('\n| event type | events | actions |\n| --- | --- | --- |');
+  for (const t of h.byType) console.log(`| ${t.type} | ${t.events} | ${t.actions} |`);
+  console.log(
+    `\ncanonical lifecycle: ${h.historyEvents} history events, ${h.billableActions} billable actions`,
   );
-  const worker = await createPaylinksWorker({
-    connection,
-    namespace: 'default',
-    taskQueue,
-    db,
-    email: channels.email,
-    sms: channels.sms,
-    publicBaseUrl: 'http://localhost:3000',
-    ratePerSecond: { email: 100, sms: 100 },
-    secretsKey: Buffer.alloc(32, 'bench'),
-    dataConverter,
-    webhookEgress: { allowPrivate: true },
-  });
-  const running = worker.run();
-  const client = new Client({ connection: await Connection.connect({ address }), dataConverter });
-
-  try {
-    const account = await createAccount(db, 'Bench shop');
-    const links = createLinkStore(db);
-    const service = createLinkService({
-      temporal: client,
-      links,
-      taskQueue,
-      // A short late-payment window: the event count does not depend on its length.
-      settings: { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
-      createWaitMs: 10_000,
-      logger,
-      commerce: createCommerceStores(db),
-    });
-    const row = await service.create(
-      { id: account.accountId, name: 'Bench shop', timezone: 'UTC' },
-      CreatePaymentLinkSchema.parse({
-        amount: 1999,
-        currency: 'USD',
-        customer: { name: 'Ada', email: 'ada@example.com', phone: '+14155550123' },
-        channels: ['email', 'sms'],
-        quiet_hours: null,
-        reminders: { after_created: ['PT2S'] },
-      }),
-    );
-    const handle = client.workflow.getHandle(row.id);
-    for (;;) {
-      const events = await links.listEvents(account.accountId, row.id);
-      if (events.filter((e) => e.type === 'payment_link.reminded').length === 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await handle.signal(paymentReceivedSignal, {
-      provider: 'sandbox',
-      paymentId: 'pi_bench',
-      amount: 1999,
-      currency: 'USD',
-    });
-    await handle.result();
-
-    const history = await handle.fetchHistory();
-    const events = history.events ?? [];
-    let actions = 0;
-    const byType = new Map<string, { events: number; actions: number }>();
-    console.log('\n| # | event | detail | actions |\n| --- | --- | --- | --- |');
-    for (const e of events) {
-      const a = actionsOf(e);
-      actions += a;
-      const n = name(e);
-      const entry = byType.get(n) ?? { events: 0, actions: 0 };
-      byType.set(n, { events: entry.events + 1, actions: entry.actions + a });
-      console.log(`| ${e.eventId} | ${n} | ${detail(e)} | ${a || ''} |`);
-    }
-    console.log('\n| event type | events | actions |\n| --- | --- | --- |');
-    for (const [n, c] of [...byType.entries()].sort((x, y) => y[1].events - x[1].events)) {
-      console.log(`| ${n} | ${c.events} | ${c.actions} |`);
-    }
-    console.log(`\ncanonical lifecycle: ${events.length} history events, ${actions} billable actions`);
-  } finally {
-    worker.shutdown();
-    await running;
-    await connection.close();
-    await client.connection.close();
-    await db.destroy();
-    channels.close();
-    await peers.stop();
-    await dropDatabase(dbUrl.toString());
-    await server?.stop();
-  }
+} finally {
+  await infra.stop();
 }
-
-await main();

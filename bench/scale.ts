@@ -168,7 +168,8 @@ const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function distribution(values: number[]): Distribution {
-  const sorted = [...values].sort((a, b) => a - b);
+  // NaN: not measured (e.g. no remote recordChange activity in a lean-lifecycle history).
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   const at = (q: number) =>
     sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
   return {
@@ -375,6 +376,29 @@ interface Breakdown {
 }
 
 /**
+ * The lean lifecycle runs `recordChange` as a local activity inside the workflow task that closes
+ * the link: the expiry timer is the last TimerFired, and that task is the first one after it.
+ */
+function localBreakdownOf(events: HistoryEvent[], expiresAtMs: number): Breakdown | undefined {
+  const firedAt = events.map((e) => e.eventType).lastIndexOf(EventType.EVENT_TYPE_TIMER_FIRED);
+  if (firedAt < 0) return undefined;
+  const rest = events.slice(firedAt);
+  const startedAt = rest.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  const completed = rest.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+  return {
+    timerFiredLate: ms(events[firedAt]) - expiresAtMs,
+    wftWait: ms(rest[startedAt]) - ms(events[firedAt]),
+    // The task includes the local recordChange: the row is written before it completes.
+    wftRun: ms(completed) - ms(rest[startedAt]),
+    activityScheduleToStart: Number.NaN,
+    activityRun: Number.NaN,
+    wftTimeouts: rest
+      .slice(0, Math.max(startedAt, 0))
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT).length,
+  };
+}
+
+/**
  * A link with no channels schedules `recordChange` only to close: the expiry timer is the last
  * TimerFired before it, the workflow task that closed the link is the one between.
  */
@@ -384,7 +408,7 @@ function breakdownOf(events: HistoryEvent[], expiresAtMs: number): Breakdown | u
       e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
       e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordChange',
   );
-  if (record < 0) return undefined;
+  if (record < 0) return localBreakdownOf(events, expiresAtMs);
   const before = events.slice(0, record);
   const lastIndex = (type: number) => before.map((e) => e.eventType).lastIndexOf(type);
   const firedAt = lastIndex(EventType.EVENT_TYPE_TIMER_FIRED);

@@ -21,6 +21,9 @@ import * as providerEventRetries from './20261124000600_provider_event_retries';
 import * as providerEventLease from './20261124000700_provider_event_lease';
 import * as payTimeHistogram from './20261124000800_pay_time_histogram';
 import * as campaigns from './20261124000900_campaigns';
+import * as outbox from './20261124001000_outbox';
+import * as linkViews from './20261124001100_link_views';
+import * as campaignProgress from './20261124001200_campaign_progress';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -43,6 +46,9 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124000700_provider_event_lease', providerEventLease],
   ['20261124000800_pay_time_histogram', payTimeHistogram],
   ['20261124000900_campaigns', campaigns],
+  ['20261124001000_outbox', outbox],
+  ['20261124001100_link_views', linkViews],
+  ['20261124001200_campaign_progress', campaignProgress],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -109,6 +109,10 @@ try {
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
+    // The outbox drainer (webhooks, closing messages) runs with the worker; PGlite serves one
+    // session at a time, so there it polls instead of holding a LISTEN session.
+    logger,
+    outbox: { listen: !database.embedded },
   });
   const workerDone = worker.run();
   workerDone.catch((err: unknown) => {
@@ -152,6 +156,8 @@ try {
     // The outbox shows message bodies (and so link URLs): development only.
     devPeers: config.env === 'development' ? devPeers : undefined,
   });
+  // Stopped in reverse: the server stops taking requests, then the views it counted are written.
+  shutdown.add('page views', app.drain);
   const server: Server = await new Promise((ready) => {
     const s = app.listen(config.port, () => ready(s));
   });

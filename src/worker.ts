@@ -3,7 +3,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL } from './config';
 import { loadConfigOrExit } from './config/startup';
-import { createDb } from './db/knex';
+import { createDb, WORKER_POOL_MAX } from './db/knex';
 import { createLogger, prettyFor } from './logger';
 import { createChannels } from './notifications/channels';
 import { startMetricsServer } from './observability/metrics-endpoint';
@@ -24,6 +24,7 @@ if (config.payloadCodec.developmentKey)
 // The worker role sends for real: it refuses to start without SMTP_URL and twilio credentials.
 const channels = createChannels(config.notifications, config.publicBaseUrl);
 const db = createDb(config.databaseUrl ?? DEFAULT_DATABASE_URL, {
+  max: WORKER_POOL_MAX,
   timeouts: config.databaseTimeouts,
   logger,
 });
@@ -51,6 +52,8 @@ const worker = await createPaylinksWorker({
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
+  // The outbox drainer (webhooks, closing messages) runs in this process too.
+  logger,
 });
 await ensureReconcilerSchedule(
   new Client({ connection, namespace: config.temporal.namespace, dataConverter }),

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import type { CampaignEngine } from '../campaigns/engine';
 import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
 import { DEFAULT_RATE_LIMITS, type RateLimits, type TrustProxy } from '../config/rate-limits';
@@ -7,6 +8,7 @@ import { type Db, isDatabaseReachable } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import type { LinkService } from '../links/link-service';
 import type { LinkStore } from '../links/link-store';
+import type { PageViews } from '../links/page-views';
 import type { Logger } from '../logger';
 import type { NotificationStore } from '../notifications/notification-store';
 import { metricsHandler } from '../observability/metrics-endpoint';
@@ -26,6 +28,8 @@ import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
 import { analyticsRoutes } from './routes/analytics';
+import { campaignRunRoutes } from './routes/campaign-runs';
+import { campaignImportRoutes, campaignRoutes } from './routes/campaigns';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
 import { dashboardRoutes } from './routes/dashboard';
@@ -67,8 +71,12 @@ export interface AppDeps {
   devPeers?: DevPeers;
   temporal: Client;
   links: LinkStore;
+  /** Views of the public link pages: counted in memory, written about once a second. */
+  pageViews: PageViews;
   linkService: LinkService;
   documentLinks: DocumentLinks;
+  /** Starts, pauses, resumes and cancels campaigns (their workflows). */
+  campaignEngine: CampaignEngine;
   recordLatePayment: RecordLatePayment;
   publicBaseUrl: string;
   logger: Logger;
@@ -96,6 +104,25 @@ export function createApp(deps: AppDeps): Express {
     customerLocale: linkCustomerLocale(deps.links),
   });
 
+  // The customers' pages first: the link page is the most requested route, and every layer
+  // before it is tried on every view.
+  const sessions = createSessionStore(deps.db);
+  if (limit.publicPages) app.use(['/l', '/sandbox', '/u'], limit.publicPages);
+  app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
+  const providers: ProviderRegistry = deps.sandboxSecret
+    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
+    : {};
+  const directory = deps.paymentProviders;
+  const linkPage = linkPageRoutes({
+    db: deps.db,
+    links: deps.links,
+    sessions,
+    providers: directory,
+    logger: deps.logger,
+    views: deps.pageViews,
+  });
+  app.use(linkPage.router);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -116,17 +143,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(docsRoutes(deps.publicBaseUrl));
   app.use(dashboardRoutes());
-  const sessions = createSessionStore(deps.db);
-  app.use(['/l', '/sandbox', '/u'], limit.publicPages);
   app.use('/v1/callbacks', limit.callbacks);
-  app.use(linkQrRoutes(deps.links, deps.publicBaseUrl));
-  const providers: ProviderRegistry = deps.sandboxSecret
-    ? { sandbox: sandboxProvider(deps.sandboxSecret) }
-    : {};
-  const directory = deps.paymentProviders;
-  app.use(
-    linkPageRoutes({ db: deps.db, links: deps.links, sessions, providers: directory, logger: deps.logger }),
-  );
   if (deps.sandboxSecret)
     app.use(sandboxCheckoutRoutes({ sessions, links: deps.links, secret: deps.sandboxSecret }));
   app.use(unsubscribeRoutes(deps.notifications));
@@ -164,13 +181,20 @@ export function createApp(deps: AppDeps): Express {
   const v1 = express.Router();
   // Before parsing: an unauthenticated body is never read. Only failed attempts are limited.
   v1.use(authenticate(deps.db), limit.failedAuth, requireAccount, limit.account);
+  // Before the 64 kB JSON parser: a recipients import is large, streamed (CSV) or parsed under its own cap.
+  v1.use('/campaigns', campaignImportRoutes(deps));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
-  v1.use('/payment_links', paymentLinkRoutes(deps));
+  v1.use(
+    '/payment_links',
+    paymentLinkRoutes({ ...deps, onLinkChanged: (link) => linkPage.pages.forget(link.token) }),
+  );
+  v1.use('/campaigns', campaignRoutes(deps));
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
   v1.use(paymentRoutes(deps));
   v1.use(analyticsRoutes(deps));
+  v1.use('/campaigns', campaignRunRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => {

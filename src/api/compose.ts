@@ -1,6 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
+import type { CampaignSettings } from '../../workflows/campaign/contract';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
+import { createCampaignStore } from '../campaigns/campaign-store';
+import { createCampaignEngine } from '../campaigns/engine';
 import { createDocumentLinks } from '../commerce/document-links';
 import { createCommerceStores } from '../commerce/stores';
 import type { RateLimits, TrustProxy } from '../config/rate-limits';
@@ -8,6 +11,7 @@ import type { Db } from '../db/knex';
 import type { DevPeers } from '../dev/peers';
 import { createLinkService } from '../links/link-service';
 import { createLinkStore } from '../links/link-store';
+import { createPageViews } from '../links/page-views';
 import type { Logger } from '../logger';
 import { createNotificationStore } from '../notifications/notification-store';
 import { createLatePayments } from '../payments/late-payments';
@@ -32,6 +36,8 @@ export interface ApiWiring {
   temporalRpcTimeoutMs?: number;
   logger: Logger;
   settings?: LifecycleSettings;
+  /** Campaign runs' page sizes and continue-as-new point; tests shrink them. */
+  campaignSettings?: Partial<CampaignSettings>;
   twilioAuthToken: string | undefined;
   sandboxSecret: string | undefined;
   /** Encrypts the accounts' webhook secrets. */
@@ -53,9 +59,19 @@ export interface ApiWiring {
   metricsToken?: string;
 }
 
+/** The API, and what it holds in memory that must be written before the process ends. */
+export type PaylinksApi = Express & {
+  /**
+   * Writes the page views counted in memory and stops their timer. Call after the server has
+   * stopped taking requests and before the database pool closes.
+   */
+  drain(): Promise<void>;
+};
+
 /** Builds the whole API from its dependencies; entry points only listen and shut down. */
-export function composeApi(w: ApiWiring): Express {
+export function composeApi(w: ApiWiring): PaylinksApi {
   const links = createLinkStore(w.db);
+  const pageViews = createPageViews(w.db, w.logger);
   const providerSettings = createProviderSettings(w.db, w.secretsKey);
   const paymentProviders = createProviderDirectory({
     settings: providerSettings,
@@ -73,13 +89,21 @@ export function composeApi(w: ApiWiring): Express {
     logger: w.logger,
     commerce,
   });
-  return createApp({
+  const app = createApp({
     db: w.db,
     commerce,
     temporal: w.temporal,
     links,
+    pageViews,
     linkService,
     documentLinks: createDocumentLinks({ commerce, links, linkService }),
+    campaignEngine: createCampaignEngine({
+      temporal: w.temporal,
+      campaigns: createCampaignStore(w.db),
+      taskQueue: w.taskQueue,
+      ...(w.campaignSettings ? { settings: w.campaignSettings } : {}),
+      ...(w.temporalRpcTimeoutMs ? { rpcTimeoutMs: w.temporalRpcTimeoutMs } : {}),
+    }),
     recordLatePayment: createLatePayments({
       recordPayments: createPaymentRecorder(w.db),
       temporal: w.temporal,
@@ -112,4 +136,5 @@ export function composeApi(w: ApiWiring): Express {
       logger: w.logger,
     }),
   });
+  return Object.assign(app, { drain: () => pageViews.stop() });
 }

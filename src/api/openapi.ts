@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { AnalyticsParamsSchema } from '../analytics/link-analytics';
 import { analyticsPath } from '../analytics/openapi';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
+import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
+import { CampaignRunSchema, CancelCampaignSchema } from './routes/campaign-runs';
 import {
   CustomerSchema,
   DocumentLinkSchema,
@@ -50,6 +52,9 @@ const body = (schema: z.ZodType) => ({
   content: { 'application/json': { schema: jsonSchema(schema) } },
 });
 
+/** A body that may be left out (the same as `{}`). */
+const optionalBody = (schema: z.ZodType) => ({ ...body(schema), required: false });
+
 /** Query parameters from an object schema, one per key. */
 function queryParameters(schema: z.ZodObject): Json[] {
   const json = jsonSchema(schema) as { properties?: Record<string, Json>; required?: string[] };
@@ -79,6 +84,33 @@ const idParam = (what: string) => ({
   schema: { type: 'string' },
   description: `The ${what}'s id; an id that cannot be one (wrong prefix, a NUL) is a 404 like an unknown one`,
 });
+
+/** `views` of a retrieved link: counted in memory by the API and stored about once a second. */
+const LINK_WITH_VIEWS: Json = {
+  type: 'object',
+  required: ['views'],
+  properties: {
+    views: {
+      type: 'object',
+      required: ['count', 'first_viewed_at', 'last_viewed_at'],
+      description:
+        "The link's public page views. Counted by each API instance in memory and stored about once a second, so a view shows here within a second or two; a crashed instance may lose its last second of counts. The timeline (`/events`) keeps one `link.viewed` entry, the first view.",
+      properties: {
+        count: { type: 'integer', minimum: 0, description: 'Times the page was served' },
+        first_viewed_at: {
+          type: ['string', 'null'],
+          format: 'date-time',
+          description: 'UTC; null: never viewed',
+        },
+        last_viewed_at: {
+          type: ['string', 'null'],
+          format: 'date-time',
+          description: 'UTC; null: never viewed',
+        },
+      },
+    },
+  },
+};
 
 export function buildOpenApiDocument(serverUrl: string): Json {
   const list = (summary: string, query: z.ZodObject = PaginationSchema) => ({
@@ -133,7 +165,17 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         get: list('List payment links, newest first', ListQuerySchema),
       },
       '/v1/payment_links/{id}': {
-        get: { summary: 'Retrieve a payment link', parameters: [idParam('link')], responses: ok('The link') },
+        get: {
+          summary: 'Retrieve a payment link',
+          parameters: [idParam('link')],
+          responses: {
+            ...ok('The link'),
+            '200': {
+              description: 'The link, with how often its public page was viewed',
+              content: { 'application/json': { schema: LINK_WITH_VIEWS } },
+            },
+          },
+        },
         post: {
           summary: 'Update an open payment link',
           parameters: [idParam('link')],
@@ -296,6 +338,60 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           DeliveriesQuerySchema,
         ),
       },
+      '/v1/campaigns/{id}/start': {
+        post: {
+          summary:
+            'Start a draft campaign: send times are set per recipient (their local time, out of quiet hours) and links go out at the throttle',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CampaignRunSchema),
+          responses: {
+            ...ok('The campaign, scheduled or running'),
+            '409': errorResponse('Not a draft, or no recipients'),
+          },
+        },
+      },
+      '/v1/campaigns/{id}/pause': {
+        post: {
+          summary:
+            'Pause a campaign: no link is made until it resumes (answers once the sending has stopped)',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CampaignRunSchema),
+          responses: {
+            ...ok('The paused campaign'),
+            '409': errorResponse('Not started, finished, or single-link'),
+          },
+        },
+      },
+      '/v1/campaigns/{id}/resume': {
+        post: {
+          summary: 'Resume a paused campaign',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CampaignRunSchema),
+          responses: {
+            ...ok('The campaign, scheduled or running'),
+            '409': errorResponse('Not started, or finished'),
+          },
+        },
+      },
+      '/v1/campaigns/{id}/cancel': {
+        post: {
+          summary:
+            'Cancel a campaign: nothing more is sent; with cancel_links the links already sent are cancelled too',
+          parameters: [idParam('campaign')],
+          requestBody: optionalBody(CancelCampaignSchema),
+          responses: { ...ok('The cancelled campaign'), '409': errorResponse('Already completed') },
+        },
+      },
+      ...campaignPaths({
+        ok,
+        errorResponse,
+        body,
+        list,
+        queryParameters,
+        idParam,
+        idempotencyKey,
+        keyConflict,
+      }),
       '/v1/analytics/payment_links': analyticsPath(queryParameters(AnalyticsParamsSchema), {
         '400': errorResponse('Bad `from`, `to` or `group_by`; `param` names it'),
         '401': errorResponse('Missing or invalid API key'),

@@ -118,8 +118,11 @@ export function limiters(deps: RateLimitDeps) {
     res.status(429).type('html').send(tooManyRequestsPage(lang, retryAfter));
   };
   return {
-    /** Customers' pages, per client address. */
-    publicPages: limiter('public', limits.publicPerMinute, deps, { handler: htmlHandler }),
+    /** Customers' pages, per client address; undefined when configured off. */
+    publicPages:
+      limits.publicPerMinute === 'off'
+        ? undefined
+        : limiter('public', limits.publicPerMinute, deps, { handler: htmlHandler }),
     /** Provider callbacks, per client address. */
     callbacks: limiter('callbacks', limits.callbacksPerMinute, deps, { handler: jsonHandler }),
     /** Refused authentication, per client address; authenticated requests neither count nor wait. */

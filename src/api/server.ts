@@ -58,6 +58,8 @@ const app = composeApi({
     : undefined,
   metricsToken: config.metrics.token,
 });
+// Stopped in reverse: the server stops taking requests, then the views it counted are written.
+shutdown.add('page views', app.drain);
 const server = app.listen(config.port, () => logger.info(`API listening on :${config.port}`));
 shutdown.add('API server', () => new Promise((done) => server.close(done)));
 if (config.metrics.port !== undefined) {

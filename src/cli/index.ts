@@ -12,6 +12,7 @@ import {
 import { DEFAULT_DATABASE_URL, loadConfig } from '../config';
 import { createDb, type Db, ensureDatabase } from '../db/knex';
 import { migrateLatest } from '../db/migrate';
+import { registerCampaignCommands } from './campaigns';
 import { registerLinkCommands } from './links';
 import { repairCommand } from './repair-links';
 
@@ -112,5 +113,6 @@ keys
 const links = repairCommand(withDb, (message) => program.error(message));
 registerLinkCommands(program, links);
 program.addCommand(links);
+registerCampaignCommands(program);
 
 await program.parseAsync();

@@ -6,44 +6,12 @@
 import type { Payload } from '@temporalio/common';
 import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow';
 import type { Command } from 'commander';
-import { type Config, loadConfig } from '../config';
+import { loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { formatTimeline, historyTimeline } from '../temporal/history-timeline';
 import { payloadDataConverter, revealEncodedFailures } from '../temporal/payload-codec';
-
-class CliError extends Error {}
-
-interface ApiErrorBody {
-  error?: { code?: string; message?: string; param?: string };
-}
-
-/** One API call with the operator's key; an API error becomes a one-line message. */
-async function callApi<T>(config: Config, method: string, path: string, body?: unknown): Promise<T> {
-  if (!config.cli.apiKey) throw new CliError('PAYLINKS_API_KEY is not set (an API key of the account)');
-  let res: Response;
-  try {
-    res = await fetch(`${config.cli.apiUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${config.cli.apiKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new CliError(`cannot reach the API at ${config.cli.apiUrl} (${(err as Error).message})`);
-  }
-  const text = await res.text();
-  const json = text ? (JSON.parse(text) as unknown) : undefined;
-  if (!res.ok) {
-    const e = (json as ApiErrorBody | undefined)?.error;
-    throw new CliError(
-      `${res.status} ${e?.code ?? 'error'}: ${e?.message ?? text}${e?.param ? ` (${e.param})` : ''}`,
-    );
-  }
-  return json as T;
-}
+import { action, CliError, callApi, print } from './api-client';
 
 interface LinkJson {
   id: string;
@@ -103,21 +71,6 @@ const eventLine = (e: EventJson) => {
     .join(' ');
   return `${e.created_at}  ${e.type}${data ? `  ${data}` : ''}`;
 };
-
-const print = (json: boolean | undefined, value: unknown, text: () => string) =>
-  console.log(json ? JSON.stringify(value, null, 2) : text());
-
-/** `program.error` for operator mistakes and API refusals; anything else is a bug and throws. */
-function action<A extends unknown[]>(program: Command, run: (...args: A) => Promise<void>) {
-  return async (...args: A) => {
-    try {
-      await run(...args);
-    } catch (err) {
-      if (err instanceof CliError) program.error(err.message);
-      throw err;
-    }
-  };
-}
 
 /** Adds the operator's link commands to `links` (which also holds `repair`); errors exit through `program`. */
 export function registerLinkCommands(program: Command, links: Command): void {
@@ -199,8 +152,10 @@ export function registerLinkCommands(program: Command, links: Command): void {
           'POST',
           `/v1/payment_links/${encodeURIComponent(id)}/cancel`,
           {
-            ...(opts.reason ? { reason: opts.reason } : {}),
-            ...(opts.notify ? { notify_customer: true } : {}),
+            json: {
+              ...(opts.reason ? { reason: opts.reason } : {}),
+              ...(opts.notify ? { notify_customer: true } : {}),
+            },
           },
         );
         print(opts.json, link, () => `cancelled ${linkLine(link)}`);
@@ -221,7 +176,7 @@ export function registerLinkCommands(program: Command, links: Command): void {
           loadConfig(),
           'POST',
           `/v1/payment_links/${encodeURIComponent(id)}/notify`,
-          { channel: opts.channel },
+          { json: { channel: opts.channel } },
         );
         print(opts.json, link, () => `resending ${link.id} by ${opts.channel}`);
       }),

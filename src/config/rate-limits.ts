@@ -7,8 +7,11 @@ import { z } from 'zod';
 
 /** Per minute, per client address unless said otherwise. */
 export interface RateLimits {
-  /** The public link pages, checkout and unsubscribe pages. */
-  publicPerMinute: number;
+  /**
+   * The public link pages, checkout and unsubscribe pages. `off` (spelled out, never by a 0)
+   * takes the limiter off those pages: for measuring the page itself, not for production.
+   */
+  publicPerMinute: number | 'off';
   /** Provider callbacks. */
   callbacksPerMinute: number;
   /** Requests refused with 401: slows down key guessing. */
@@ -77,7 +80,9 @@ export function parseTrustProxy(value: string): TrustProxy | { problem: string }
 const perMinute = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 export const rateLimitEnv = {
-  RATE_LIMIT_PUBLIC_PER_MINUTE: perMinute(DEFAULT_RATE_LIMITS.publicPerMinute),
+  RATE_LIMIT_PUBLIC_PER_MINUTE: z
+    .union([z.literal('off'), z.coerce.number().int().positive()])
+    .default(DEFAULT_RATE_LIMITS.publicPerMinute as number),
   RATE_LIMIT_CALLBACKS_PER_MINUTE: perMinute(DEFAULT_RATE_LIMITS.callbacksPerMinute),
   RATE_LIMIT_FAILED_AUTH_PER_MINUTE: perMinute(DEFAULT_RATE_LIMITS.failedAuthPerMinute),
   RATE_LIMIT_ACCOUNT_PER_MINUTE: perMinute(DEFAULT_RATE_LIMITS.accountPerMinute),
@@ -95,7 +100,7 @@ export const rateLimitEnv = {
 };
 
 export function rateLimitsFrom(e: {
-  RATE_LIMIT_PUBLIC_PER_MINUTE: number;
+  RATE_LIMIT_PUBLIC_PER_MINUTE: number | 'off';
   RATE_LIMIT_CALLBACKS_PER_MINUTE: number;
   RATE_LIMIT_FAILED_AUTH_PER_MINUTE: number;
   RATE_LIMIT_ACCOUNT_PER_MINUTE: number;

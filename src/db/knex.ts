@@ -33,6 +33,13 @@ export interface DbTimeouts {
   queryMs: number;
 }
 
+/**
+ * The worker's pool: its local activities (at most LIFECYCLE_TUNING.maxConcurrentLocalActivityExecutions,
+ * 10, at once) each hold a connection for one write, and its activities (messages, reconciler)
+ * and outbox drainer need their own beside them; Postgres on a small machine gains nothing from more.
+ */
+export const WORKER_POOL_MAX = 20;
+
 export interface DbOptions {
   min?: number;
   max?: number;

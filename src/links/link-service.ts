@@ -1,5 +1,12 @@
-import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow';
 import { DateTime } from 'luxon';
 import {
   type CancelRequest,
@@ -12,8 +19,8 @@ import {
   type LinkChanges,
   type LinkTerms,
   linkCreatedUpdate,
-  linkStateQuery,
   linkWorkflowId,
+  type PaymentLinkWorkflowInput,
   resendUpdate,
   SearchAttributes,
   updateLinkUpdate,
@@ -68,6 +75,21 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 const refusalOf = (err: unknown): ApplicationFailure | undefined =>
   err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure ? err.cause : undefined;
 
+/** The API error a refused create means (its row could not be stored), if that is what `err` is. */
+function refusalError(err: unknown, terms: LinkTerms): ApiError | undefined {
+  const refused = refusalOf(err);
+  if (refused?.type === FailureTypes.DuplicateReference) return duplicateReference(terms.reference ?? '');
+  if (refused?.type === FailureTypes.DocumentHasOpenLink)
+    return documentHasOpenLink(String((refused.details ?? [])[0]));
+  if (refused?.type === FailureTypes.InvalidData)
+    return ApiError.invalid(
+      'The payment link contains data that cannot be stored',
+      undefined,
+      'invalid_data',
+    );
+  return undefined;
+}
+
 export function createLinkService(deps: LinkServiceDeps) {
   const { temporal, links, taskQueue, settings, createWaitMs, logger, commerce } = deps;
 
@@ -87,10 +109,126 @@ export function createLinkService(deps: LinkServiceDeps) {
     }
   }
 
+  /** Is the link's workflow there? Bounded: an unreachable server is "unknown", not "absent". */
+  async function lookUp(workflowId: string, deadlineMs: number): Promise<'exists' | 'absent' | 'unknown'> {
+    return temporal.connection
+      .withDeadline(Date.now() + deadlineMs, () => temporal.workflow.getHandle(workflowId).describe())
+      .then(
+        () => 'exists' as const,
+        (e: unknown) => ((e as { name?: string }).name === 'WorkflowNotFoundError' ? 'absent' : 'unknown'),
+      );
+  }
+
+  /**
+   * The terms the link's run was started with: this request's, or those of an earlier attempt
+   * with the same link id (an Idempotency-Key retry). Read from the start event, so no worker is
+   * needed.
+   */
+  async function startedTerms(workflowId: string, deadlineMs: number): Promise<LinkTerms> {
+    const { history } = await temporal.connection.withDeadline(Date.now() + deadlineMs, () =>
+      temporal.workflowService.getWorkflowExecutionHistory({
+        namespace: temporal.options.namespace,
+        execution: { workflowId },
+        maximumPageSize: 1,
+      }),
+    );
+    const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const input = await decodeOptionalSinglePayload<PaymentLinkWorkflowInput>(
+      temporal.options.loadedDataConverter,
+      payload,
+    );
+    if (!input?.terms) throw new Error(`the start event of ${workflowId} holds no link terms`);
+    return input.terms;
+  }
+
+  /**
+   * Starts the link's workflow and waits for its row in one RPC (update-with-start): the first
+   * workflow task stores the row (a local activity) and completes the `linkCreated` update, so the
+   * 201 goes out once a GET would find the link. The start is the only write and is durable on its
+   * own: with no worker to store the row within `createWaitMs`, the answer is built from the
+   * terms the run was started with.
+   */
+  async function createThroughWorkflow(account: AuthenticatedAccount, terms: LinkTerms): Promise<LinkRow> {
+    const workflowId = linkWorkflowId(terms.id);
+    // The start itself gets its full time even when the wait for a worker is shorter.
+    const startBudgetMs = Math.max(deps.temporalRpcTimeoutMs ?? createWaitMs, createWaitMs);
+    const begun = Date.now();
+    // Abandoned after the wait, the update's long-poll is aborted rather than left running.
+    const abandon = new AbortController();
+    const creating = temporal.connection.withAbortSignal(abandon.signal, () =>
+      temporal.workflow.executeUpdateWithStart(linkCreatedUpdate, {
+        startWorkflowOperation: startOperation(terms, taskQueue, settings),
+        // One id per link: a retry's update is the first one again (answered, not run or billed twice).
+        updateId: LINK_CREATED_UPDATE_ID,
+      }),
+    );
+    creating.catch(() => undefined); // awaited below; a late rejection after the answer is expected
+    const stored = async () => (await links.findLink(account.id, terms.id)) ?? rowFromTerms(terms);
+
+    let failure: unknown;
+    try {
+      await within(creating, createWaitMs);
+      return await stored();
+    } catch (err) {
+      failure = err;
+    }
+    const refusal = refusalError(failure, terms);
+    if (refusal) throw refusal;
+    if (failure instanceof WorkflowExecutionAlreadyStartedError) {
+      // The link id's run has ended: a retry (same Idempotency-Key) of a link closed since, or refused.
+      const row = await links.findLink(account.id, terms.id);
+      if (row) return row;
+      logger.error({ err: failure, linkId: terms.id }, 'the payment link workflow did not store the link');
+      throw new ApiError(500, 'api_error', 'link_not_created', 'The payment link could not be created');
+    }
+    if (!(failure instanceof TimedOut) && !isTemporalUnavailable(failure)) {
+      abandon.abort();
+      logger.error({ err: failure, linkId: terms.id }, 'the payment link workflow did not store the link');
+      throw new ApiError(500, 'api_error', 'link_not_created', 'The payment link could not be created');
+    }
+
+    // No row in time: a slow or missing worker, or a slow or unreachable Temporal. The start
+    // decides the answer. Not there yet, it may still be on its way: it gets the rest of its time.
+    let found = await lookUp(workflowId, startBudgetMs);
+    const rest = startBudgetMs - (Date.now() - begun);
+    if (found !== 'exists' && rest > 0) {
+      const late = await within(creating, rest).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      if (late === undefined) return stored();
+      const lateRefusal = refusalError(late, terms);
+      if (lateRefusal) throw lateRefusal;
+      abandon.abort();
+      found = await lookUp(workflowId, startBudgetMs);
+    }
+    abandon.abort();
+    if (found === 'exists') {
+      logger.warn(
+        { linkId: terms.id },
+        'link workflow started but not yet persisted; answering from its terms',
+      );
+      const started = await startedTerms(workflowId, startBudgetMs).catch((err: unknown) => {
+        logger.error({ err, linkId: terms.id }, 'could not read the started link workflow back');
+        throw ApiError.unavailable(
+          'The payment link was created but Temporal did not answer with it; retry with the same Idempotency-Key.',
+        );
+      });
+      return rowFromTerms(started);
+    }
+    logger.error({ err: failure, linkId: terms.id }, 'could not start the payment link workflow');
+    throw ApiError.unavailable(
+      found === 'absent'
+        ? 'The payment link could not be created right now; nothing was stored. Retry later.'
+        : 'Temporal did not answer; whether the payment link was created is unknown. Check before retrying.',
+    );
+  }
+
   return {
     /**
-     * Starting the workflow is the one and only write: the workflow stores the row. The update
-     * that follows resolves once the row exists, so a GET right after the 201 sees the link.
+     * Starting the workflow is the one and only write: the workflow stores the row, and the
+     * update sent with the start resolves once the row exists, so a GET right after the 201 sees
+     * the link.
      */
     async create(
       account: AuthenticatedAccount,
@@ -130,50 +268,7 @@ export function createLinkService(deps: LinkServiceDeps) {
         throw duplicateReference(terms.reference);
       }
 
-      const { handle, startedNow } = await startOrFind(temporal, terms, {
-        taskQueue,
-        settings,
-        logger,
-        deadlineMs: deps.temporalRpcTimeoutMs ?? createWaitMs,
-      });
-      // Abandoned after the wait, the update's long-poll is aborted rather than left running.
-      const abandon = new AbortController();
-      try {
-        await within(
-          temporal.connection.withAbortSignal(abandon.signal, () => handle.executeUpdate(linkCreatedUpdate)),
-          createWaitMs,
-        );
-      } catch (err) {
-        abandon.abort();
-        const refused = refusalOf(err);
-        if (refused?.type === FailureTypes.DuplicateReference)
-          throw duplicateReference(terms.reference ?? '');
-        if (refused?.type === FailureTypes.DocumentHasOpenLink)
-          throw documentHasOpenLink(String((refused.details ?? [])[0]));
-        if (refused?.type === FailureTypes.InvalidData)
-          throw ApiError.invalid(
-            'The payment link contains data that cannot be stored',
-            undefined,
-            'invalid_data',
-          );
-        // Temporal unreachable after a durable start is the same as a slow worker: not a refusal.
-        if (!(err instanceof TimedOut) && !isTemporalUnavailable(err)) {
-          // A retry (same Idempotency-Key) of a link whose workflow has since finished: its row is the answer.
-          const stored = startedNow ? undefined : await links.findLink(account.id, terms.id);
-          if (stored) return stored;
-          // The workflow refused the link (its row could not be stored): nothing exists to answer with.
-          logger.error({ err, linkId: terms.id }, 'the payment link workflow did not store the link');
-          throw new ApiError(500, 'api_error', 'link_not_created', 'The payment link could not be created');
-        }
-        // The start is durable: the workflow stores the link as soon as a worker picks it up.
-        logger.warn(
-          { linkId: terms.id },
-          'link workflow started but not yet persisted; answering from its terms',
-        );
-        // A workflow started by an earlier attempt (same Idempotency-Key) holds the real terms.
-        return rowFromTerms(startedNow ? terms : (await handle.query(linkStateQuery)).terms);
-      }
-      return (await links.findLink(account.id, terms.id)) ?? rowFromTerms(terms);
+      return createThroughWorkflow(account, terms);
     },
 
     /** 404 unless the link exists and belongs to the account. */
@@ -286,59 +381,33 @@ export function createLinkService(deps: LinkServiceDeps) {
   };
 }
 
+/** The update the API sends with a link's start; fixed, so that Temporal de-duplicates retries. */
+const LINK_CREATED_UPDATE_ID = 'link-created';
+
 /**
- * Starts the link's workflow. A failed start may still have reached the server (a timeout on
- * the answer), so the workflow id is looked up before telling the client nothing exists.
+ * The start of a link's workflow. `USE_EXISTING`: a retry of the same link id (Idempotency-Key)
+ * joins the run its first attempt started instead of failing; `REJECT_DUPLICATE`: a link's id is
+ * never started twice, not even after its first run has closed.
  */
-async function startOrFind(
-  temporal: Client,
-  terms: LinkTerms,
-  opts: { taskQueue: string; settings: LifecycleSettings; logger: Logger; deadlineMs: number },
-): Promise<{ handle: WorkflowHandle<typeof paymentLinkWorkflow>; startedNow: boolean }> {
-  const workflowId = linkWorkflowId(terms.id);
-  // A request must not hang on an unreachable server: bound the SDK's own retries.
-  const bounded = <T>(fn: () => Promise<T>) =>
-    temporal.connection.withDeadline(Date.now() + opts.deadlineMs, fn);
-  try {
-    const started = await bounded(() =>
-      temporal.workflow.start<typeof paymentLinkWorkflow>('paymentLinkWorkflow', {
-        workflowId,
-        taskQueue: opts.taskQueue,
-        args: [{ terms, settings: opts.settings }],
-        workflowIdConflictPolicy: 'FAIL',
-        // A link's id is never started twice, not even after its first run has closed.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        staticSummary: linkStaticSummary(terms),
-        staticDetails: linkStaticDetails(terms),
-        typedSearchAttributes: [
-          { key: SearchAttributes.LinkStatus, value: 'active' },
-          { key: SearchAttributes.AccountId, value: terms.accountId },
-          ...(terms.customerId ? [{ key: SearchAttributes.CustomerId, value: terms.customerId }] : []),
-          ...(terms.invoiceId ? [{ key: SearchAttributes.InvoiceId, value: terms.invoiceId }] : []),
-          ...(terms.campaignId ? [{ key: SearchAttributes.CampaignId, value: terms.campaignId }] : []),
-          ...(terms.orderId ? [{ key: SearchAttributes.OrderId, value: terms.orderId }] : []),
-          ...(terms.reference ? [{ key: SearchAttributes.Reference, value: terms.reference }] : []),
-        ],
-      }),
-    );
-    return { handle: started, startedNow: true };
-  } catch (err) {
-    const handle = temporal.workflow.getHandle<typeof paymentLinkWorkflow>(workflowId);
-    const found = await bounded(() => handle.describe()).then(
-      () => 'exists' as const,
-      (e: unknown) =>
-        (e as { name?: string }).name === 'WorkflowNotFoundError'
-          ? ('absent' as const)
-          : ('unknown' as const),
-    );
-    if (found === 'exists') return { handle, startedNow: false };
-    opts.logger.error({ err, linkId: terms.id }, 'could not start the payment link workflow');
-    throw ApiError.unavailable(
-      found === 'absent'
-        ? 'The payment link could not be created right now; nothing was stored. Retry later.'
-        : 'Temporal did not answer; whether the payment link was created is unknown. Check before retrying.',
-    );
-  }
+function startOperation(terms: LinkTerms, taskQueue: string, settings: LifecycleSettings) {
+  return new WithStartWorkflowOperation<typeof paymentLinkWorkflow>('paymentLinkWorkflow', {
+    workflowId: linkWorkflowId(terms.id),
+    taskQueue,
+    args: [{ terms, settings }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: linkStaticSummary(terms),
+    staticDetails: linkStaticDetails(terms),
+    typedSearchAttributes: [
+      { key: SearchAttributes.LinkStatus, value: 'active' },
+      { key: SearchAttributes.AccountId, value: terms.accountId },
+      ...(terms.customerId ? [{ key: SearchAttributes.CustomerId, value: terms.customerId }] : []),
+      ...(terms.invoiceId ? [{ key: SearchAttributes.InvoiceId, value: terms.invoiceId }] : []),
+      ...(terms.campaignId ? [{ key: SearchAttributes.CampaignId, value: terms.campaignId }] : []),
+      ...(terms.orderId ? [{ key: SearchAttributes.OrderId, value: terms.orderId }] : []),
+      ...(terms.reference ? [{ key: SearchAttributes.Reference, value: terms.reference }] : []),
+    ],
+  });
 }
 
 export type LinkService = ReturnType<typeof createLinkService>;

@@ -10,8 +10,10 @@ import type {
   QuietHours,
   ReminderPolicy,
 } from '../../workflows/payment-link/contract';
+import type { OutboxItem } from '../../workflows/payment-link/outbox-items';
 import { settleDocuments } from '../commerce/settlement';
 import type { Db } from '../db/knex';
+import { enqueueOutbox } from '../outbox/outbox-store';
 
 export interface LinkEventInput {
   /** Unique per link; makes a retried write a no-op. */
@@ -51,6 +53,8 @@ export interface LinkChange {
   patch?: LinkPatch;
   events: LinkEventInput[];
   payment?: PaymentRecord;
+  /** What the transition announces (webhooks, a closing message): enqueued with it, once. */
+  outbox?: OutboxItem[];
 }
 
 export interface LinkRow {
@@ -242,6 +246,7 @@ export function createLinkStore(db: Db) {
           await settleDocuments(tx, change.accountId, change.linkId);
         }
         await insertLinkEvents(tx, change.accountId, change.linkId, change.events);
+        await enqueueOutbox(tx, change.accountId, change.linkId, change.outbox);
       });
     },
 

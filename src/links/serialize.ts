@@ -1,12 +1,16 @@
 import type { LinkTerms } from '../../workflows/payment-link/contract';
 import type { LinkEventRow, LinkRow } from './link-store';
+import type { LinkViews } from './page-views';
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
 export const linkUrl = (publicBaseUrl: string, token: string) => `${publicBaseUrl}/l/${token}`;
 
-/** The API representation of a link (snake_case, times in UTC ISO 8601). */
-export function serializeLink(row: LinkRow, publicBaseUrl: string) {
+/**
+ * The API representation of a link (snake_case, times in UTC ISO 8601). `views` (its public
+ * page's view count, first and last view) is read on retrieval only, not in lists.
+ */
+export function serializeLink(row: LinkRow, publicBaseUrl: string, extra: { views?: LinkViews } = {}) {
   return {
     id: row.id,
     object: 'payment_link' as const,
@@ -44,6 +48,7 @@ export function serializeLink(row: LinkRow, publicBaseUrl: string) {
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
     closed_at: isoOrNull(row.closed_at),
+    ...(extra.views ? { views: extra.views } : {}),
   };
 }
 

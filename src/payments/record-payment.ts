@@ -7,6 +7,11 @@
  */
 import { isTerminal, type PaymentReceived } from '../../workflows/payment-link/contract';
 import {
+  type OutboxItem,
+  type PaymentAnnouncing,
+  paymentItems,
+} from '../../workflows/payment-link/outbox-items';
+import {
   applyDecision,
   countsTowardsLink,
   decideClosedLinkPayment,
@@ -26,6 +31,7 @@ import {
 } from '../commerce/settlement';
 import type { Db } from '../db/knex';
 import { insertLinkEvents, type LinkEventInput, type LinkPatch, patchColumns } from '../links/link-store';
+import { enqueueOutbox } from '../outbox/outbox-store';
 
 export interface RecordPaymentsInput {
   linkId: string;
@@ -38,6 +44,11 @@ export interface RecordPaymentsInput {
   now: string;
   /** The link's lifecycle is over: the payments are recorded and flagged, never applied. */
   linkClosed?: boolean;
+  /**
+   * Set by runs on the `outbox-deliveries` version: the webhooks (and the receipt) of the payments
+   * recorded are enqueued in the same transaction, instead of sent by the workflow afterwards.
+   */
+  announce?: PaymentAnnouncing;
 }
 
 export type PaymentOutcome =
@@ -66,6 +77,7 @@ export function createPaymentRecorder(db: Db) {
       let patch: LinkPatch | undefined;
       const events: LinkEventInput[] = [];
       const results: PaymentOutcome[] = [];
+      const outbox: OutboxItem[] = [];
       for (const { rowId, payment } of input.payments) {
         const own = decide(ledger, payment);
         const collected = countsTowardsLink(own) ? own.amountPaid - ledger.amountPaid : 0;
@@ -108,6 +120,7 @@ export function createPaymentRecorder(db: Db) {
         events.push(...writes.events);
         if (document && collected > 0) document.amountPaid += collected;
         results.push({ outcome: 'recorded', decision });
+        if (input.announce) outbox.push(...paymentItems(input.announce, ledger, payment, decision, now));
         ledger = applyDecision(ledger, decision);
       }
       if (patch) {
@@ -117,6 +130,7 @@ export function createPaymentRecorder(db: Db) {
         await settleDocuments(tx, accountId, linkId);
       }
       await insertLinkEvents(tx, accountId, linkId, events);
+      await enqueueOutbox(tx, accountId, linkId, outbox);
       return {
         results,
         linksToClose: document ? await linksLeftOpenBySettlement(tx, accountId, linkId) : [],

@@ -20,6 +20,9 @@ export interface TimelineLine {
 
 const { EventType } = proto.temporal.api.enums.v1;
 
+/** The marker the SDK records for a local activity's outcome. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
 const timeOf = (event: HistoryEvent): Date | undefined => {
   const t = event.eventTime;
   if (!t) return undefined;
@@ -91,6 +94,25 @@ export async function historyTimeline(
     const id = requestIdOfHeader(header);
     return id ? ` [request ${id}]` : '';
   };
+
+  /**
+   * A local activity: run by the worker inside a workflow task, recorded as one marker once it
+   * has an outcome (its attempts happen in the worker; the marker says how many there were).
+   */
+  async function localActivitySentence(e: HistoryEvent): Promise<string> {
+    const a = e.markerRecordedEventAttributes;
+    const data = (await firstOf(a?.details?.data)) as
+      | { activity_type?: string; attempt?: number }
+      | undefined;
+    const type = data?.activity_type ?? 'local activity';
+    const summary = await summaryOf(e);
+    const name = summary ? `${type} (${summary})` : type;
+    const attempts = data?.attempt ?? 1;
+    const after = attempts > 1 ? ` after ${attempts} attempts` : '';
+    if (a?.failure) return `${name} failed in the workflow task${after}: ${failureText(a.failure)}`;
+    const result = await firstOf(a?.details?.result);
+    return `${name} completed in the workflow task${after}${result === undefined || result === null ? '' : `: ${resultText(result)}`}`;
+  }
 
   const lines: TimelineLine[] = [];
   for (const e of events) {
@@ -187,6 +209,7 @@ export async function historyTimeline(
           const patchId = (id as { id?: string } | undefined)?.id;
           return `Runs workflow version ${patchId ?? '(a patch)'}`;
         }
+        if (a?.markerName === LOCAL_ACTIVITY_MARKER) return localActivitySentence(e);
         return `Marker ${a?.markerName}`;
       }
       case EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: {

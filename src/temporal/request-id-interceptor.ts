@@ -10,6 +10,7 @@ import {
   type WorkflowSignalInput,
   type WorkflowStartInput,
   type WorkflowStartUpdateInput,
+  type WorkflowStartUpdateWithStartInput,
 } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { currentRequest } from '../observability/request-context';
@@ -39,10 +40,29 @@ function startWithRequestId(input: WorkflowStartInput): WorkflowStartInput {
   };
 }
 
+/** Update-with-start (a link's creation): the start and the update both carry it. */
+function updateWithStartWithRequestId(
+  input: WorkflowStartUpdateWithStartInput,
+): WorkflowStartUpdateWithStartInput {
+  const request = currentRequest();
+  if (!request) return input;
+  const header = { [REQUEST_ID_TEMPORAL_HEADER]: defaultPayloadConverter.toPayload(request.requestId) };
+  return {
+    ...input,
+    workflowStartHeaders: { ...input.workflowStartHeaders, ...header },
+    updateHeaders: { ...input.updateHeaders, ...header },
+    workflowStartOptions: {
+      ...input.workflowStartOptions,
+      memo: { ...input.workflowStartOptions.memo, [REQUEST_ID_MEMO]: request.requestId },
+    },
+  };
+}
+
 export const requestIdInterceptor = (): WorkflowClientInterceptor => ({
   start: (input, next) => next(startWithRequestId(input)),
   startWithDetails: (input, next) => next(startWithRequestId(input)),
   startUpdate: (input: WorkflowStartUpdateInput, next) => next(withRequestId(input)),
+  startUpdateWithStart: (input, next) => next(updateWithStartWithRequestId(input)),
   signal: (input: WorkflowSignalInput, next) => next(withRequestId(input)),
 });
 

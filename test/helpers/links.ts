@@ -78,8 +78,8 @@ export function linkTools(stack: Stack) {
     );
 
   /**
-   * After the workflow has ended: waits until every message it scheduled has either run to a
-   * final status or was cancelled before a worker started it. From then on no message of the
+   * After the workflow has ended: waits until every message it scheduled (or enqueued in the
+   * outbox) has either run to a final status or was cancelled before a worker started it. From then on no message of the
    * link can start (a send cancelled while running is not waited for by the workflow).
    */
   async function untilMessagesSettled(handle: LinkHandle) {
@@ -94,7 +94,16 @@ export function linkTools(stack: Stack) {
       const cancelled = e.activityTaskCanceledEventAttributes;
       return cancelled && sends.has(String(cancelled.scheduledEventId)) && !Number(cancelled.startedEventId);
     }).length;
-    const ran = sends.size - neverStarted;
+    // Closing messages (receipt, cancelled, expired) are the outbox's on `outbox-deliveries` runs.
+    const closing = await eventually(
+      async () => {
+        const rows = await stack.db('outbox').where({ link_id: handle.workflowId, kind: 'message' });
+        return rows.every((r) => r.delivered_at !== null || r.given_up_at !== null) ? rows : undefined;
+      },
+      WAIT_MS,
+      `the closing messages of ${handle.workflowId} to be delivered or given up`,
+    );
+    const ran = sends.size - neverStarted + closing.length;
     return eventually(
       async () => {
         const rows = await stack.db('notifications').where({ link_id: handle.workflowId });

@@ -12,6 +12,12 @@ export function payloadsIn(value: unknown, found: Payload[] = []): Payload[] {
     found.push(record as Payload);
     return found;
   }
+  // A local activity's marker: the SDK's core writes its bookkeeping (sequence number, attempt,
+  // activity type, times) as `data` itself; the activity's result is the codec's.
+  if (record.markerName === 'core_local_activity') {
+    const details = record.details as Record<string, unknown> | undefined;
+    return payloadsIn(details?.result, found);
+  }
   for (const [k, v] of Object.entries(record)) {
     // Search attributes stay readable by the server (it indexes them; ids only), the SDK's core
     // writes patch markers (a patch id) itself, and headers carry request ids: past the codec.

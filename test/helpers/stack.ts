@@ -113,7 +113,11 @@ export async function listenTestApi(
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    async close() {
+      await new Promise<void>((done) => server.close(() => done()));
+      // The page views it counted: written while the database is still there.
+      await app.drain().catch(() => undefined);
+    },
   };
 }
 

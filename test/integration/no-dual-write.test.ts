@@ -37,6 +37,40 @@ describe('creating a link', () => {
     expect(row).toMatchObject({ status: 'active', amount: 2500, token: created.body.url.split('/l/')[1] });
   });
 
+  it('a retry of a create whose row is not stored yet answers with the link the first attempt started', async () => {
+    const stack = await startStack({ worker: false, createWaitMs: 500 });
+    stacks.push(stack);
+    const key = `no-worker-${Date.now()}`;
+    const create = () =>
+      fetch(`${stack.baseUrl}/v1/payment_links`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${stack.account.apiKey}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify({ amount: 1800, currency: 'USD', expires_in: 'PT1H' }),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+    const first = await create();
+    expect(first.status).toBe(201);
+    // As if the first attempt died before storing its answer: the retry runs the create again.
+    await stack.db('idempotency_keys').where({ key }).update({ response_status: null, response_body: null });
+    const retry = await create();
+    expect(retry.status).toBe(201);
+    // Same link, same token: read from the run the first attempt started, not made up again.
+    expect(retry.body).toMatchObject({ id: first.body.id, url: first.body.url, amount: 1800 });
+    await stack.startWorker();
+    const row = await eventually(
+      () => stack.db('payment_links').where({ id: first.body.id }).first(),
+      WAIT_MS,
+      'the workflow to store the link',
+    );
+    expect(row.token).toBe(String(first.body.url).split('/l/')[1]);
+    expect(
+      await stack.db('payment_links').where({ amount: 1800, account_id: stack.account.accountId }),
+    ).toHaveLength(1);
+  });
+
   it('stores nothing and answers 503 when Temporal cannot start the workflow', async () => {
     const stack = await startStack();
     stacks.push(stack);

@@ -3,8 +3,8 @@
  * current workflow code. A change that would break running links fails here.
  *
  * Replays run through the payload codec as the worker does: the histories recorded before it
- * (1-…, 2-…) hold plain payloads, which pass through; 3-encrypted-payloads was recorded with
- * the codec on, under the tests' fixed key.
+ * (1-…, 2-…) hold plain payloads, which pass through; 3-encrypted-payloads and later sets were
+ * recorded with the codec on, under the tests' fixed key.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { bundleWorkflowCode, type ReplayResult, Worker } from '@temporalio/worke
 import { describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
 import { payloadDataConverter } from '../../src/temporal/payload-codec';
+import { PATCHES } from '../../workflows/payment-link/workflow';
 import { installQuietRuntime, TEST_CODEC_KEYS } from '../helpers/temporal';
 
 // The drifted replays below warn about nondeterminism on purpose.
@@ -33,6 +34,16 @@ const histories = () =>
     history: JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as unknown,
   }));
 
+interface RecordedEvent {
+  eventType: string;
+  markerRecordedEventAttributes?: {
+    markerName?: string;
+    details?: Record<string, { payloads?: { data?: string }[] }>;
+  };
+}
+const historyEvents = (version: string, file: string): RecordedEvent[] =>
+  (JSON.parse(readFileSync(join(ROOT, version, file), 'utf8')) as { events: RecordedEvent[] }).events;
+
 const MAIN_PATHS = [
   'continued-as-new-first-run.json',
   'continued-as-new-last-run.json',
@@ -44,6 +55,8 @@ const MAIN_PATHS = [
 ];
 
 const ENCRYPTED = '3-encrypted-payloads';
+const OUTBOX = '4-outbox-deliveries';
+const LEAN = '5-lean-lifecycle';
 
 async function replayAll(
   workflowBundle: { code: string } | { codePath: string },
@@ -59,11 +72,11 @@ async function replayAll(
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED]);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN]);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    for (const version of ['2-ledger-in-postgres', ENCRYPTED])
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN])
       expect(readdirSync(join(ROOT, version))).toEqual(
         expect.arrayContaining([
           'batched-payments.json',
@@ -93,6 +106,38 @@ describe('replay', () => {
     );
     expect(withoutCodec.length).toBeGreaterThan(0);
     for (const result of withoutCodec) expect(result.error, result.workflowId).toBeDefined();
+  });
+
+  it('an old run keeps its late-payment window; a lean run ends as soon as the link closes', () => {
+    // Replayed green with the current code (above), a history proves which commands that code
+    // issues for a run of its version: a timer the code did not start, or one it started that
+    // the history lacks, would fail the replay. After the payment that closes the link, a run
+    // started before `lean-lifecycle` waits out the window (a timer, then the end); a lean run
+    // ends in the workflow task that records the payment.
+    const afterClosingPayment = (version: string, file: string) => {
+      const events = historyEvents(version, file);
+      const closing = events.findLastIndex((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
+      expect(events.at(-1)?.eventType, `${version}/${file}`).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+      return events
+        .slice(closing + 1)
+        .map((e) => e.eventType)
+        .filter((type) => type.startsWith('EVENT_TYPE_TIMER_'));
+    };
+    const patchesOf = (version: string, file: string) =>
+      historyEvents(version, file)
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
+        .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
+    for (const file of ['paid.json', 'multi-use-completed.json']) {
+      for (const version of versions.filter((v) => v !== LEAN)) {
+        expect(patchesOf(version, file), `${version}/${file}`).not.toContain(PATCHES.leanLifecycle);
+        expect(afterClosingPayment(version, file), `${version}/${file}`).toEqual(
+          expect.arrayContaining(['EVENT_TYPE_TIMER_STARTED', 'EVENT_TYPE_TIMER_FIRED']),
+        );
+      }
+      expect(patchesOf(LEAN, file)).toEqual([PATCHES.leanLifecycle]);
+      expect(afterClosingPayment(LEAN, file)).not.toContain('EVENT_TYPE_TIMER_STARTED');
+    }
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {

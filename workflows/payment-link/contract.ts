@@ -111,7 +111,11 @@ export interface LinkTerms {
 
 /** Knobs that tests shorten and production leaves at their defaults. */
 export interface LifecycleSettings {
-  /** How long a closed link still listens for payments that were under way when it closed. */
+  /**
+   * How long a closed link still listens for payments that were under way when it closed. Only
+   * runs started before `lean-lifecycle`: a lean run ends at the close, and the callback path
+   * records a payment that finds no workflow (src/payments/late-payments.ts).
+   */
   latePaymentWindowMs: number;
   /** Continue-as-new once history passes this many events (Temporal suggests it far later). */
   continueAsNewAfterEvents: number;

@@ -21,11 +21,19 @@ export const invalidChange = (message: string, param?: string) =>
     details: param ? [param] : [],
   });
 
+/** A write's failure as the workflow sees it: an activity's is wrapped, a local activity's is not. */
+export type WriteFailure = ActivityFailure | ApplicationFailure;
+
 /** Postgres refused the data itself: retrying cannot help, the link must carry on without it. */
-export const isInvalidData = (err: unknown): err is ActivityFailure =>
-  err instanceof ActivityFailure &&
-  err.cause instanceof ApplicationFailure &&
-  err.cause.type === FailureTypes.InvalidData;
+export const isInvalidData = (err: unknown): err is WriteFailure =>
+  (err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === FailureTypes.InvalidData) ||
+  (err instanceof ApplicationFailure && err.type === FailureTypes.InvalidData);
+
+/** What Postgres said about the data it refused. */
+export const refusedDataMessage = (err: WriteFailure): string | undefined =>
+  err instanceof ActivityFailure ? err.cause?.message : err.message;
 
 /** Text Postgres will store: no NUL, no lone surrogate. */
 export const storable = (text: string): string => text.toWellFormed().replaceAll('\u0000', '\ufffd');

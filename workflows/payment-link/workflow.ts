@@ -7,7 +7,7 @@
  * every pending reminder is cancelled.
  */
 import {
-  type ActivityFailure,
+  ActivityCancellationType,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
@@ -18,6 +18,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -58,13 +59,29 @@ import {
   STATUS_EVENTS,
   updateLinkUpdate,
 } from './contract';
-import { invalidChange, isInvalidData, persistOutcome, refusal, storable, terminalFailure } from './failures';
+import {
+  invalidChange,
+  isInvalidData,
+  persistOutcome,
+  refusal,
+  refusedDataMessage,
+  storable,
+  terminalFailure,
+  type WriteFailure,
+} from './failures';
 import { applyPaymentV1 } from './legacy-v1';
+import {
+  type ClosingMessageKind,
+  closingMessageItem,
+  type OutboxItem,
+  paymentItems,
+  webhookItem,
+} from './outbox-items';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
 import { nextReminder, reminderSchedule } from './reminders';
 import { initialState, ledgerOf, resumedState } from './state';
 import { messageSummary, wakeSummary } from './summaries';
-import { linkWebhookEvent } from './webhook-event';
+import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
 
 /**
  * Versions of this workflow's commands, oldest first. A run decides its version at its first
@@ -73,9 +90,25 @@ import { linkWebhookEvent } from './webhook-event';
  *   Postgres, settling invoices and orders, closing the other links of a settled document); a
  *   data error is put on the timeline instead of failing the workflow. Before it: `recordChange`
  *   with the workflow's own list of seen payment ids.
+ * - `outbox-deliveries`: merchant webhooks and closing messages (receipt, cancelled, expired) are
+ *   enqueued in Postgres by the write of the transition they announce (`recordChange`'s outbox
+ *   items, `recordPayments`' `announce`) and delivered by the worker's outbox drainer; the run
+ *   schedules no `deliverWebhook`, no closing `notifyCustomer`, and waits for neither. Before it:
+ *   one `deliverWebhook` per event (retried for up to a day, awaited before the run ends) and the
+ *   closing message as a `notifyCustomer` awaited at the end.
+ * - `lean-lifecycle`: the link's own Postgres writes (`persistLink`, `recordChange`) run as local
+ *   activities inside the workflow task that decides them (`recordPayments` stays an activity),
+ *   and a closed link ends as soon as its in-flight work is done (no late-payment window: a
+ *   payment for a finished workflow is recorded by the callback path,
+ *   src/payments/late-payments.ts). It implies `ledger-in-postgres` and `outbox-deliveries`, so a
+ *   new run records one marker, not three.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
-export const PATCHES = { ledgerInPostgres: 'ledger-in-postgres' } as const;
+export const PATCHES = {
+  ledgerInPostgres: 'ledger-in-postgres',
+  outboxDeliveries: 'outbox-deliveries',
+  leanLifecycle: 'lean-lifecycle',
+} as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
@@ -87,8 +120,25 @@ const PAYMENT_BATCH = 100;
  * without limit: a write that fails for its data is not retryable (see failures.ts).
  * (Activity options are not part of a history's commands: no patch needed, replays stay green.)
  */
-const { persistLink, recordChange, recordPayments } = proxyActivities<Activities>({
+const remoteWrites = proxyActivities<Activities>({
   startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * The same writes as local activities (`lean-lifecycle`): run by the worker inside the workflow
+ * task that decides them, recorded as one marker, no activity task, no second workflow task.
+ * Temporal Cloud bills "All Local Activities associated with one Workflow Task count as a single
+ * Action" (docs.temporal.io/cloud/actions), against one action per activity attempt. They are
+ * idempotent Postgres writes, so a workflow task retried after a worker died writes nothing twice.
+ * Attempts are short and retried in the worker while the backoff is under `localRetryThreshold`;
+ * longer backoffs (Postgres down for a while) wait on a server timer instead of holding the
+ * workflow task open with heartbeats ("Each additional Workflow Task heartbeat after counts as
+ * an additional Action").
+ */
+const localWrites = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
+  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
@@ -99,10 +149,19 @@ const { deliverWebhook } = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
 });
 
-/** `notifyCustomer` on the channel's own, rate-limited task queue. */
-function notifierFor(channel: Channel) {
+/**
+ * `notifyCustomer` on the channel's own, rate-limited task queue. `waitForCancellation`
+ * (`lean-lifecycle`): a message cancelled at the close is waited for until Temporal has recorded
+ * its end, so the run never completes in the task that closed the link while that event is still
+ * on its way. Completing over it would make Temporal refuse the task, and with it an update
+ * (a cancel) answered in that task: the merchant would get an error for a cancel that was undone.
+ */
+function notifierFor(channel: Channel, waitForCancellation: boolean) {
   return proxyActivities<Activities>({
     taskQueue: channelTaskQueue(workflowInfo().taskQueue, channel),
+    ...(waitForCancellation
+      ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+      : {}),
     startToCloseTimeout: '1 minute',
     // A message that cannot go out within a day is given up (and recorded as pending).
     scheduleToCloseTimeout: '1 day',
@@ -141,8 +200,18 @@ const hasContact = (state: LinkState, channel: Channel): boolean =>
 
 export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Promise<PaymentLinkOutcome> {
   const { settings } = input;
-  // Decided once per run, at its first workflow task (see PATCHES).
-  const ledgerInPostgres = patched(PATCHES.ledgerInPostgres);
+  // Decided once per run, at its first workflow task (see PATCHES). A lean run is always on the
+  // ledger in Postgres and the outbox: it does not record those older markers at all. (Older runs
+  // call `patched` in the order their markers were recorded.)
+  const leanLifecycle = patched(PATCHES.leanLifecycle);
+  const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
+  const outboxDeliveries = leanLifecycle || patched(PATCHES.outboxDeliveries);
+  const { persistLink, recordChange } = leanLifecycle ? localWrites : remoteWrites;
+  // Payments stay an activity: a burst of them is recorded in batches of up to 100 (with their
+  // outbox rows), long enough under load to hold a workflow task open past its timeout as a local
+  // activity, and the measured result was lost tasks and a nondeterministic replay of the batching
+  // (docs/WORKFLOW-VERSIONS.md, `lean-lifecycle`).
+  const { recordPayments } = remoteWrites;
   const state = input.resumeFrom
     ? resumedState(input.resumeFrom, ledgerInPostgres)
     : initialState(input, ledgerInPostgres);
@@ -216,7 +285,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   });
 
   // ---- messages out ----
-  const notify = { email: notifierFor('email'), sms: notifierFor('sms') };
+  const notify = { email: notifierFor('email', leanLifecycle), sms: notifierFor('sms', leanLifecycle) };
   type Message = Omit<NotifyCustomerInput, 'linkId' | 'accountId'>;
   const deliver = (message: Message) =>
     notify[message.channel]
@@ -241,9 +310,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     inFlight.add(sending);
   }
 
-  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the end.
+  // Messages about the close itself (receipt, cancelled, expired): never cancelled, awaited at the
+  // end. Runs before `outbox-deliveries` only; later ones enqueue them with the close (closingItems).
   const closingMessages: Promise<void>[] = [];
-  function sendClosingMessage(kind: 'receipt' | 'cancelled' | 'expired'): void {
+  function sendClosingMessage(kind: ClosingMessageKind): void {
     const channel = preferredChannel(state);
     if (channel) closingMessages.push(deliver({ channel, kind, messageKey: kind }));
   }
@@ -261,7 +331,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       return true;
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      await recordError(change.events[0]?.type ?? 'change', err, change.patch);
+      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox);
       return false;
     }
   }
@@ -272,27 +342,54 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
    */
   async function recordError(
     during: string,
-    err: ActivityFailure,
+    err: WriteFailure,
     keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
+    outbox?: OutboxItem[],
   ): Promise<void> {
     log.error('the link could not store a change', { linkId, during, err });
     const events = [
       {
         key: `error:${uuid4()}`,
         type: EventTypes.linkError,
-        data: { during, message: storable(err.cause?.message ?? err.message), ...data },
+        data: { during, message: storable(refusedDataMessage(err) ?? err.message), ...data },
       },
     ];
     try {
-      await recordChange({ linkId, accountId, patch: keep, events });
+      // What the kept change announces goes with it (`outbox-deliveries` runs only).
+      await recordChange({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
     } catch (again) {
-      if (!keep || !isInvalidData(again)) throw again;
+      if ((!keep && !outbox?.length) || !isInvalidData(again)) throw again;
       await recordChange({ linkId, accountId, events });
     }
   }
 
-  // ---- webhooks to the merchant: in the background, awaited before the workflow ends ----
+  // ---- webhooks to the merchant ----
+  /** The link as a webhook shows it, now. */
+  const snapshot = (): LinkSnapshot => {
+    const t = state.terms;
+    return {
+      id: t.id,
+      accountId: t.accountId,
+      status: state.status,
+      amount: t.amount,
+      amountPaid: state.amountPaid,
+      currency: t.currency,
+      reference: t.reference,
+      metadata: t.metadata,
+      invoiceId: t.invoiceId,
+      orderId: t.orderId,
+      customerId: t.customerId,
+    };
+  };
+  /** `outbox-deliveries`: a webhook as an outbox item, written with the transition it announces. */
+  const announce = (type: string, key: string, extra: Record<string, unknown> = {}): OutboxItem =>
+    webhookItem(linkWebhookEvent(snapshot(), { type, key, extra }, iso(now())));
+  /** `outbox-deliveries`: the closing message as an outbox item, on the channel it goes by. */
+  const closingItems = (kind: ClosingMessageKind | undefined): OutboxItem[] =>
+    kind ? closingMessageItem(kind, preferredChannel(state)) : [];
+
+  // Before `outbox-deliveries`: one activity per webhook, in the background, awaited before the workflow ends.
   const webhooks = new Set<Promise<void>>();
   function emit(type: string, key: string, extra: Record<string, unknown> = {}): void {
     const t = state.terms;
@@ -309,7 +406,12 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     webhooks.add(delivering);
   }
 
-  async function close(status: LinkStatus, data: Record<string, unknown> = {}): Promise<void> {
+  /** Closes the link; `message`: the closing message the customer gets about it, if any. */
+  async function close(
+    status: LinkStatus,
+    data: Record<string, unknown> = {},
+    message?: ClosingMessageKind,
+  ): Promise<void> {
     state.status = status;
     state.closedAt = iso(now());
     sends.cancel();
@@ -319,8 +421,14 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     await record({
       patch: { status, closedAt: state.closedAt },
       events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
+      ...(outboxDeliveries
+        ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
+        : {}),
     });
-    emit(`payment_link.${status}`, `status:${status}`);
+    if (!outboxDeliveries) {
+      emit(`payment_link.${status}`, `status:${status}`);
+      if (message) sendClosingMessage(message);
+    }
   }
 
   /**
@@ -342,6 +450,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
             before,
             payments: payments.map((payment) => ({ rowId: `pay_${uuid4().replaceAll('-', '')}`, payment })),
             now: at,
+            // The activity enqueues the webhooks and the receipt in the same transaction.
+            ...(outboxDeliveries
+              ? { announce: { link: snapshot(), receiptChannel: preferredChannel(state) ?? null } }
+              : {}),
           },
         ],
       );
@@ -369,10 +481,13 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         state.closedAt = at;
         sends.cancel();
         // Receipts go to the link's customer: for a multi-use link that is not who paid.
-        if (decision.status === 'paid' && state.terms.maxPayments === 1) sendClosingMessage('receipt');
+        if (decision.status === 'paid' && state.terms.maxPayments === 1 && !outboxDeliveries)
+          sendClosingMessage('receipt');
       }
-      // Each webhook carries the link as this payment left it.
-      for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
+      // Each webhook carries the link as this payment left it (enqueued by recordPayments on
+      // `outbox-deliveries` runs, with the same pure rules: outbox-items.ts).
+      if (!outboxDeliveries)
+        for (const a of paymentAnnouncements(ledger, payment, decision)) emit(a.type, a.key, a.extra);
     }
     // The activity wrote the row; the search attribute follows in the task that learns of it.
     if (state.status !== before.status) {
@@ -394,7 +509,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     before: Ledger,
     payment: PaymentReceived,
     at: string,
-    err: ActivityFailure,
+    err: WriteFailure,
   ): Promise<PaymentsRecorded> {
     const decision = decidePayment(before, payment);
     const closedAt = !isTerminal(before.status) && isTerminal(decision.status) ? at : null;
@@ -408,6 +523,21 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         amount: payment.amount,
         currency: storable(payment.currency),
       },
+      // Announced as Postgres can store it (the outbox row is jsonb, refusing what the payment row refused).
+      outboxDeliveries
+        ? paymentItems(
+            { link: snapshot(), receiptChannel: preferredChannel(state) ?? null },
+            before,
+            {
+              ...payment,
+              provider: storable(payment.provider),
+              paymentId: storable(payment.paymentId),
+              currency: storable(payment.currency),
+            },
+            decision,
+            at,
+          )
+        : undefined,
     );
     return { results: [{ outcome: 'recorded', decision }], linksToClose: [] };
   }
@@ -450,8 +580,11 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
     switch (command.kind) {
       case 'cancel':
-        await close('cancelled', command.request.reason ? { reason: command.request.reason } : {});
-        if (command.request.notifyCustomer) sendClosingMessage('cancelled');
+        await close(
+          'cancelled',
+          command.request.reason ? { reason: command.request.reason } : {},
+          command.request.notifyCustomer ? 'cancelled' : undefined,
+        );
         break;
       case 'extend': {
         const { expiresAt } = command.request;
@@ -533,7 +666,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       );
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      persisted = { outcome: 'invalid_data', message: storable(err.cause?.message ?? 'invalid data') };
+      persisted = { outcome: 'invalid_data', message: storable(refusedDataMessage(err) ?? 'invalid data') };
     }
     if (persisted.outcome !== 'created') {
       upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: null }]);
@@ -565,8 +698,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     // Commands first (a payment that raced the expiry wins), then a due hand-over.
     if (queue.length > 0 || handOverDue()) continue;
     if (now() >= expiresAt) {
-      await close('expired');
-      if (state.terms.notifyOnExpiry) sendClosingMessage('expired');
+      await close('expired', {}, state.terms.notifyOnExpiry ? 'expired' : undefined);
     } else if (reminder && now() >= Date.parse(reminder.at)) {
       state.reminderCursor = reminder.at;
       for (const channel of state.terms.channels) {
@@ -583,25 +715,33 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     }
   }
 
-  // Closed. Payments already under way when it closed still arrive; they are recorded and
-  // flagged for refund review, and the link stays as it is.
-  const listenUntil = Date.parse(state.closedAt ?? iso(now())) + settings.latePaymentWindowMs;
-  for (;;) {
-    const command = queue.shift();
-    if (command) {
-      await apply(command);
-      continue;
+  // Closed. A run started before `lean-lifecycle` still listens for payments that were under way
+  // when it closed (recorded and flagged for refund review; the link stays as it is). A lean run
+  // does not wait: a payment that finds its workflow finished is recorded, and flagged, by the
+  // provider-callback path (src/payments/late-payments.ts).
+  if (!leanLifecycle) {
+    const listenUntil = Date.parse(state.closedAt ?? iso(now())) + settings.latePaymentWindowMs;
+    for (;;) {
+      const command = queue.shift();
+      if (command) {
+        await apply(command);
+        continue;
+      }
+      const remaining = listenUntil - now();
+      if (
+        remaining <= 0 ||
+        !(await condition(() => queue.length > 0, remaining, { summary: 'late-payment window' }))
+      )
+        break;
     }
-    const remaining = listenUntil - now();
-    if (
-      remaining <= 0 ||
-      !(await condition(() => queue.length > 0, remaining, { summary: 'late-payment window' }))
-    )
-      break;
   }
   await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.
-  for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
-  await condition(allHandlersFinished);
+  // A lean run also takes a signal that came with the very task that found its handlers finished
+  // (older runs ended there; their histories keep that).
+  do {
+    for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
+    await condition(allHandlersFinished);
+  } while (leanLifecycle && queue.length > 0);
   return { status: state.status, amountPaid: state.amountPaid, paymentsCount: state.paymentsCount };
 }

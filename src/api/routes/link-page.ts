@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import express, { Router } from 'express';
 import { EventTypes, isTerminal } from '../../../workflows/payment-link/contract';
 import { findAccount } from '../../accounts/accounts';
 import type { Db } from '../../db/knex';
 import { isTokenShaped } from '../../ids';
 import { insertLinkEvents, type LinkStore } from '../../links/link-store';
+import type { PageViews } from '../../links/page-views';
 import type { Logger } from '../../logger';
 import { escapeHtml as e } from '../../notifications/messages';
 import { amountToPay } from '../../payments/pay-amount';
@@ -12,6 +12,7 @@ import type { Checkout, PaymentProvider } from '../../payments/provider';
 import type { ProviderDirectory } from '../../payments/provider-directory';
 import type { SessionStore } from '../../payments/session-store';
 import { page, pageLocale, renderLinkPage } from '../../public/link-page';
+import { createLinkPageCache, type LinkPageCache } from '../../public/link-page-cache';
 
 const payPath = (link: { token: string }) => `/l/${encodeURIComponent(link.token)}/pay`;
 const notFound = page('Not found', '<section><h1>This payment link does not exist</h1></section>');
@@ -31,9 +32,25 @@ export function linkPageRoutes(deps: {
   /** The provider each account's sessions open at; none means paying is unavailable. */
   providers: ProviderDirectory;
   logger: Logger;
-}): Router {
-  const { db, links, sessions, providers, logger } = deps;
+  /** Counts views (and writes each link's first-view timeline entry). */
+  views: PageViews;
+}): { router: Router; pages: LinkPageCache } {
+  const { db, links, sessions, providers, logger, views } = deps;
   const router = Router();
+  const pages = createLinkPageCache(async (token) => {
+    const link = await links.findLinkByToken(token);
+    if (!link) return undefined;
+    const [account, provider] = await Promise.all([
+      findAccount(db, link.account_id),
+      providers.forAccount(link.account_id),
+    ]);
+    return {
+      link: { id: link.id, account_id: link.account_id, token: link.token, status: link.status },
+      html: renderLinkPage(link, account?.name ?? '', payPath(link), {
+        offerSave: offersSave(provider, link),
+      }),
+    };
+  });
   // A token that cannot be one is answered like an unknown one, before any query.
   router.param('token', (_req, res, next, token: string) => {
     if (isTokenShaped(token)) next();
@@ -41,23 +58,23 @@ export function linkPageRoutes(deps: {
   });
 
   router.get('/l/:token', async (req, res) => {
-    const link = await links.findLinkByToken(req.params.token);
-    if (!link) {
+    const cached = await pages.get(req.params.token);
+    if (!cached) {
       res.status(404).type('html').send(notFound);
       return;
     }
-    const account = await findAccount(db, link.account_id);
-    const provider = await providers.forAccount(link.account_id);
-    // One insert, no workflow round trip: views are frequent and change nothing.
-    await insertLinkEvents(db, link.account_id, link.id, [
-      { key: `view:${randomUUID()}`, type: EventTypes.viewed },
-    ]);
-    res
-      .type('html')
-      .set('Cache-Control', 'no-store')
-      .send(
-        renderLinkPage(link, account?.name ?? '', payPath(link), { offerSave: offersSave(provider, link) }),
-      );
+    // Usually nothing to wait for: only a link's first view in this process writes its timeline
+    // entry. A HEAD request (a link checker, a preview) is not a view.
+    if (req.method === 'GET') await views.record(cached.link);
+    // Headers set directly, and the ETag computed when the page was rendered, not per request.
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('ETag', cached.etag);
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    res.send(cached.body);
   });
 
   router.post('/l/:token/pay', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
@@ -142,5 +159,5 @@ export function linkPageRoutes(deps: {
       );
   });
 
-  return router;
+  return { router, pages };
 }

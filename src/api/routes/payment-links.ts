@@ -6,6 +6,7 @@ import { ID_PREFIX } from '../../ids';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../../links/create-link';
 import type { LinkService } from '../../links/link-service';
 import type { LinkRow, LinkStore, PaymentRow } from '../../links/link-store';
+import type { PageViews } from '../../links/page-views';
 import { serializeEvent, serializeLink } from '../../links/serialize';
 import { accountOf } from '../auth';
 import { withIdempotency } from '../idempotency';
@@ -18,6 +19,9 @@ export interface PaymentLinkRoutesDeps {
   links: LinkStore;
   linkService: LinkService;
   publicBaseUrl: string;
+  pageViews: Pick<PageViews, 'forLink'>;
+  /** A change this API made to a link: its public page is rendered anew on the next view. */
+  onLinkChanged?: (link: LinkRow) => void;
 }
 
 export const ListQuerySchema = PaginationSchema.extend({
@@ -53,9 +57,20 @@ const serializePayment = (p: PaymentRow) => ({
   created_at: p.created_at.toISOString(),
 });
 
-export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: PaymentLinkRoutesDeps): Router {
+export function paymentLinkRoutes({
+  db,
+  links,
+  linkService,
+  publicBaseUrl,
+  pageViews,
+  onLinkChanged,
+}: PaymentLinkRoutesDeps): Router {
   const router = Router();
   const show = (row: LinkRow) => serializeLink(row, publicBaseUrl);
+  const changed = (row: LinkRow) => {
+    onLinkChanged?.(row);
+    return show(row);
+  };
   pathIds(router, 'id', ID_PREFIX.paymentLink, 'payment link');
 
   router.post(
@@ -90,7 +105,9 @@ export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: Pay
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(show(await linkService.get(accountOf(req), req.params.id)));
+    const row = await linkService.get(accountOf(req), req.params.id);
+    const views = await pageViews.forLink(row.account_id, row.id);
+    res.json(serializeLink(row, publicBaseUrl, { views }));
   });
 
   router.post('/:id', async (req, res) => {
@@ -109,7 +126,7 @@ export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: Pay
       ...(body.quiet_hours !== undefined ? { quietHours: body.quiet_hours } : {}),
       ...(body.expires_at !== undefined ? { expiresAt: body.expires_at } : {}),
     });
-    res.json(show(row));
+    res.json(changed(row));
   });
 
   router.post('/:id/cancel', async (req, res) => {
@@ -118,7 +135,7 @@ export function paymentLinkRoutes({ db, links, linkService, publicBaseUrl }: Pay
       ...(body.reason ? { reason: body.reason } : {}),
       ...(body.notify_customer ? { notifyCustomer: true } : {}),
     });
-    res.json(show(row));
+    res.json(changed(row));
   });
 
   router.post(

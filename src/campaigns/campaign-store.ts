@@ -1,0 +1,279 @@
+/**
+ * Postgres side of running a campaign: the campaign row's status, each recipient's send time and
+ * link. Written by the campaign workflow's activities (and the start route's checks); every
+ * statement is scoped to the account.
+ */
+import type { Channel, QuietHours } from '../../workflows/payment-link/contract';
+import type { Db } from '../db/knex';
+import type { CampaignSchedule } from './send-times';
+
+export const CAMPAIGN_STATUSES = [
+  'draft',
+  'scheduled',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+export const isFinished = (status: CampaignStatus): boolean =>
+  status === 'completed' || status === 'cancelled';
+
+export type CampaignMode = 'per_recipient' | 'single_link';
+
+/** The link every recipient gets, as the API validated it (snake_case, like a create request). */
+export interface LinkTemplate {
+  amount?: number;
+  currency: string;
+  /** May hold {name}, {reference}, {amount} and {metadata.key}. */
+  description?: string;
+  channels?: Channel[];
+  expires_in?: string;
+  reminders?: { after_created?: string[]; before_expiry?: string[] };
+  quiet_hours?: QuietHours | null;
+  accept_partial?: boolean;
+  max_payments?: number | null;
+  metadata?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+export interface CampaignThrottle {
+  links_per_second?: number;
+  email_per_second?: number;
+  sms_per_second?: number;
+}
+
+export interface CampaignRow {
+  id: string;
+  account_id: string;
+  name: string;
+  status: CampaignStatus;
+  mode: CampaignMode;
+  link: LinkTemplate;
+  schedule: CampaignSchedule;
+  throttle: CampaignThrottle;
+  single_link_id: string | null;
+  recipients_count: number;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  cancelled_at: Date | null;
+}
+
+export type RecipientStatus = 'pending' | 'created' | 'failed' | 'cancelled';
+
+export interface RecipientRow {
+  campaign_id: string;
+  account_id: string;
+  seq: number;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  locale: string | null;
+  timezone: string | null;
+  amount: number | null;
+  reference: string | null;
+  metadata: Record<string, string>;
+  send_at: Date | null;
+  link_id: string | null;
+  status: RecipientStatus;
+  error: string | null;
+}
+
+/** How many recipients of each status, and the links made so far. */
+export interface CampaignProgress {
+  pending: number;
+  created: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** A zone's send instant, or the instant it was due when it is skipped. */
+export interface ZoneSendTime {
+  /** '' stands for "no zone of their own": the account's. */
+  zone: string;
+  at: string;
+  skipped: boolean;
+}
+
+export const SKIPPED_ERROR = 'send_time_passed';
+
+export function createCampaignStore(db: Db) {
+  const recipients = (accountId: string, campaignId: string) =>
+    db('campaign_recipients').where({ account_id: accountId, campaign_id: campaignId });
+
+  return {
+    async find(accountId: string, campaignId: string): Promise<CampaignRow | undefined> {
+      return db('campaigns').where({ account_id: accountId, id: campaignId }).first();
+    },
+
+    async statusOf(accountId: string, campaignId: string): Promise<CampaignStatus | undefined> {
+      const row = await db('campaigns').where({ account_id: accountId, id: campaignId }).first('status');
+      return row?.status;
+    },
+
+    async countRecipients(accountId: string, campaignId: string): Promise<number> {
+      const row = await recipients(accountId, campaignId).count<{ count: string }[]>('* as count').first();
+      return Number(row?.count ?? 0);
+    },
+
+    async progress(accountId: string, campaignId: string): Promise<CampaignProgress> {
+      const rows: { status: RecipientStatus; count: string }[] = await recipients(accountId, campaignId)
+        .select('status')
+        .count('* as count')
+        .groupBy('status');
+      const progress: CampaignProgress = { pending: 0, created: 0, failed: 0, cancelled: 0 };
+      for (const r of rows) progress[r.status] = Number(r.count);
+      return progress;
+    },
+
+    /**
+     * Moves the campaign to `status`. A finished campaign never changes again, and the timestamps
+     * of a step are written once (a retried write keeps the first).
+     */
+    async setStatus(accountId: string, campaignId: string, status: CampaignStatus): Promise<void> {
+      await db('campaigns')
+        .where({ account_id: accountId, id: campaignId })
+        .whereNotIn('status', ['completed', 'cancelled'])
+        .update({
+          status,
+          updated_at: db.fn.now(),
+          ...(status === 'scheduled' || status === 'running'
+            ? { started_at: db.raw('coalesce(started_at, now())') }
+            : {}),
+          ...(status === 'completed' ? { completed_at: db.raw('coalesce(completed_at, now())') } : {}),
+          ...(status === 'cancelled' ? { cancelled_at: db.raw('coalesce(cancelled_at, now())') } : {}),
+        });
+    },
+
+    /** A draft nobody started: cancelled in place (no workflow exists to ask). */
+    async cancelDraft(accountId: string, campaignId: string): Promise<boolean> {
+      const n = await db('campaigns')
+        .where({ account_id: accountId, id: campaignId, status: 'draft' })
+        .update({ status: 'cancelled', updated_at: db.fn.now(), cancelled_at: db.fn.now() });
+      return n > 0;
+    },
+
+    async setSingleLink(accountId: string, campaignId: string, linkId: string): Promise<void> {
+      await db('campaigns')
+        .where({ account_id: accountId, id: campaignId })
+        .update({ single_link_id: linkId, updated_at: db.fn.now() });
+    },
+
+    /** Every distinct zone of the campaign's recipients ('' for none): a few hundred at most. */
+    async distinctZones(accountId: string, campaignId: string): Promise<string[]> {
+      const rows: { zone: string }[] = await recipients(accountId, campaignId).distinct(
+        db.raw(`coalesce(timezone, '') AS zone`),
+      );
+      return rows.map((r) => r.zone);
+    },
+
+    /** The distinct zones of the pending recipients ('' for none), in order, after `afterZone` (null: from the first). */
+    async pendingZones(accountId: string, campaignId: string, afterZone: string | null, limit: number) {
+      const query = recipients(accountId, campaignId).where('status', 'pending');
+      if (afterZone !== null) query.whereRaw(`coalesce(timezone, '') > ?`, [afterZone]);
+      const rows: { zone: string }[] = await query
+        .distinct(db.raw(`coalesce(timezone, '') AS zone`))
+        .orderBy('zone')
+        .limit(limit);
+      return rows.map((r) => r.zone);
+    },
+
+    /**
+     * Sets the send time of every pending recipient of the given zones in one statement; the
+     * recipients of a skipped zone are marked failed with SKIPPED_ERROR.
+     */
+    async applyZoneSendTimes(accountId: string, campaignId: string, times: ZoneSendTime[]): Promise<void> {
+      if (times.length === 0) return;
+      await db.raw(
+        `UPDATE campaign_recipients r
+            SET send_at = v.at,
+                status = CASE WHEN v.skipped THEN 'failed' ELSE r.status END,
+                error = CASE WHEN v.skipped THEN ? ELSE r.error END
+           FROM unnest(?::text[], ?::timestamptz[], ?::boolean[]) AS v(zone, at, skipped)
+          WHERE r.account_id = ? AND r.campaign_id = ? AND r.status = 'pending'
+            AND coalesce(r.timezone, '') = v.zone`,
+        [
+          SKIPPED_ERROR,
+          times.map((t) => t.zone),
+          times.map((t) => t.at),
+          times.map((t) => t.skipped),
+          accountId,
+          campaignId,
+        ],
+      );
+    },
+
+    /** Pending recipients due at `now`, soonest first, but those in `exclude` (pages still running). */
+    async duePage(
+      accountId: string,
+      campaignId: string,
+      now: Date,
+      limit: number,
+      exclude: number[] = [],
+    ): Promise<number[]> {
+      const query = recipients(accountId, campaignId).where('status', 'pending').where('send_at', '<=', now);
+      if (exclude.length > 0) query.whereNotIn('seq', exclude);
+      const rows: { seq: number }[] = await query
+        .orderBy([{ column: 'send_at' }, { column: 'seq' }])
+        .limit(limit)
+        .select('seq');
+      return rows.map((r) => r.seq);
+    },
+
+    /** The pending recipients of `seqs`, in that order. */
+    async pendingBySeq(accountId: string, campaignId: string, seqs: number[]): Promise<RecipientRow[]> {
+      if (seqs.length === 0) return [];
+      const rows: RecipientRow[] = await recipients(accountId, campaignId)
+        .where('status', 'pending')
+        .whereIn('seq', seqs);
+      const bySeq = new Map(rows.map((r) => [r.seq, r]));
+      return seqs.flatMap((seq) => bySeq.get(seq) ?? []);
+    },
+
+    /** When the next pending recipient (not in `exclude`) is due; null when none is left. */
+    async nextDueAt(accountId: string, campaignId: string, exclude: number[] = []): Promise<string | null> {
+      const query = recipients(accountId, campaignId).where('status', 'pending');
+      if (exclude.length > 0) query.whereNotIn('seq', exclude);
+      const row = await query.min<{ at: Date | null }>('send_at as at').first();
+      return row?.at ? row.at.toISOString() : null;
+    },
+
+    async markCreated(accountId: string, campaignId: string, seq: number, linkId: string): Promise<void> {
+      await recipients(accountId, campaignId)
+        .where({ seq, status: 'pending' })
+        .update({ status: 'created', link_id: linkId, error: null });
+    },
+
+    /** A recipient who may not be sent to yet (their quiet hours began): due again at `sendAt`. */
+    async reschedule(accountId: string, campaignId: string, seq: number, sendAt: string): Promise<void> {
+      await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ send_at: sendAt });
+    },
+
+    async markFailed(accountId: string, campaignId: string, seq: number, error: string): Promise<void> {
+      await recipients(accountId, campaignId)
+        .where({ seq, status: 'pending' })
+        .update({ status: 'failed', error });
+    },
+
+    /** A cancelled campaign sends nothing more: every recipient still waiting is cancelled. */
+    async cancelPending(accountId: string, campaignId: string): Promise<number> {
+      return recipients(accountId, campaignId).where('status', 'pending').update({ status: 'cancelled' });
+    },
+
+    /** Links made for recipients, by seq, after `afterSeq`. */
+    async createdLinks(accountId: string, campaignId: string, afterSeq: number, limit: number) {
+      const rows: { seq: number; link_id: string }[] = await recipients(accountId, campaignId)
+        .where('status', 'created')
+        .whereNotNull('link_id')
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .select('seq', 'link_id');
+      return rows;
+    },
+  };
+}
+
+export type CampaignStore = ReturnType<typeof createCampaignStore>;
