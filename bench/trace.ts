@@ -6,6 +6,7 @@
  *   npm run bench:trace                         # 30 creates and 30 payments, one at a time
  *   TRACE_COUNT=10 TRACE_CPU_CREATES=100 npm run bench:trace
  *   TRACE_PROFILE_DIR=/tmp/prof npm run bench:trace   # and a CPU profile of the API and the worker
+ *   TRACE_PRELOAD=300 npm run bench:trace               # 300 creates by 10 callers before the traces
  *
  * For each operation, one at a time, the timestamps of the caller (sent, answered), of the API's
  * request log (received = logged − duration_ms) and of the link's history (every event's
@@ -36,6 +37,7 @@ const COUNT = Number(process.env.TRACE_COUNT ?? 30);
 const WARMUP = 10;
 const CPU_CREATES = Number(process.env.TRACE_CPU_CREATES ?? 300);
 const CPU_CALLERS = Number(process.env.TRACE_CPU_CALLERS ?? 10);
+const PRELOAD = Number(process.env.TRACE_PRELOAD ?? 0);
 const OUT_OF_REACH = String(1_000_000_000);
 const CREATE_BODY = JSON.stringify({ amount: 1999, currency: 'USD', description: 'Order 1042' });
 const { EventType, TaskQueueType } = proto.temporal.api.enums.v1;
@@ -235,6 +237,16 @@ async function main() {
     }
 
     for (let i = 0; i < WARMUP; i++) await createLink();
+    // TRACE_PRELOAD: that many creates by 10 callers first, as npm run bench's warm-up makes.
+    let preloaded = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (preloaded < PRELOAD) {
+          preloaded += 1;
+          await createLink();
+        }
+      }),
+    );
 
     // 1. One create at a time.
     const creates: Steps[] = [];
