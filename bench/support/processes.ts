@@ -14,10 +14,19 @@ export interface Role {
   stop(): Promise<void>;
 }
 
-/** Starts `node --import tsx <script>` (one process, no tsx wrapper) with `env`. */
-export function startRole(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string): Role {
+/**
+ * Starts `node --import tsx <script>` (one process, no tsx wrapper) with `env`; `nodeArgs` go
+ * before it (bench/trace.ts: `--cpu-prof`, which NODE_OPTIONS refuses).
+ */
+export function startRole(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  nodeArgs: string[] = [],
+): Role {
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', log, log],

@@ -9,6 +9,23 @@ import { Connection } from '@temporalio/client';
 import { assertPortFree, clearRecord, stopStaleDevServer, writeRecord } from './dev-server-owner';
 import { searchAttributeFlags } from './search-attributes';
 
+/**
+ * Server settings for latency, measured with `npm run bench:trace` (docs/BENCHMARKS.md, "Where a
+ * create's and a payment's milliseconds go"). Production sets the same keys in the server's
+ * dynamic config (self-hosted; on Temporal Cloud, Temporal manages them).
+ * - One partition per task queue, not the server's 4: a single node gains nothing from
+ *   partitions, and a task that lands on a partition with no poll waiting is forwarded or waits
+ *   for the next poll there. Creates at 50 concurrent callers: +30 % to +64 % (4 pairs of runs).
+ * - Eager activity execution: an activity on the worker's own queue (`recordPayments`) comes back
+ *   in the response to the workflow task that scheduled it instead of through matching, where it
+ *   waited 30–40 ms (schedule to start). Callback → paid p50: 84 → 71 ms and 77 → 45 ms.
+ */
+const LATENCY_FLAGS = [
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+  'system.enableActivityEagerExecution=true',
+].flatMap((value) => ['--dynamic-config-value', value]);
+
 export interface DevServerOptions {
   binary: string;
   port: number;
@@ -37,7 +54,7 @@ export interface DevServer {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const { binary, port, uiPort, dbFile, namespace = 'default', startTimeoutMs = 60_000, onLog } = options;
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
-  args.push('--log-level', 'warn', ...searchAttributeFlags());
+  args.push('--log-level', 'warn', ...searchAttributeFlags(), ...LATENCY_FLAGS);
   if (uiPort) args.push('--ui-port', String(uiPort));
   if (uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
