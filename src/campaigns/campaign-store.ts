@@ -246,6 +246,35 @@ export function createCampaignStore(db: Db) {
         .update({ status: 'created', link_id: linkId, error: null });
     },
 
+    /**
+     * Many recipients' links at once (one statement, however many): pages record the links they
+     * started in batches rather than one write per link, so the pool is not the bottleneck.
+     */
+    async markCreatedMany(
+      accountId: string,
+      campaignId: string,
+      made: readonly { seq: number; linkId: string }[],
+    ): Promise<void> {
+      if (made.length === 0) return;
+      await db.raw(
+        `UPDATE campaign_recipients r
+            SET status = 'created', link_id = v.link_id, error = NULL
+           FROM (VALUES ${made.map(() => '(?::int, ?::text)').join(', ')}) AS v(seq, link_id)
+          WHERE r.account_id = ? AND r.campaign_id = ? AND r.seq = v.seq AND r.status = 'pending'`,
+        [...made.flatMap((m) => [m.seq, m.linkId]), accountId, campaignId],
+      );
+    },
+
+    /** Which of these links' rows their workflows have stored. */
+    async storedLinkIds(accountId: string, linkIds: readonly string[]): Promise<Set<string>> {
+      if (linkIds.length === 0) return new Set();
+      const rows: { id: string }[] = await db('payment_links')
+        .where({ account_id: accountId })
+        .whereIn('id', linkIds)
+        .select('id');
+      return new Set(rows.map((r) => r.id));
+    },
+
     /** A recipient who may not be sent to yet (their quiet hours began): due again at `sendAt`. */
     async reschedule(accountId: string, campaignId: string, seq: number, sendAt: string): Promise<void> {
       await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ send_at: sendAt });
