@@ -67,6 +67,22 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
   const { campaigns, linkService, logger } = deps;
   const maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
 
+  /**
+   * The throttle as a ceiling: the i-th link of a page is due at its slot, but never sooner than
+   * one interval after the campaign's previous link on this worker, and never more than one
+   * interval in the past: a late page does not burst to catch up (what is lost to lateness stays
+   * lost), so any window of W seconds holds at most rate × W + 2 starts from this worker. Pages of
+   * one campaign overlap (one pacing, others confirming; a late one's tail), so the last slot is
+   * kept per campaign, not per page. Slots are reserved on the clock, not taken from when the
+   * sleep returned, so timer jitter shorter than an interval costs no rate.
+   */
+  const lastSlotAt = new Map<string, number>();
+  function nextSlot(campaignId: string, slot: number, intervalMs: number): number {
+    const at = Math.max(slot, (lastSlotAt.get(campaignId) ?? 0) + intervalMs, Date.now() - intervalMs);
+    lastSlotAt.set(campaignId, at);
+    return at;
+  }
+
   async function load({ campaignId, accountId }: CampaignRef) {
     const [campaign, account] = await Promise.all([
       campaigns.find(accountId, campaignId),
@@ -186,6 +202,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
        */
       const unconfirmed = new Map<string, { seq: number; since: number }>();
       let confirmedAt = 0;
+      let confirming: Promise<void> | undefined;
       const confirm = async () => {
         confirmedAt = Date.now();
         if (unconfirmed.size === 0) return;
@@ -244,11 +261,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         const errors: unknown[] = [];
         try {
           for (const [i, recipient] of due.entries()) {
-            const wait = input.firstSlotAt + i * input.intervalMs - Date.now();
+            // Beside the pacing, one at a time, so its queries never make a link late.
+            if (!confirming && Date.now() - confirmedAt >= CONFIRM_EVERY_MS) {
+              confirming = confirm()
+                .catch((err: unknown) => void errors.push(err))
+                .finally(() => {
+                  confirming = undefined;
+                });
+            }
+            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+            const at = nextSlot(input.campaignId, input.firstSlotAt + i * input.intervalMs, input.intervalMs);
+            const wait = at - Date.now();
             if (wait > 0) await ctx.sleep(wait); // throws once the activity is cancelled
             if (errors.length > 0 || (await haltedNow())) break;
-            if (Date.now() - confirmedAt >= CONFIRM_EVERY_MS) await confirm();
-            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
             const making: Promise<void> = makeOne(recipient)
               .catch((err: unknown) => void errors.push(err))
               .finally(() => inFlight.delete(making));
@@ -257,6 +282,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         } finally {
           // Nothing is left running behind the activity's back, even when it is cancelled.
           await Promise.all(inFlight);
+          await confirming;
         }
         // The page ends once every link it started is stored or known refused; stopped early
         // (paused, cancelled), the links already started are still recorded.
