@@ -23,7 +23,7 @@ import type {
 
 export interface CampaignActivityDeps {
   campaigns: CampaignStore;
-  /** Links are made and cancelled exactly as the API makes and cancels them. */
+  /** Links are started and cancelled through the API's link service (same terms, same workflow). */
   linkService: LinkService;
   findAccount(accountId: string): Promise<AuthenticatedAccount | undefined>;
   logger: Logger;
