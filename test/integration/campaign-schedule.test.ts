@@ -5,7 +5,7 @@
  */
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { campaignLinkId, recipientLinkBody } from '../../src/campaigns/recipient-link';
+import { campaignLinkId, NO_RECIPIENT, recipientLinkBody } from '../../src/campaigns/recipient-link';
 import { createCommerceStores } from '../../src/commerce/stores';
 import { createLinkService } from '../../src/links/link-service';
 import { createLinkStore } from '../../src/links/link-store';
@@ -32,15 +32,6 @@ const person = (extra: Partial<TestRecipient> = {}): TestRecipient => {
 };
 
 const account = () => ({ id: campaign.stack.account.accountId, name: 'Test shop', timezone: 'UTC' });
-const nulls = {
-  name: null,
-  email: null,
-  phone: null,
-  locale: null,
-  timezone: null,
-  amount: null,
-  reference: null,
-};
 const linkServiceOf = (s: Stack) =>
   createLinkService({
     temporal: s.temporal,
@@ -191,7 +182,7 @@ describe('a worker that dies mid-campaign', () => {
     // A worker that died right after starting recipient 3's link workflow, before marking the
     // recipient: the link exists under its derived id, the row still says pending.
     const template = { ...TEMPLATE, quiet_hours: null };
-    const built = recipientLinkBody(template, { ...nulls, ...recipients[2], metadata: {} }, id);
+    const built = recipientLinkBody(template, { ...NO_RECIPIENT, ...recipients[2], metadata: {} }, id);
     if (!built.ok) throw new Error(built.error);
     await linkServiceOf(campaign.stack).create(account(), built.body, { linkId: campaignLinkId(id, 3) });
 
