@@ -23,16 +23,32 @@ import type {
 
 export interface CampaignActivityDeps {
   campaigns: CampaignStore;
-  /** Links are made and cancelled exactly as the API makes and cancels them. */
+  /** Links are started and cancelled through the API's link service (same terms, same workflow). */
   linkService: LinkService;
   findAccount(accountId: string): Promise<AuthenticatedAccount | undefined>;
   logger: Logger;
-  /** Link creations of one page running at once (each waits for its workflow to store the row). */
+  /** Link creations of one page running at once (default DEFAULT_MAX_IN_FLIGHT). */
   maxInFlight?: number;
 }
 
 /** How often a running page looks whether its campaign was paused or cancelled. */
 const STATUS_CHECK_MS = 200;
+
+/** How often a page looks for the rows of the links it started (one query for all of them). */
+const CONFIRM_EVERY_MS = 250;
+
+/** A started link still without a row this long: its run is asked whether it refused the link. */
+const REFUSAL_CHECK_AFTER_MS = 3000;
+const REFUSAL_CHECKS_PER_ROUND = 8;
+
+/**
+ * Link starts of one page at once. A start is one Temporal RPC and holds no Postgres connection
+ * (the rows are confirmed and recorded in batches: one read and one write per CONFIRM_EVERY_MS
+ * per page), so this bounds RPCs, not the pool: with MAX_RUNNING_PAGES (3) a campaign needs at
+ * most a few of the 10 connections WORKER_POOL_MAX leaves beside the local activities, where
+ * before every creation held slots of the pool for its reads and its write while up to 48 waited.
+ */
+const DEFAULT_MAX_IN_FLIGHT = 16;
 
 interface CampaignRef {
   campaignId: string;
@@ -49,7 +65,23 @@ const isRefusal = (err: unknown): err is ApiError =>
 
 export function createCampaignActivities(deps: CampaignActivityDeps) {
   const { campaigns, linkService, logger } = deps;
-  const maxInFlight = deps.maxInFlight ?? 16;
+  const maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+
+  /**
+   * The throttle as a ceiling: the i-th link of a page is due at its slot, but never sooner than
+   * one interval after the campaign's previous link on this worker, and never more than one
+   * interval in the past: a late page does not burst to catch up (what is lost to lateness stays
+   * lost), so any window of W seconds holds at most rate × W + 2 starts from this worker. Pages of
+   * one campaign overlap (one pacing, others confirming; a late one's tail), so the last slot is
+   * kept per campaign, not per page. Slots are reserved on the clock, not taken from when the
+   * sleep returned, so timer jitter shorter than an interval costs no rate.
+   */
+  const lastSlotAt = new Map<string, number>();
+  function nextSlot(campaignId: string, slot: number, intervalMs: number): number {
+    const at = Math.max(slot, (lastSlotAt.get(campaignId) ?? 0) + intervalMs, Date.now() - intervalMs);
+    lastSlotAt.set(campaignId, at);
+    return at;
+  }
 
   async function load({ campaignId, accountId }: CampaignRef) {
     const [campaign, account] = await Promise.all([
@@ -144,11 +176,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           failed++;
           return;
         }
+        const linkId = campaignLinkId(campaign.id, recipient.seq);
         try {
-          const linkId = campaignLinkId(campaign.id, recipient.seq);
-          const row = await linkService.create(account, built.body, { linkId });
-          await campaigns.markCreated(input.accountId, input.campaignId, recipient.seq, row.id);
-          created++;
+          // Only the start is waited for (durable, and a retry finds it); the row is confirmed
+          // below, in batches, so the throttle's pace is not held up by the workflows' writes.
+          await linkService.startOnly(account, built.body, { linkId });
+          unconfirmed.set(linkId, { seq: recipient.seq, since: Date.now() });
         } catch (err) {
           if (!isRefusal(err)) throw err;
           await campaigns.markFailed(
@@ -159,6 +192,55 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
           );
           failed++;
         }
+      };
+
+      /**
+       * Started links whose rows are not known to exist yet. A recipient is `created` only once
+       * its link's row is stored (what progress, results and the API show), and `failed` when its
+       * workflow ended without storing it (it refused the link: a reference another link holds,
+       * data Postgres refuses). Both are written in batches, one statement each.
+       */
+      const unconfirmed = new Map<string, { seq: number; since: number }>();
+      let confirmedAt = 0;
+      let confirming: Promise<void> | undefined;
+      const confirm = async () => {
+        confirmedAt = Date.now();
+        if (unconfirmed.size === 0) return;
+        const ids = [...unconfirmed.keys()];
+        const stored = await campaigns.storedLinkIds(input.accountId, ids);
+        const made = ids
+          .filter((id) => stored.has(id))
+          .map((id) => ({ seq: (unconfirmed.get(id) as { seq: number }).seq, linkId: id }));
+        await campaigns.markCreatedMany(input.accountId, input.campaignId, made);
+        for (const { linkId } of made) unconfirmed.delete(linkId);
+        created += made.length;
+        // Long without a row: has its run ended (refused)? A few at a time, oldest first.
+        const overdue = [...unconfirmed.entries()]
+          .filter(([, u]) => Date.now() - u.since >= REFUSAL_CHECK_AFTER_MS)
+          .slice(0, REFUSAL_CHECKS_PER_ROUND);
+        await Promise.all(
+          overdue.map(async ([linkId, u]) => {
+            const why = await linkService.whyNotStored(linkId);
+            if (why === null) {
+              u.since = Date.now(); // still running: look again later
+              return;
+            }
+            // Stored just before its run ended (a link cancelled at once): created after all.
+            if ((await campaigns.storedLinkIds(input.accountId, [linkId])).size > 0) {
+              await campaigns.markCreatedMany(input.accountId, input.campaignId, [{ seq: u.seq, linkId }]);
+              created++;
+            } else {
+              await campaigns.markFailed(
+                input.accountId,
+                input.campaignId,
+                u.seq,
+                `link_not_created: ${why}`,
+              );
+              failed++;
+            }
+            unconfirmed.delete(linkId);
+          }),
+        );
       };
 
       // A paused or cancelled campaign's status is written before its pages are waited for:
@@ -179,10 +261,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         const errors: unknown[] = [];
         try {
           for (const [i, recipient] of due.entries()) {
-            const wait = input.firstSlotAt + i * input.intervalMs - Date.now();
+            // Beside the pacing, one at a time, so its queries never make a link late.
+            if (!confirming && Date.now() - confirmedAt >= CONFIRM_EVERY_MS) {
+              confirming = confirm()
+                .catch((err: unknown) => void errors.push(err))
+                .finally(() => {
+                  confirming = undefined;
+                });
+            }
+            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+            const at = nextSlot(input.campaignId, input.firstSlotAt + i * input.intervalMs, input.intervalMs);
+            const wait = at - Date.now();
             if (wait > 0) await ctx.sleep(wait); // throws once the activity is cancelled
             if (errors.length > 0 || (await haltedNow())) break;
-            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
             const making: Promise<void> = makeOne(recipient)
               .catch((err: unknown) => void errors.push(err))
               .finally(() => inFlight.delete(making));
@@ -191,6 +282,13 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
         } finally {
           // Nothing is left running behind the activity's back, even when it is cancelled.
           await Promise.all(inFlight);
+          await confirming;
+        }
+        // The page ends once every link it started is stored or known refused; stopped early
+        // (paused, cancelled), the links already started are still recorded.
+        while (errors.length === 0 && unconfirmed.size > 0 && !ctx.cancellationSignal.aborted) {
+          await confirm();
+          if (unconfirmed.size > 0) await ctx.sleep(CONFIRM_EVERY_MS);
         }
         if (errors.length > 0) {
           logger.warn(

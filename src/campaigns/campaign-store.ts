@@ -5,23 +5,16 @@
  */
 import type { Channel, QuietHours } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
-import type { CampaignSchedule } from './send-times';
+import type { Recipient } from './recipients';
+import { CAMPAIGN_STATUSES, type CampaignMode, type CampaignStatus, type CampaignThrottle } from './schema';
+import type { CampaignRow } from './store';
 
-export const CAMPAIGN_STATUSES = [
-  'draft',
-  'scheduled',
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-] as const;
-export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
-export const isFinished = (status: CampaignStatus): boolean =>
-  status === 'completed' || status === 'cancelled';
+export type { CampaignMode, CampaignRow, CampaignStatus, CampaignThrottle };
 
-export type CampaignMode = 'per_recipient' | 'single_link';
-
-/** The link every recipient gets, as the API validated it (snake_case, like a create request). */
+/**
+ * The template as the engine reads it back from the row: the API validated it (schema.ts), and the
+ * engine only needs these fields, any others passed through to the link unchanged.
+ */
 export interface LinkTemplate {
   amount?: number;
   currency: string;
@@ -36,45 +29,18 @@ export interface LinkTemplate {
   metadata?: Record<string, string>;
   [field: string]: unknown;
 }
+export { CAMPAIGN_STATUSES };
 
-export interface CampaignThrottle {
-  links_per_second?: number;
-  email_per_second?: number;
-  sms_per_second?: number;
-}
-
-export interface CampaignRow {
-  id: string;
-  account_id: string;
-  name: string;
-  status: CampaignStatus;
-  mode: CampaignMode;
-  link: LinkTemplate;
-  schedule: CampaignSchedule;
-  throttle: CampaignThrottle;
-  single_link_id: string | null;
-  recipients_count: number;
-  created_at: Date;
-  updated_at: Date;
-  started_at: Date | null;
-  completed_at: Date | null;
-  cancelled_at: Date | null;
-}
+export const isFinished = (status: CampaignStatus): boolean =>
+  status === 'completed' || status === 'cancelled';
 
 export type RecipientStatus = 'pending' | 'created' | 'failed' | 'cancelled';
 
-export interface RecipientRow {
+/** A recipient as stored: what the import validated, plus where the run is with them. */
+export interface RecipientRow extends Recipient {
   campaign_id: string;
   account_id: string;
   seq: number;
-  name: string | null;
-  email: string | null;
-  phone: string | null;
-  locale: string | null;
-  timezone: string | null;
-  amount: number | null;
-  reference: string | null;
-  metadata: Record<string, string>;
   send_at: Date | null;
   link_id: string | null;
   status: RecipientStatus;
@@ -244,6 +210,35 @@ export function createCampaignStore(db: Db) {
       await recipients(accountId, campaignId)
         .where({ seq, status: 'pending' })
         .update({ status: 'created', link_id: linkId, error: null });
+    },
+
+    /**
+     * Many recipients' links at once (one statement, however many): pages record the links they
+     * started in batches rather than one write per link, so the pool is not the bottleneck.
+     */
+    async markCreatedMany(
+      accountId: string,
+      campaignId: string,
+      made: readonly { seq: number; linkId: string }[],
+    ): Promise<void> {
+      if (made.length === 0) return;
+      await db.raw(
+        `UPDATE campaign_recipients r
+            SET status = 'created', link_id = v.link_id, error = NULL
+           FROM (VALUES ${made.map(() => '(?::int, ?::text)').join(', ')}) AS v(seq, link_id)
+          WHERE r.account_id = ? AND r.campaign_id = ? AND r.seq = v.seq AND r.status = 'pending'`,
+        [...made.flatMap((m) => [m.seq, m.linkId]), accountId, campaignId],
+      );
+    },
+
+    /** Which of these links' rows their workflows have stored. */
+    async storedLinkIds(accountId: string, linkIds: readonly string[]): Promise<Set<string>> {
+      if (linkIds.length === 0) return new Set();
+      const rows: { id: string }[] = await db('payment_links')
+        .where({ account_id: accountId })
+        .whereIn('id', linkIds)
+        .select('id');
+      return new Set(rows.map((r) => r.id));
     },
 
     /** A recipient who may not be sent to yet (their quiet hours began): due again at `sendAt`. */

@@ -104,6 +104,18 @@ export function recipientLinkBody(
   return parsed(body);
 }
 
+/** Nobody in particular: a single-link campaign's placeholders, a recipient's fields left unset. */
+export const NO_RECIPIENT: Recipient = {
+  name: null,
+  email: null,
+  phone: null,
+  locale: null,
+  timezone: null,
+  amount: null,
+  reference: null,
+  metadata: {},
+};
+
 /** A single-link campaign's one link: multi-use until it expires, sent to nobody. */
 export function singleLinkBody(template: LinkTemplate, campaignId: string): LinkBodyResult {
   const rest: Record<string, unknown> = { ...template };
@@ -116,16 +128,7 @@ export function singleLinkBody(template: LinkTemplate, campaignId: string): Link
       ? {
           description: fillPlaceholders(
             template.description,
-            {
-              name: null,
-              email: null,
-              phone: null,
-              locale: null,
-              timezone: null,
-              amount: null,
-              reference: null,
-              metadata: {},
-            },
+            NO_RECIPIENT,
             template.amount,
             template.currency,
           ),

@@ -12,6 +12,7 @@ import { LINK_STATUSES } from '../../workflows/payment-link/contract';
 import { PaginationSchema } from '../api/pagination';
 import type { Db } from '../db/knex';
 import { linkUrl } from '../links/serialize';
+import type { Recipient } from './recipients';
 import type { CampaignRow } from './store';
 
 export const RECIPIENT_STATUSES = ['pending', 'created', 'failed', 'cancelled'] as const;
@@ -29,16 +30,8 @@ export const RecipientsQuerySchema = z.strictObject({
 });
 export type RecipientsQuery = z.output<typeof RecipientsQuerySchema>;
 
-interface RecipientResultRow {
+interface RecipientResultRow extends Recipient {
   seq: number;
-  name: string | null;
-  email: string | null;
-  phone: string | null;
-  locale: string | null;
-  timezone: string | null;
-  amount: number | null;
-  reference: string | null;
-  metadata: Record<string, string>;
   status: string;
   error: string | null;
   send_at: Date | null;

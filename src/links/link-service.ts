@@ -3,6 +3,7 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   type WorkflowHandle,
+  type WorkflowStartOptions,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -224,6 +225,43 @@ export function createLinkService(deps: LinkServiceDeps) {
     );
   }
 
+  /** The link's terms from a create request: its customer looked up, its fields checked (400). */
+  async function termsFor(
+    account: AuthenticatedAccount,
+    body: CreatePaymentLinkBody,
+    extras: { reissuedFrom?: string; linkId?: string },
+  ): Promise<LinkTerms> {
+    let customer: ({ id: string } & Customer) | undefined;
+    if (body.customer_id) {
+      const stored = await commerce.findCustomer(account.id, body.customer_id);
+      if (!stored) throw ApiError.invalid(`No such customer: '${body.customer_id}'`, 'customer_id');
+      customer = {
+        id: stored.id,
+        ...(stored.name ? { name: stored.name } : {}),
+        ...(stored.email ? { email: stored.email } : {}),
+        ...(stored.phone ? { phone: stored.phone } : {}),
+        ...(stored.locale ? { locale: stored.locale } : {}),
+        ...(stored.timezone ? { timezone: stored.timezone } : {}),
+      };
+    }
+    let terms: LinkTerms;
+    try {
+      terms = toLinkTerms(body, {
+        id: extras.linkId ?? newId('plink'),
+        token: newLinkToken(),
+        accountId: account.id,
+        accountTimezone: account.timezone,
+        now: DateTime.utc(),
+        customer,
+        reissuedFrom: extras.reissuedFrom,
+      });
+    } catch (err) {
+      if (err instanceof LinkTermsError) throw ApiError.invalid(err.message, err.param);
+      throw err;
+    }
+    return terms;
+  }
+
   return {
     /**
      * Starting the workflow is the one and only write: the workflow stores the row, and the
@@ -235,40 +273,55 @@ export function createLinkService(deps: LinkServiceDeps) {
       body: CreatePaymentLinkBody,
       extras: { reissuedFrom?: string; linkId?: string } = {},
     ): Promise<LinkRow> {
-      let customer: ({ id: string } & Customer) | undefined;
-      if (body.customer_id) {
-        const stored = await commerce.findCustomer(account.id, body.customer_id);
-        if (!stored) throw ApiError.invalid(`No such customer: '${body.customer_id}'`, 'customer_id');
-        customer = {
-          id: stored.id,
-          ...(stored.name ? { name: stored.name } : {}),
-          ...(stored.email ? { email: stored.email } : {}),
-          ...(stored.phone ? { phone: stored.phone } : {}),
-          ...(stored.locale ? { locale: stored.locale } : {}),
-          ...(stored.timezone ? { timezone: stored.timezone } : {}),
-        };
-      }
-      let terms: LinkTerms;
-      try {
-        terms = toLinkTerms(body, {
-          id: extras.linkId ?? newId('plink'),
-          token: newLinkToken(),
-          accountId: account.id,
-          accountTimezone: account.timezone,
-          now: DateTime.utc(),
-          customer,
-          reissuedFrom: extras.reissuedFrom,
-        });
-      } catch (err) {
-        if (err instanceof LinkTermsError) throw ApiError.invalid(err.message, err.param);
-        throw err;
-      }
+      const terms = await termsFor(account, body, extras);
       // An idempotent retry may find its own link holding the reference: that is not a conflict.
       if (terms.reference && (await links.referenceTaken(account.id, terms.reference, terms.id))) {
         throw duplicateReference(terms.reference);
       }
 
       return createThroughWorkflow(account, terms);
+    },
+
+    /**
+     * Starts the link's workflow and returns once the start is durable, without waiting for the
+     * workflow to store the row: the path for callers that make many links and learn of a
+     * refusal another way (campaigns, see activities/campaigns.ts). Same terms, workflow type,
+     * task queue, search attributes and id policies as `create`: a retry with the same link id
+     * finds the run its first attempt started (running, or closed: then `closed` is true and the
+     * caller decides from the row whether the link was stored or refused). Does not check the
+     * reference: the workflow refuses a taken one, and the caller must not use this path for a
+     * link that can be refused unless it checks the outcome.
+     */
+    async startOnly(
+      account: AuthenticatedAccount,
+      body: CreatePaymentLinkBody,
+      extras: { linkId: string },
+    ): Promise<{ id: string; closed: boolean }> {
+      const terms = await termsFor(account, body, extras);
+      try {
+        await temporal.workflow.start<typeof paymentLinkWorkflow>(
+          'paymentLinkWorkflow',
+          startOptions(terms, taskQueue, settings),
+        );
+        return { id: terms.id, closed: false };
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return { id: terms.id, closed: true };
+        throw err;
+      }
+    },
+
+    /**
+     * A link started with `startOnly` whose row is not there: null while its run is still open
+     * (the row is on its way), otherwise why the run ended without storing it (the workflow's
+     * refusal, e.g. `duplicate_reference`).
+     */
+    async whyNotStored(linkId: string): Promise<string | null> {
+      const handle = temporal.workflow.getHandle<typeof paymentLinkWorkflow>(linkWorkflowId(linkId));
+      const { status } = await handle.describe();
+      if (status.name === 'RUNNING') return null;
+      const result: unknown = await handle.result().catch(() => undefined);
+      const reason = (result as { reason?: unknown } | undefined)?.reason;
+      return typeof reason === 'string' ? reason : `workflow ${status.name.toLowerCase()}`;
     },
 
     /** 404 unless the link exists and belongs to the account. */
@@ -390,7 +443,15 @@ const LINK_CREATED_UPDATE_ID = 'link-created';
  * never started twice, not even after its first run has closed.
  */
 function startOperation(terms: LinkTerms, taskQueue: string, settings: LifecycleSettings) {
-  return new WithStartWorkflowOperation<typeof paymentLinkWorkflow>('paymentLinkWorkflow', {
+  return new WithStartWorkflowOperation<typeof paymentLinkWorkflow>(
+    'paymentLinkWorkflow',
+    startOptions(terms, taskQueue, settings),
+  );
+}
+
+/** The options of a link's start, the same whether the caller waits for its row or not. */
+function startOptions(terms: LinkTerms, taskQueue: string, settings: LifecycleSettings) {
+  return {
     workflowId: linkWorkflowId(terms.id),
     taskQueue,
     args: [{ terms, settings }],
@@ -407,7 +468,7 @@ function startOperation(terms: LinkTerms, taskQueue: string, settings: Lifecycle
       ...(terms.orderId ? [{ key: SearchAttributes.OrderId, value: terms.orderId }] : []),
       ...(terms.reference ? [{ key: SearchAttributes.Reference, value: terms.reference }] : []),
     ],
-  });
+  } satisfies WorkflowStartOptions<typeof paymentLinkWorkflow>;
 }
 
 export type LinkService = ReturnType<typeof createLinkService>;

@@ -52,7 +52,7 @@ export interface PaylinksWorkerOptions {
   stripeApiBaseUrl?: string;
   /** The lifecycle settings of the links campaigns make; default DEFAULT_LIFECYCLE_SETTINGS. */
   linkSettings?: LifecycleSettings;
-  /** How long a campaign's link creation waits for its workflow to store the row (default 10 s). */
+  /** How long a single-link campaign's link waits for its workflow to store the row (default 10 s). */
   linkCreateWaitMs?: number;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
@@ -134,7 +134,8 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
           tuning: options.outbox,
         });
   const logger = options.logger ?? createLogger('warn', 'paylinks-worker');
-  // Campaigns make and cancel links exactly as the API does: through the link service.
+  // Campaigns make and cancel links through the API's link service (recipients' links with its
+  // start-only path, activities/campaigns.ts).
   const linkService = createLinkService({
     temporal: new Client({ connection, namespace, dataConverter: options.dataConverter }),
     links,

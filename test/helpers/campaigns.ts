@@ -2,10 +2,12 @@
  * Campaigns written straight into Postgres, as the campaigns API stores them (the import API
  * lives elsewhere): a draft with its template, schedule and throttle, and numbered recipients.
  */
+import { afterAll, beforeAll } from 'vitest';
 import type { LinkTemplate } from '../../src/campaigns/campaign-store';
 import type { CampaignSchedule } from '../../src/campaigns/send-times';
 import type { Db } from '../../src/db/knex';
 import { newId } from '../../src/ids';
+import { type Stack, startStack } from './stack';
 import { eventually, WAIT_MS } from './temporal';
 
 export interface TestRecipient {
@@ -90,4 +92,30 @@ export function untilLinks(db: Db, campaignId: string, count: number, timeoutMs 
     timeoutMs,
     `${count} link(s) of campaign ${campaignId}`,
   );
+}
+
+/**
+ * The stack a campaign test file runs on, started before its tests and stopped after: read
+ * `run.stack` and `run.accountId` inside the tests (they are set once `beforeAll` has run).
+ */
+export function campaignStack(): { readonly stack: Stack; readonly accountId: string } {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  const started = (): Stack => {
+    if (!stack) throw new Error('the campaign stack is used before beforeAll started it');
+    return stack;
+  };
+  return {
+    get stack() {
+      return started();
+    },
+    get accountId() {
+      return started().account.accountId;
+    },
+  };
 }

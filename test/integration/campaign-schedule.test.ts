@@ -4,14 +4,15 @@
  * (DST days cannot be reached with the real clock: test/unit/campaign-send-times.test.ts covers them.)
  */
 import { DateTime } from 'luxon';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignLinkId, recipientLinkBody } from '../../src/campaigns/recipient-link';
+import { describe, expect, it } from 'vitest';
+import { campaignLinkId, NO_RECIPIENT, recipientLinkBody } from '../../src/campaigns/recipient-link';
 import { createCommerceStores } from '../../src/commerce/stores';
 import { createLinkService } from '../../src/links/link-service';
 import { createLinkStore } from '../../src/links/link-store';
 import { createLogger } from '../../src/logger';
 import { DEFAULT_LIFECYCLE_SETTINGS } from '../../workflows/payment-link/contract';
 import {
+  campaignStack,
   insertCampaign,
   linksOf,
   recipientsOf,
@@ -19,18 +20,10 @@ import {
   untilCampaignStatus,
   untilLinks,
 } from '../helpers/campaigns';
-import { CREATE_WAIT_MS, type Stack, startStack } from '../helpers/stack';
+import { CREATE_WAIT_MS, type Stack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
-let stack: Stack;
-let accountId: string;
-beforeAll(async () => {
-  stack = await startStack();
-  accountId = stack.account.accountId;
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const campaign = campaignStack();
 
 let n = 0;
 const person = (extra: Partial<TestRecipient> = {}): TestRecipient => {
@@ -38,16 +31,7 @@ const person = (extra: Partial<TestRecipient> = {}): TestRecipient => {
   return { name: `Person ${n}`, email: `someone${n}@example.com`, ...extra };
 };
 
-const account = () => ({ id: stack.account.accountId, name: 'Test shop', timezone: 'UTC' });
-const nulls = {
-  name: null,
-  email: null,
-  phone: null,
-  locale: null,
-  timezone: null,
-  amount: null,
-  reference: null,
-};
+const account = () => ({ id: campaign.stack.account.accountId, name: 'Test shop', timezone: 'UTC' });
 const linkServiceOf = (s: Stack) =>
   createLinkService({
     temporal: s.temporal,
@@ -65,7 +49,7 @@ const TEMPLATE = {
   description: 'Your invitation',
   channels: ['email' as const],
 };
-const start = (id: string) => stack.request('POST', `/v1/campaigns/${id}/start`);
+const start = (id: string) => campaign.stack.request('POST', `/v1/campaigns/${id}/start`);
 const ms = (d: Date | string) => new Date(d).getTime();
 /** A quiet window an hour wide, twelve hours away from `local`: it never holds a send here. */
 const farQuiet = (local: DateTime) => ({
@@ -91,7 +75,7 @@ describe('local time', () => {
       // Sydney (ten hours earlier: long past, skipped).
       if (p.zone === 'Europe/Paris')
         recipients.push(person({ timezone: 'America/New_York' }), person({ timezone: 'Australia/Sydney' }));
-      const id = await insertCampaign(stack.db, accountId, {
+      const id = await insertCampaign(campaign.stack.db, campaign.accountId, {
         link: { ...TEMPLATE, quiet_hours: farQuiet(local) },
         schedule: { send_at_local: when },
         recipients,
@@ -109,14 +93,14 @@ describe('local time', () => {
       (typeof campaigns)[0],
       (typeof campaigns)[0],
     ];
-    await untilCampaignStatus(stack.db, newYork.id, 'completed');
-    await untilCampaignStatus(stack.db, sydney.id, 'completed');
-    await untilLinks(stack.db, paris.id, 2);
+    await untilCampaignStatus(campaign.stack.db, newYork.id, 'completed');
+    await untilCampaignStatus(campaign.stack.db, sydney.id, 'completed');
+    await untilLinks(campaign.stack.db, paris.id, 2);
 
     const made: { dueAt: number; createdAt: number; campaign: number }[] = [];
     for (const [i, c] of campaigns.entries()) {
-      const rows = await recipientsOf(stack.db, c.id);
-      const links = await linksOf(stack.db, c.id);
+      const rows = await recipientsOf(campaign.stack.db, c.id);
+      const links = await linksOf(campaign.stack.db, c.id);
       for (const r of rows.slice(0, 2)) {
         // Both zones of a campaign share their offset today: the same instant.
         expect(ms(r.send_at)).toBe(c.dueAt);
@@ -131,7 +115,7 @@ describe('local time', () => {
     const byCreation = [...made].sort((a, b) => a.createdAt - b.createdAt).map((m) => m.campaign);
     expect(byCreation).toEqual([0, 0, 1, 1, 2, 2]);
 
-    const parisRows = await recipientsOf(stack.db, paris.id);
+    const parisRows = await recipientsOf(campaign.stack.db, paris.id);
     const ny = parisRows[2];
     const syd = parisRows[3];
     const nyDue = DateTime.fromISO(`${paris.when.date}T${paris.when.time}`, { zone: 'America/New_York' });
@@ -139,8 +123,10 @@ describe('local time', () => {
     expect(ny.status).toBe('pending');
     expect(syd).toMatchObject({ status: 'failed', error: 'send_time_passed', link_id: null });
     // Still waiting for New York: running until it is cancelled.
-    expect((await stack.request('POST', `/v1/campaigns/${paris.id}/cancel`)).body.status).toBe('cancelled');
-    expect((await recipientsOf(stack.db, paris.id))[2].status).toBe('cancelled');
+    expect((await campaign.stack.request('POST', `/v1/campaigns/${paris.id}/cancel`)).body.status).toBe(
+      'cancelled',
+    );
+    expect((await recipientsOf(campaign.stack.db, paris.id))[2].status).toBe('cancelled');
   });
 
   it('moves a send inside quiet hours to the end of the window, in the recipient zone', async () => {
@@ -155,7 +141,7 @@ describe('local time', () => {
       start: parisNow.minus({ minutes: 1 }).toFormat('HH:mm'),
       end: boundary.setZone('Europe/Paris').toFormat('HH:mm'),
     };
-    const id = await insertCampaign(stack.db, accountId, {
+    const id = await insertCampaign(campaign.stack.db, campaign.accountId, {
       link: { ...TEMPLATE, quiet_hours: quiet },
       recipients: [
         person({ timezone: 'Europe/Paris' }),
@@ -164,20 +150,20 @@ describe('local time', () => {
       ],
     });
     expect((await start(id)).status).toBe(200);
-    await untilCampaignStatus(stack.db, id, 'completed', 120_000);
+    await untilCampaignStatus(campaign.stack.db, id, 'completed', 120_000);
 
-    const [paris, ny, sydney] = await recipientsOf(stack.db, id);
+    const [paris, ny, sydney] = await recipientsOf(campaign.stack.db, id);
     expect(ms(paris.send_at)).toBe(boundary.toMillis());
     expect(ms(ny.send_at)).toBeLessThan(boundary.toMillis());
     expect(ms(sydney.send_at)).toBeLessThan(boundary.toMillis());
-    const links = await linksOf(stack.db, id);
+    const links = await linksOf(campaign.stack.db, id);
     const createdAt = (linkId: string) => ms(links.find((l) => l.id === linkId)?.created_at);
     expect(createdAt(paris.link_id)).toBeGreaterThanOrEqual(boundary.toMillis());
     expect(createdAt(ny.link_id)).toBeLessThan(boundary.toMillis());
     expect(createdAt(sydney.link_id)).toBeLessThan(boundary.toMillis());
     // The Paris mail arrived after the quiet window, not before.
     const mail = await eventually(
-      async () => stack.peers.smtp.messages.find((m) => m.envelopeTo.includes(paris.email)),
+      async () => campaign.stack.peers.smtp.messages.find((m) => m.envelopeTo.includes(paris.email)),
       WAIT_MS,
       'the mail to Paris',
     );
@@ -188,7 +174,7 @@ describe('local time', () => {
 describe('a worker that dies mid-campaign', () => {
   it('makes no second link and sends no second message to anyone', async () => {
     const recipients = Array.from({ length: 25 }, () => person({ timezone: 'UTC' }));
-    const id = await insertCampaign(stack.db, accountId, {
+    const id = await insertCampaign(campaign.stack.db, campaign.accountId, {
       link: { ...TEMPLATE, quiet_hours: null },
       throttle: { links_per_second: 5 },
       recipients,
@@ -196,14 +182,14 @@ describe('a worker that dies mid-campaign', () => {
     // A worker that died right after starting recipient 3's link workflow, before marking the
     // recipient: the link exists under its derived id, the row still says pending.
     const template = { ...TEMPLATE, quiet_hours: null };
-    const built = recipientLinkBody(template, { ...nulls, ...recipients[2], metadata: {} }, id);
+    const built = recipientLinkBody(template, { ...NO_RECIPIENT, ...recipients[2], metadata: {} }, id);
     if (!built.ok) throw new Error(built.error);
-    await linkServiceOf(stack).create(account(), built.body, { linkId: campaignLinkId(id, 3) });
+    await linkServiceOf(campaign.stack).create(account(), built.body, { linkId: campaignLinkId(id, 3) });
 
     expect((await start(id)).status).toBe(200);
-    await untilLinks(stack.db, id, 6);
+    await untilLinks(campaign.stack.db, id, 6);
     // While a page is running, the worker goes away (the page is abandoned), another takes over.
-    const handle = stack.temporal.workflow.getHandle(id);
+    const handle = campaign.stack.temporal.workflow.getHandle(id);
     await eventually(
       async () =>
         ((await handle.describe()).raw.pendingActivities ?? []).find(
@@ -212,23 +198,23 @@ describe('a worker that dies mid-campaign', () => {
       WAIT_MS,
       'a page to be running',
     );
-    await stack.stopWorker();
-    await stack.startWorker();
-    await untilCampaignStatus(stack.db, id, 'completed', 120_000);
+    await campaign.stack.stopWorker();
+    await campaign.stack.startWorker();
+    await untilCampaignStatus(campaign.stack.db, id, 'completed', 120_000);
 
-    const links = await linksOf(stack.db, id);
+    const links = await linksOf(campaign.stack.db, id);
     expect(links).toHaveLength(25);
     const perRecipient = new Map<string, number>();
     for (const l of links) perRecipient.set(l.customer.email, (perRecipient.get(l.customer.email) ?? 0) + 1);
     expect([...perRecipient.values()].every((count) => count === 1)).toBe(true);
     expect(perRecipient.size).toBe(25);
-    const rows = await recipientsOf(stack.db, id);
+    const rows = await recipientsOf(campaign.stack.db, id);
     for (const r of rows) expect(r).toMatchObject({ status: 'created', link_id: campaignLinkId(id, r.seq) });
 
     // Every message has reached a final status: the count in the SMTP sink is final.
     await eventually(
       async () => {
-        const sent = await stack.db('notifications').whereIn(
+        const sent = await campaign.stack.db('notifications').whereIn(
           'link_id',
           links.map((l) => l.id),
         );
@@ -241,9 +227,9 @@ describe('a worker that dies mid-campaign', () => {
       'every campaign email to be sent',
     );
     for (const r of recipients) {
-      expect(stack.peers.smtp.messages.filter((m) => m.envelopeTo.includes(r.email as string))).toHaveLength(
-        1,
-      );
+      expect(
+        campaign.stack.peers.smtp.messages.filter((m) => m.envelopeTo.includes(r.email as string)),
+      ).toHaveLength(1);
     }
     // The abandoned page was retried by the new worker.
     const history = (await handle.fetchHistory()).events ?? [];

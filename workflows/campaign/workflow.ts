@@ -50,9 +50,10 @@ const pages = proxyActivities<CampaignActivities>({
 const now = (): number => Date.now();
 
 /**
- * A page that starts behind its slot (a slow machine) makes up for it, so the rate holds over the
- * run; further behind than this, the pace starts afresh rather than bursting. After a pause or a
- * wait for send times it always starts afresh.
+ * A page that starts behind its slot keeps its slots if it is at most this late, and starts the
+ * pace afresh otherwise (always after a pause or a wait for send times). The page itself never
+ * bursts to catch up (activities/campaigns.ts `nextSlot`: the throttle is a ceiling), so this only
+ * decides where the next slots are counted from.
  */
 const MAX_CATCH_UP_MS = 3000;
 
