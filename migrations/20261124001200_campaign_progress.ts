@@ -14,6 +14,14 @@ import type { Knex } from 'knex';
  *   rows for a 100,000-recipient campaign on every progress request (over a second).
  */
 
+/**
+ * Every message of a campaign adds to its counts in the message's own transaction: one row per
+ * campaign and channel queued every send behind the last (a 10,000-recipient campaign at 100
+ * emails/s timed out hundreds of sends on that lock, docs/BENCHMARKS.md "Campaigns"). The counts
+ * are split over shards by link (a link's later changes land on the same shard) and summed when read.
+ */
+export const MESSAGE_COUNT_SHARDS = 16;
+
 /** A message row's contribution to its campaign's counts (`r`: NEW or OLD). */
 const contribution = (r: string) =>
   [
@@ -44,7 +52,8 @@ export async function up(knex: Knex): Promise<void> {
       sent bigint NOT NULL DEFAULT 0,
       delivered bigint NOT NULL DEFAULT 0,
       failed bigint NOT NULL DEFAULT 0,
-      PRIMARY KEY (account_id, campaign_id, channel)
+      shard smallint NOT NULL DEFAULT 0 CHECK (shard >= 0 AND shard < ${MESSAGE_COUNT_SHARDS}),
+      PRIMARY KEY (account_id, campaign_id, channel, shard)
     )`);
   const [sentN, deliveredN, failedN] = contribution('NEW');
   const [sentO, deliveredO, failedO] = contribution('OLD');
@@ -68,9 +77,9 @@ export async function up(knex: Knex): Promise<void> {
       IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
       SELECT l.campaign_id INTO campaign FROM payment_links l WHERE l.id = r.link_id;
       IF campaign IS NULL THEN RETURN NULL; END IF;
-      INSERT INTO campaign_message_counts AS c (account_id, campaign_id, channel, sent, delivered, failed)
-      VALUES (r.account_id, campaign, r.channel, d_sent, d_delivered, d_failed)
-      ON CONFLICT (account_id, campaign_id, channel) DO UPDATE SET
+      INSERT INTO campaign_message_counts AS c (account_id, campaign_id, channel, shard, sent, delivered, failed)
+      VALUES (r.account_id, campaign, r.channel, abs(hashtext(r.link_id) % ${MESSAGE_COUNT_SHARDS}), d_sent, d_delivered, d_failed)
+      ON CONFLICT (account_id, campaign_id, channel, shard) DO UPDATE SET
         sent = c.sent + EXCLUDED.sent, delivered = c.delivered + EXCLUDED.delivered, failed = c.failed + EXCLUDED.failed;
       RETURN NULL;
     END $$`);

@@ -64,12 +64,13 @@ export const MEDIAN_TIME_TO_PAY_SQL = `
 
 /**
  * The campaign's messages per channel: handed to the provider, delivered, failed (or
- * undelivered), kept by a trigger on notifications (migrations/20261124001200).
+ * undelivered), kept by a trigger on notifications in shards (migrations/20261124001200).
  */
 export const MESSAGE_FIGURES_SQL = `
-  SELECT channel, sent::int, delivered::int, failed::int
+  SELECT channel, sum(sent)::int AS sent, sum(delivered)::int AS delivered, sum(failed)::int AS failed
     FROM campaign_message_counts
    WHERE account_id = ? AND campaign_id = ?
+   GROUP BY channel
    ORDER BY channel`;
 
 export async function campaignProgress(db: Db, campaign: CampaignRow): Promise<CampaignProgress> {
