@@ -1,7 +1,8 @@
 /**
  * When a campaign's links go out, on the real stack: at a local time in each recipient's zone,
  * out of their quiet hours; and exactly once per recipient even when the worker dies mid-campaign.
- * (DST days cannot be reached with the real clock: test/unit/campaign-send-times.test.ts covers them.)
+ * A DST change cannot be waited for with the real clock: a campaign scheduled past one is checked for
+ * its send instants here, and the days themselves in test/unit/campaign-send-times.test.ts.
  */
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
@@ -127,6 +128,60 @@ describe('local time', () => {
       'cancelled',
     );
     expect((await recipientsOf(campaign.stack.db, paris.id))[2].status).toBe('cancelled');
+  });
+
+  it('sends at the local time of a date past a DST change, not at the offset of the day it started', async () => {
+    // Started in winter time; Paris and New York move their clocks before the send date, Sydney
+    // not until after it; 02:30 on the night Paris springs forward does not exist there.
+    const created = await campaign.stack.request('POST', '/v1/campaigns', {
+      json: {
+        name: 'Spring',
+        link: { ...TEMPLATE, quiet_hours: null },
+        schedule: { send_at_local: { date: '2027-03-29', time: '10:00' } },
+      },
+    });
+    expect(created.status).toBe(201);
+    const night = await campaign.stack.request('POST', '/v1/campaigns', {
+      json: {
+        name: 'The missing half hour',
+        link: { ...TEMPLATE, quiet_hours: null },
+        schedule: { send_at_local: { date: '2027-03-28', time: '02:30' } },
+      },
+    });
+    expect(night.status).toBe(201);
+    const zones = ['Europe/Paris', 'America/New_York', 'Australia/Sydney'];
+    const imported = await campaign.stack.request('POST', `/v1/campaigns/${created.body.id}/recipients`, {
+      json: { recipients: zones.map((timezone) => ({ ...person(), timezone })) },
+    });
+    expect(imported.body).toMatchObject({ accepted: 3, rejected: [] });
+    await campaign.stack.request('POST', `/v1/campaigns/${night.body.id}/recipients`, {
+      json: { recipients: [{ ...person(), timezone: 'Europe/Paris' }] },
+    });
+    for (const id of [created.body.id, night.body.id]) {
+      const started = await start(id);
+      expect(started.status).toBe(200);
+      expect(started.body.status).toBe('scheduled');
+    }
+
+    const sendAt = async (id: string) =>
+      eventually(async () => {
+        const rows = await recipientsOf(campaign.stack.db, id);
+        return rows.every((r) => r.send_at) ? rows.map((r) => new Date(r.send_at).toISOString()) : undefined;
+      }, WAIT_MS);
+    // 10:00 summer time in Paris (UTC+2) and New York (UTC-4); Sydney still on summer time (UTC+11).
+    expect(await sendAt(created.body.id)).toEqual([
+      '2027-03-29T08:00:00.000Z',
+      '2027-03-29T14:00:00.000Z',
+      '2027-03-28T23:00:00.000Z',
+    ]);
+    // The first valid instant after the gap: 03:00 summer time.
+    expect(await sendAt(night.body.id)).toEqual(['2027-03-28T01:00:00.000Z']);
+    expect(await linksOf(campaign.stack.db, created.body.id)).toHaveLength(0);
+    for (const id of [created.body.id, night.body.id]) {
+      expect((await campaign.stack.request('POST', `/v1/campaigns/${id}/cancel`)).body.status).toBe(
+        'cancelled',
+      );
+    }
   });
 
   it('moves a send inside quiet hours to the end of the window, in the recipient zone', async () => {
