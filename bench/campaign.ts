@@ -41,7 +41,8 @@ import { freePort, type Role, startRole, untilReady } from './support/processes'
 
 const { TaskQueueType } = proto.temporal.api.enums.v1;
 const RECIPIENTS = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 10_000);
-const EMAIL_PER_SECOND = 100;
+/** The issue's 100/s; lower (BENCH_CAMPAIGN_EMAIL_PER_SECOND) checks the throttle at a pace the machine holds. */
+const EMAIL_PER_SECOND = Number(process.env.BENCH_CAMPAIGN_EMAIL_PER_SECOND ?? 100);
 /**
  * How many link creations the campaign engine runs at once (createCampaignActivities' maxInFlight
  * in activities/campaigns.ts); the raw baseline starts its trivial workflows at the same.
