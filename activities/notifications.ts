@@ -57,8 +57,9 @@ function lifecycleEvent(input: NotifyCustomerInput, row: NotificationRow): LinkE
 /**
  * Sends one message on one channel, once: an attempt claims the message for a lease and records
  * the provider's acceptance before returning; a retry that finds it recorded, or still claimed,
- * sends nothing. (Should the database fail between the provider's acceptance and that record, a
- * retry after the lease sends again: SMTP and twilio take no idempotency key.) Permanent refusals
+ * sends nothing. (Should the database fail, or the worker be killed, between the provider's
+ * acceptance and that record, a retry after the lease sends again: SMTP and twilio take no
+ * idempotency key. An email resent so carries the same Message-ID, see messageIdFor.) Permanent refusals
  * are recorded and thrown as a non-retryable ApplicationFailure; transient ones throw anything
  * else. Used by the `notifyCustomer` activity and by the outbox drainer (closing messages).
  */
@@ -112,6 +113,8 @@ export async function sendCustomerMessage(
       ? qrPng(url).then((qr) =>
           email.send({
             to: recipient,
+            // One Message-ID per notification row: a resend after a crash is the same message.
+            messageKey: row.id,
             subject: message.subject,
             text: message.text,
             html: message.html,

@@ -8,6 +8,11 @@ export interface OutgoingEmail {
   html: string;
   headers?: Record<string, string>;
   attachments?: { filename: string; content: Buffer; contentType: string; cid: string }[];
+  /**
+   * The message's own id (a notification id): it becomes the Message-ID, so a resend of the same
+   * message is recognisably the same message (see messageIdFor).
+   */
+  messageKey?: string;
 }
 
 export interface EmailSender {
@@ -55,6 +60,18 @@ export const DKIM_SIGNED_HEADERS = [
   'List-Unsubscribe-Post',
 ].join(':');
 
+/**
+ * A stable Message-ID for one message. SMTP takes no idempotency key, so a worker killed after
+ * the server took the DATA but before the send was recorded leaves the message "maybe sent", and
+ * the retry after the claim's lease sends it again (activities/notifications.ts). With the same
+ * Message-ID both times, that copy is the same message, not a second one: mailbox providers
+ * that deduplicate on it (Gmail does) show it once, and anyone can tell the two apart.
+ */
+export function messageIdFor(messageKey: string, from: string): string {
+  const domain = /@([^\s>]+)>?\s*$/.exec(from)?.[1] ?? 'paylinks.invalid';
+  return `<${messageKey}@${domain}>`;
+}
+
 /** SMTP through a pooled nodemailer transport, DKIM-signed when a key is configured. */
 export function createEmailSender(options: {
   smtpUrl: string;
@@ -78,7 +95,11 @@ export function createEmailSender(options: {
   return {
     async send(email) {
       try {
-        const info = await transport.sendMail(email);
+        const { messageKey, ...mail } = email;
+        const info = await transport.sendMail({
+          ...mail,
+          ...(messageKey ? { messageId: messageIdFor(messageKey, options.from) } : {}),
+        });
         if ((info.rejected?.length ?? 0) > 0) {
           throw new PermanentDeliveryError('smtp_rejected', `recipient refused: ${String(info.response)}`);
         }
