@@ -5,7 +5,8 @@
  * versioned (patched) change to the campaign workflow records its set into the next folder, and
  * test/workflow/campaign-replay.test.ts replays them all.
  *
- * Run it alone: `npx vitest run --config vitest.record.config.ts test/record/campaign-histories.record.ts`.
+ * `npm run record:campaign-histories` (or, for a set recorded for another reason,
+ * `RECORD_CAMPAIGN_HISTORIES_DIR=<n>-<name> npm run record:campaign-histories`).
  * Payloads are encrypted with the tests' fixed codec key, as the stack's worker does.
  */
 import { execFile } from 'node:child_process';
@@ -194,7 +195,10 @@ describe.concurrent('record campaigns', () => {
     const id = await insertCampaign(stack.db, stack.account.accountId, {
       link: TEMPLATE,
       schedule: { send_at_local: { date, time: '10:00' } },
-      recipients: [...people(2, { timezone: 'Europe/Paris' }), ...people(1, { timezone: 'America/New_York' })],
+      recipients: [
+        ...people(2, { timezone: 'Europe/Paris' }),
+        ...people(1, { timezone: 'America/New_York' }),
+      ],
     });
     const started = await api('POST', `/v1/campaigns/${id}/start`);
     expect(started.body.status).toBe('scheduled');
