@@ -10,7 +10,7 @@
  * Payloads are encrypted with the tests' fixed codec key, as the stack's worker does.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DateTime } from 'luxon';
@@ -99,9 +99,13 @@ async function save(name: string, campaignId: string): Promise<string[]> {
     runId = first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
   }
   const names = chain.length === 1 ? [`${name}.json`] : chain.map((_, i) => `${name}-run-${i + 1}.json`);
-  // Recorded histories are what running campaigns did: they are kept, never overwritten.
-  for (const file of names)
-    if (existsSync(join(DIR, file))) throw new Error(`${join(DIR, file)} exists: record into a new folder`);
+  // Recorded histories are what running campaigns did: they are kept, never overwritten (nor
+  // added to: a chain of another length would sit beside the first).
+  const recorded = existsSync(DIR)
+    ? readdirSync(DIR).filter((f) => f === `${name}.json` || f.startsWith(`${name}-run-`))
+    : [];
+  if (recorded.length > 0)
+    throw new Error(`${join(DIR, recorded[0] as string)} exists: record into a new folder`);
   mkdirSync(DIR, { recursive: true });
   names.forEach((file, i) => {
     writeFileSync(join(DIR, file), chain[i] as string);

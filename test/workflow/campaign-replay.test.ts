@@ -73,6 +73,14 @@ describe('campaign replay', () => {
     }
   });
 
+  it('holds encrypted payloads: no recipient data in clear', () => {
+    for (const file of files) {
+      const raw = readFileSync(join(ROOT, file), 'utf8');
+      expect(raw, file).not.toMatch(/person\d+@example\.com/);
+      expect(raw, file).toContain(Buffer.from('binary/encrypted').toString('base64'));
+    }
+  });
+
   it('replays every recorded history with the current workflow code', async () => {
     const results = await replayAll({ codePath: inject('workflowBundlePath') });
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(
