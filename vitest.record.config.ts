@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-/** `npm run record:histories`: re-records the replay fixtures from real runs. */
+/**
+ * `npm run record:histories` (payment links) and `npm run record:campaign-histories` (campaigns):
+ * record the replay fixtures from real runs, into a new folder each time.
+ */
 export default defineConfig({
   test: {
     include: ['test/record/**/*.record.ts'],
