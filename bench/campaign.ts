@@ -37,7 +37,14 @@ import { startDevPeers } from '../src/dev/peers';
 import { connectClient } from '../src/temporal/connection';
 import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
 import { startBenchInfra } from './support/infra';
-import { freePort, type Role, startRole, untilReady } from './support/processes';
+import {
+  freePort,
+  OUT_OF_REACH,
+  productionRoleEnv,
+  type Role,
+  startRole,
+  untilReady,
+} from './support/processes';
 
 const { TaskQueueType } = proto.temporal.api.enums.v1;
 const RECIPIENTS = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 10_000);
@@ -52,8 +59,6 @@ const GOAL_RATIO = 1.25;
 const IMPORT_GOAL_S = 5;
 const THROTTLE_TOLERANCE = 0.05;
 const WINDOW_S = 10;
-
-const OUT_OF_REACH = String(1_000_000_000);
 
 const seconds = (from: number, to = performance.now()) => (to - from) / 1000;
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
@@ -190,36 +195,27 @@ async function main() {
     const taskQueue = `bench-campaign-${suffix}`;
     const trivialQueue = `bench-trivial-${suffix}`;
     const codecKeys = `bench:${randomBytes(32).toString('base64')}`;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    // Nothing of the caller's own Paylinks settings leaks into the roles.
-    for (const key of Object.keys(env))
-      if (/^(PAYLINKS_|TEMPORAL_|DB_|METRICS_|CODEC_|RATE_LIMIT_|LINK_|RECONCILE_|EMAIL_|SMS_)/.test(key))
-        delete env[key];
-    Object.assign(env, {
-      NODE_ENV: 'production',
-      PORT: String(apiPort),
-      PUBLIC_BASE_URL: origin,
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: infra.databaseUrl,
-      TEMPORAL_ADDRESS: infra.temporalAddress,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      PAYLOAD_CODEC_KEYS: codecKeys,
-      SANDBOX_ENABLED: 'true',
-      SANDBOX_SECRET: randomBytes(32).toString('hex'),
-      SMTP_URL: peers.smtp.url,
-      TWILIO_ACCOUNT_SID: peers.twilio.accountSid,
-      TWILIO_AUTH_TOKEN: peers.twilio.authToken,
-      TWILIO_FROM: peers.smsFrom,
-      TWILIO_API_BASE_URL: peers.twilioBaseUrl,
-      // The worker's own ceiling per channel (all campaigns and links together) sits above the
-      // campaign's throttle: the campaign's is the one measured.
-      EMAIL_PER_SECOND: String(EMAIL_PER_SECOND * 2),
-      SMS_PER_SECOND: String(EMAIL_PER_SECOND * 2),
-      // The bench polls progress faster than an account may in production.
-      RATE_LIMIT_ACCOUNT_PER_MINUTE: OUT_OF_REACH,
-    });
+    const env = productionRoleEnv(
+      {
+        apiPort,
+        publicBaseUrl: origin,
+        databaseUrl: infra.databaseUrl,
+        temporalAddress: infra.temporalAddress,
+        taskQueue,
+        codecKeys,
+        sandboxSecret: randomBytes(32).toString('hex'),
+        peers,
+        logLevel: process.env.BENCH_LOG_LEVEL,
+      },
+      {
+        // The worker's own ceiling per channel (all campaigns and links together) sits above the
+        // campaign's throttle: the campaign's is the one measured.
+        EMAIL_PER_SECOND: String(EMAIL_PER_SECOND * 2),
+        SMS_PER_SECOND: String(EMAIL_PER_SECOND * 2),
+        // The bench polls progress faster than an account may in production.
+        RATE_LIMIT_ACCOUNT_PER_MINUTE: OUT_OF_REACH,
+      },
+    );
     const logFile = join(tmpdir(), `paylinks-bench-campaign-${date.replace(/[:.]/g, '-')}.log`);
     console.log(`the roles' logs: ${logFile}`);
     const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}) => {

@@ -40,7 +40,14 @@ import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-co
 import { startBenchInfra } from './support/infra';
 import { type LifecycleHistory, measureLifecycleHistory } from './support/lifecycle';
 import { alternate, cannon, closedLoop, type Figures, percentile } from './support/load';
-import { freePort, type Role, startRole, untilReady } from './support/processes';
+import {
+  freePort,
+  productionRoleEnv,
+  RATE_LIMITS_OUT_OF_REACH,
+  type Role,
+  startRole,
+  untilReady,
+} from './support/processes';
 
 const ROUND_MS = Number(process.env.BENCH_ROUND_SECONDS ?? 3) * 1000;
 // Even: each side goes first in half the rounds.
@@ -51,7 +58,6 @@ const PAGE_CONNECTIONS = 10;
 const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 40);
 const PAYMENT_WARMUP = 3;
 /** Far above anything the bench sends: the limiters still run, they never refuse. */
-const OUT_OF_REACH = String(1_000_000_000);
 /** The same deadlines the API's client runs with (TEMPORAL_RPC_TIMEOUT_MS, LINK_CREATE_WAIT_MS defaults). */
 const CLIENT_TIMEOUTS = { rpcMs: 3000, workerMs: 10_000 };
 
@@ -158,34 +164,20 @@ async function main() {
     const trivialQueue = `bench-trivial-${suffix}`;
     const codecKeys = `bench:${randomBytes(32).toString('base64')}`;
     const sandboxSecret = randomBytes(32).toString('hex');
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    // Nothing of the caller's own Paylinks settings leaks into the roles.
-    for (const key of Object.keys(env))
-      if (/^(PAYLINKS_|TEMPORAL_|DB_|METRICS_|CODEC_|RATE_LIMIT_|LINK_|RECONCILE_)/.test(key))
-        delete env[key];
-    Object.assign(env, {
-      NODE_ENV: 'production',
-      PORT: String(apiPort),
-      PUBLIC_BASE_URL: apiUrl,
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: infra.databaseUrl,
-      TEMPORAL_ADDRESS: infra.temporalAddress,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      PAYLOAD_CODEC_KEYS: codecKeys,
-      SANDBOX_ENABLED: 'true',
-      SANDBOX_SECRET: sandboxSecret,
-      SMTP_URL: peers.smtp.url,
-      TWILIO_ACCOUNT_SID: peers.twilio.accountSid,
-      TWILIO_AUTH_TOKEN: peers.twilio.authToken,
-      TWILIO_FROM: peers.smsFrom,
-      TWILIO_API_BASE_URL: peers.twilioBaseUrl,
-      RATE_LIMIT_PUBLIC_PER_MINUTE: OUT_OF_REACH,
-      RATE_LIMIT_CALLBACKS_PER_MINUTE: OUT_OF_REACH,
-      RATE_LIMIT_FAILED_AUTH_PER_MINUTE: OUT_OF_REACH,
-      RATE_LIMIT_ACCOUNT_PER_MINUTE: OUT_OF_REACH,
-    });
+    const env = productionRoleEnv(
+      {
+        apiPort,
+        publicBaseUrl: apiUrl,
+        databaseUrl: infra.databaseUrl,
+        temporalAddress: infra.temporalAddress,
+        taskQueue,
+        codecKeys,
+        sandboxSecret,
+        peers,
+        logLevel: process.env.BENCH_LOG_LEVEL,
+      },
+      RATE_LIMITS_OUT_OF_REACH,
+    );
     const logFile = join(tmpdir(), `paylinks-bench-${date.toISOString().replace(/[:.]/g, '-')}.log`);
     log(`the roles' logs: ${logFile}`);
     const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}) => {

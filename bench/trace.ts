@@ -31,14 +31,20 @@ import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-co
 import { linkWorkflowId } from '../workflows/payment-link/contract';
 import { startBenchInfra } from './support/infra';
 import { percentile } from './support/load';
-import { freePort, type Role, startRole, untilReady } from './support/processes';
+import {
+  freePort,
+  productionRoleEnv,
+  RATE_LIMITS_OUT_OF_REACH,
+  type Role,
+  startRole,
+  untilReady,
+} from './support/processes';
 
 const COUNT = Number(process.env.TRACE_COUNT ?? 30);
 const WARMUP = 10;
 const CPU_CREATES = Number(process.env.TRACE_CPU_CREATES ?? 300);
 const CPU_CALLERS = Number(process.env.TRACE_CPU_CALLERS ?? 10);
 const PRELOAD = Number(process.env.TRACE_PRELOAD ?? 0);
-const OUT_OF_REACH = String(1_000_000_000);
 const CREATE_BODY = JSON.stringify({ amount: 1999, currency: 'USD', description: 'Order 1042' });
 const { EventType, TaskQueueType } = proto.temporal.api.enums.v1;
 
@@ -131,33 +137,19 @@ async function main() {
     const codecKeys = `trace:${randomBytes(32).toString('base64')}`;
     const sandboxSecret = randomBytes(32).toString('hex');
     // The same settings as npm run bench (bench/index.ts).
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(env))
-      if (/^(PAYLINKS_|TEMPORAL_|DB_|METRICS_|CODEC_|RATE_LIMIT_|LINK_|RECONCILE_)/.test(key))
-        delete env[key];
-    Object.assign(env, {
-      NODE_ENV: 'production',
-      PORT: String(apiPort),
-      PUBLIC_BASE_URL: apiUrl,
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: infra.databaseUrl,
-      TEMPORAL_ADDRESS: infra.temporalAddress,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      PAYLOAD_CODEC_KEYS: codecKeys,
-      SANDBOX_ENABLED: 'true',
-      SANDBOX_SECRET: sandboxSecret,
-      SMTP_URL: peers.smtp.url,
-      TWILIO_ACCOUNT_SID: peers.twilio.accountSid,
-      TWILIO_AUTH_TOKEN: peers.twilio.authToken,
-      TWILIO_FROM: peers.smsFrom,
-      TWILIO_API_BASE_URL: peers.twilioBaseUrl,
-      RATE_LIMIT_PUBLIC_PER_MINUTE: OUT_OF_REACH,
-      RATE_LIMIT_CALLBACKS_PER_MINUTE: OUT_OF_REACH,
-      RATE_LIMIT_FAILED_AUTH_PER_MINUTE: OUT_OF_REACH,
-      RATE_LIMIT_ACCOUNT_PER_MINUTE: OUT_OF_REACH,
-    });
+    const env = productionRoleEnv(
+      {
+        apiPort,
+        publicBaseUrl: apiUrl,
+        databaseUrl: infra.databaseUrl,
+        temporalAddress: infra.temporalAddress,
+        taskQueue,
+        codecKeys,
+        sandboxSecret,
+        peers,
+      },
+      RATE_LIMITS_OUT_OF_REACH,
+    );
     // The API's log is its own file: its request lines are read back for the received time.
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const apiLog = join(tmpdir(), `paylinks-trace-api-${stamp}.log`);

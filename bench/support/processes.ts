@@ -3,8 +3,10 @@
  * (docker-compose.yml: `npm run api`, `npm run worker`), their output appended to one log file.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
+import type { DevPeers } from '../../src/dev/peers';
 import { PROJECT_ROOT } from '../../src/paths';
 
 export interface Role {
@@ -78,5 +80,61 @@ export function freePort(): Promise<number> {
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** A rate limit no bench reaches: the limiters still run on every request but never refuse. */
+export const OUT_OF_REACH = String(1_000_000_000);
+
+/** Every public and account rate limit out of reach (the benches are one client address). */
+export const RATE_LIMITS_OUT_OF_REACH: NodeJS.ProcessEnv = {
+  RATE_LIMIT_PUBLIC_PER_MINUTE: OUT_OF_REACH,
+  RATE_LIMIT_CALLBACKS_PER_MINUTE: OUT_OF_REACH,
+  RATE_LIMIT_FAILED_AUTH_PER_MINUTE: OUT_OF_REACH,
+  RATE_LIMIT_ACCOUNT_PER_MINUTE: OUT_OF_REACH,
+};
+
+export interface ProductionRoleSettings {
+  apiPort: number;
+  publicBaseUrl: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  codecKeys: string;
+  sandboxSecret: string;
+  peers: DevPeers;
+  logLevel?: string;
+}
+
+/**
+ * The API's and the worker's environment as production runs them: every secret its own, the codec
+ * on, mail and SMS to the local peers, the defaults for everything else (`overrides` on top).
+ * Nothing of the caller's own Paylinks settings leaks into the roles.
+ */
+export function productionRoleEnv(settings: ProductionRoleSettings, overrides: NodeJS.ProcessEnv = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env))
+    if (/^(PAYLINKS_|TEMPORAL_|DB_|METRICS_|CODEC_|RATE_LIMIT_|LINK_|RECONCILE_|EMAIL_|SMS_)/.test(key))
+      delete env[key];
+  const { peers } = settings;
+  return Object.assign(env, {
+    NODE_ENV: 'production',
+    PORT: String(settings.apiPort),
+    PUBLIC_BASE_URL: settings.publicBaseUrl,
+    LOG_LEVEL: settings.logLevel ?? 'info',
+    LOG_FORMAT: 'json',
+    DATABASE_URL: settings.databaseUrl,
+    TEMPORAL_ADDRESS: settings.temporalAddress,
+    TEMPORAL_TASK_QUEUE: settings.taskQueue,
+    SECRETS_KEY: randomBytes(32).toString('base64'),
+    PAYLOAD_CODEC_KEYS: settings.codecKeys,
+    SANDBOX_ENABLED: 'true',
+    SANDBOX_SECRET: settings.sandboxSecret,
+    SMTP_URL: peers.smtp.url,
+    TWILIO_ACCOUNT_SID: peers.twilio.accountSid,
+    TWILIO_AUTH_TOKEN: peers.twilio.authToken,
+    TWILIO_FROM: peers.smsFrom,
+    TWILIO_API_BASE_URL: peers.twilioBaseUrl,
+    ...overrides,
   });
 }
