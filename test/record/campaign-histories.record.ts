@@ -9,12 +9,10 @@
  * `RECORD_CAMPAIGN_HISTORIES_DIR=<n>-<name> npm run record:campaign-histories`).
  * Payloads are encrypted with the tests' fixed codec key, as the stack's worker does.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { DateTime } from 'luxon';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignStore } from '../../src/campaigns/campaign-store';
 import { createCampaignEngine } from '../../src/campaigns/engine';
 import { PROJECT_ROOT } from '../../src/paths';
@@ -22,6 +20,7 @@ import { campaignWorkflowId } from '../../workflows/campaign/contract';
 import { insertCampaign, type TestRecipient, untilCampaignStatus, untilLinks } from '../helpers/campaigns';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
+import { exportHistory } from './export-history';
 
 const DIR = join(
   PROJECT_ROOT,
@@ -54,27 +53,6 @@ const TEMPLATE = {
 
 const api = (method: 'POST', path: string, json?: unknown) =>
   stack.request(method, path, json === undefined ? {} : { json });
-
-/** The history as the Temporal CLI exports it: the JSON format `historyFromJSON` reads. */
-async function exportHistory(workflowId: string, runId: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    inject('temporalCliPath'),
-    [
-      'workflow',
-      'show',
-      '--address',
-      inject('temporalAddress'),
-      '--workflow-id',
-      workflowId,
-      '--run-id',
-      runId,
-      '--output',
-      'json',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  return stdout;
-}
 
 interface ExportedEvent {
   eventType: string;

@@ -8,12 +8,10 @@
  * recorded now is encrypted. RECORD_HISTORIES_DIR names another folder for a set recorded for a
  * reason other than a workflow patch (3-encrypted-payloads: the first set with the codec on).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
 import {
   cancelUpdate,
@@ -24,6 +22,7 @@ import {
 import { PATCHES } from '../../workflows/payment-link/workflow';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
+import { exportHistory } from './export-history';
 
 const DIR = join(
   PROJECT_ROOT,
@@ -41,27 +40,6 @@ afterAll(async () => {
 });
 
 const customer = { name: 'Ada', email: 'ada@example.com', phone: '+14155550123', timezone: 'UTC' };
-
-/** The history as the Temporal CLI exports it: the JSON format `historyFromJSON` reads. */
-async function exportHistory(workflowId: string, runId: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    inject('temporalCliPath'),
-    [
-      'workflow',
-      'show',
-      '--address',
-      inject('temporalAddress'),
-      '--workflow-id',
-      workflowId,
-      '--run-id',
-      runId,
-      '--output',
-      'json',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  return stdout;
-}
 
 async function save(name: string, handle: LinkHandle, runId?: string): Promise<void> {
   const file = join(DIR, `${name}.json`);
