@@ -17,7 +17,7 @@ import { WAIT_MS } from '../helpers/temporal';
 
 /** Fixed, so that `npm test` plays the same interleavings every time (FC_SEED explores others). */
 const SEED = 20261121;
-const RUNS = 6;
+const RUNS = 8;
 
 const settings = modelSettingsFromEnv({ runs: RUNS, seed: SEED, shrinkBudgetMs: 60_000 });
 
@@ -39,7 +39,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-// Six interleavings take well under a minute; a failure is shrunk for up to a minute more.
+// Eight interleavings take well under a minute; a failure is shrunk for up to a minute more.
 it(`${settings.runs} random interleavings of the money commands keep every money invariant`, async () => {
   const result = await checkMoneyModel(target, {
     ...settings,
@@ -51,7 +51,8 @@ it(`${settings.runs} random interleavings of the money commands keep every money
   expect(result.violations, result.report.join('\n')).toEqual([]);
   if (settings.path) return;
   expect(result.runs).toBe(settings.runs);
-  // Not vacuous: money was taken, and links closed under it.
+  if (settings.seed !== SEED) return;
+  // The suite's own interleavings are not vacuous: money was taken, and links closed under it.
   expect(result.tally.captured).toBeGreaterThan(0);
   expect((result.tally.cancelled ?? 0) + (result.tally.expired ?? 0)).toBeGreaterThan(0);
 }, 300_000);

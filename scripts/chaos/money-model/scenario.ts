@@ -104,7 +104,7 @@ export function describeCommand(c: Command): string {
   switch (c.kind) {
     case 'open': {
       const part = PARTIAL_PARTS[c.part % PARTIAL_PARTS.length];
-      return `open L${c.link} (partial: ${part === undefined ? 'the balance' : money(part)})`;
+      return `open L${c.link} (if partial: ${part === undefined ? 'the balance' : money(part)})`;
     }
     case 'submit':
     case 'decline':

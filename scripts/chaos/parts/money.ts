@@ -31,10 +31,16 @@ export async function run(): Promise<PartResult> {
       replayCommand: (seed, path) => `FC_SEED=${seed} FC_PATH=${path} npm run chaos -- --part money`,
       log: (line) => console.error(line),
     });
+    // What the API and the worker logged as errors: the cause of a 5xx the model met.
+    const errors = result.ok
+      ? []
+      : Object.entries(engine.logs()).flatMap(([role, lines]) =>
+          lines.filter((l) => /"level":(50|60)|error/i.test(l)).map((l) => `${role}: ${l.slice(0, 600)}`),
+        );
     return {
       part: 'money',
       ok: result.ok,
-      failures: firstFailures(result.ok ? [] : result.report, 80),
+      failures: firstFailures(result.ok ? [] : [...result.report, ...errors.slice(-20)], 100),
       seed: result.seed,
       interleavings: result.runs,
       executions: result.executions,
