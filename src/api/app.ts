@@ -168,6 +168,7 @@ export function createApp(deps: AppDeps): Express {
         links: deps.links,
         sessions,
         recordLatePayment: deps.recordLatePayment,
+        logger: deps.logger,
       }),
     }),
   );

@@ -29,6 +29,7 @@ import {
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
 import type { AuthenticatedAccount } from '../accounts/accounts';
 import { ApiError } from '../api/errors';
+import { checkDocumentTerms } from '../commerce/document-terms';
 import type { CommerceStores } from '../commerce/stores';
 import { newId, newLinkToken } from '../ids';
 import type { Logger } from '../logger';
@@ -56,6 +57,14 @@ export interface LinkServiceDeps {
   temporalRpcTimeoutMs?: number;
   logger: Logger;
   commerce: CommerceStores;
+  /**
+   * What the account's payment provider cannot charge of these terms (Stripe's units), as the
+   * field to name and why; undefined: nothing. Left out: no provider rule is checked.
+   */
+  providerTermsProblem?: (
+    accountId: string,
+    terms: LinkTerms,
+  ) => Promise<{ param: string; message: string } | undefined>;
 }
 
 class TimedOut extends Error {}
@@ -231,6 +240,8 @@ export function createLinkService(deps: LinkServiceDeps) {
     body: CreatePaymentLinkBody,
     extras: { reissuedFrom?: string; linkId?: string },
   ): Promise<LinkTerms> {
+    // A link for an invoice or an order fits it, or nothing is started (400 naming the field).
+    await checkDocumentTerms(commerce, account.id, body);
     let customer: ({ id: string } & Customer) | undefined;
     if (body.customer_id) {
       const stored = await commerce.findCustomer(account.id, body.customer_id);
@@ -259,6 +270,8 @@ export function createLinkService(deps: LinkServiceDeps) {
       if (err instanceof LinkTermsError) throw ApiError.invalid(err.message, err.param);
       throw err;
     }
+    const problem = await deps.providerTermsProblem?.(account.id, terms);
+    if (problem) throw ApiError.invalid(`Invalid ${problem.param}: ${problem.message}`, problem.param);
     return terms;
   }
 

@@ -35,6 +35,15 @@ export interface PaymentRecord {
   paymentProfileId: string | null;
 }
 
+/**
+ * What a payment recorded by a run from before `recordPayments` added to its link, read from its
+ * flags: one set aside (late, already paid, a multi-use link's wrong amount) or rejected, nothing.
+ */
+const collectedBy = (p: PaymentRecord): number =>
+  p.status === 'succeeded' && !p.flags.some((f) => ['late', 'already_paid', 'amount_mismatch'].includes(f))
+    ? p.amount
+    : 0;
+
 export interface LinkPatch {
   status?: LinkStatus;
   amountPaid?: number;
@@ -230,8 +239,9 @@ export function createLinkStore(db: Db) {
               refund_review: p.refundReview,
               session_id: p.sessionId,
               payment_profile_id: p.paymentProfileId,
+              amount_collected: collectedBy(p),
             })
-            .onConflict(['provider', 'provider_payment_id'])
+            .onConflict(['account_id', 'provider', 'provider_payment_id'])
             .ignore();
         }
         if (change.patch) {

@@ -1,7 +1,7 @@
 /**
  * Recording payments against a link: one transaction that, with the invoice or order locked,
- * decides for each payment in order whether it is new (Postgres's unique provider payment id, not
- * a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
+ * decides for each payment in order whether it is new (Postgres's provider payment id, unique per
+ * account, not a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
  * it collects a document twice, and writes the payments, the link's new figures, the document's
  * settlement and the timeline together.
  */
@@ -96,13 +96,20 @@ export function createPaymentRecorder(db: Db) {
             refund_review: decision.refundReview,
             session_id: payment.sessionId ?? null,
             payment_profile_id: payment.paymentProfileId ?? null,
+            // What a refund of it may take back from the link's invoice or order.
+            amount_collected: collected,
           })
-          .onConflict(['provider', 'provider_payment_id'])
+          // Unique per account: another account's record of the same id never blocks this one.
+          .onConflict(['account_id', 'provider', 'provider_payment_id'])
           .ignore()
           .returning('id');
         if (inserted.length === 0) {
           const existing = await tx('payments')
-            .where({ provider: payment.provider, provider_payment_id: payment.paymentId })
+            .where({
+              account_id: accountId,
+              provider: payment.provider,
+              provider_payment_id: payment.paymentId,
+            })
             .first('id', 'flags');
           if (existing?.id !== rowId) {
             results.push({ outcome: 'duplicate' });

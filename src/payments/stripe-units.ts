@@ -143,3 +143,26 @@ export function fromStripeAmount(amount: number, currency: string): number {
     throw new StripeUnitsError(`${amount} is not a whole number of ${code} minor units`, 'amount');
   return converted;
 }
+
+/** The parts of a link's terms Stripe is sent. */
+export interface ChargedTerms {
+  amount: number;
+  currency: string;
+  lineItems: readonly { unitAmount: number }[];
+  minPartialAmount: number | null;
+}
+
+/** The first part of a link's terms Stripe could not charge, naming its field; undefined: none. */
+export function stripeTermsProblem(terms: ChargedTerms): { param: string; message: string } | undefined {
+  const whole = stripeAmountProblem(terms.amount, terms.currency);
+  if (whole) return { param: whole.param, message: whole.message };
+  // Each item goes to Checkout as its own unit_amount when a session pays all of them.
+  for (const [i, item] of terms.lineItems.entries()) {
+    const problem = stripeAmountProblem(item.unitAmount, terms.currency);
+    if (problem) return { param: `line_items.${i}.unit_amount`, message: problem.message };
+  }
+  const minimum =
+    terms.minPartialAmount === null ? undefined : stripeAmountProblem(terms.minPartialAmount, terms.currency);
+  if (minimum) return { param: 'min_partial_amount', message: minimum.message };
+  return undefined;
+}

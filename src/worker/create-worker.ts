@@ -26,6 +26,7 @@ import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
 import { activityMetrics } from '../observability/activity-metrics';
 import { createOutboxDrainer, type OutboxTuning } from '../outbox/drainer';
+import { createProviderTermsCheck } from '../payments/provider-terms';
 import { createPaymentRecorder } from '../payments/record-payment';
 import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
@@ -144,6 +145,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     createWaitMs: options.linkCreateWaitMs ?? 10_000,
     logger,
     commerce: createCommerceStores(db),
+    providerTermsProblem: createProviderTermsCheck(db),
   });
   const lifecycle = await Worker.create({
     connection,
