@@ -144,6 +144,47 @@ describe("amounts in Stripe's units", () => {
   });
 });
 
+describe("refunds in Stripe's units", () => {
+  const refund = (paymentId: string, amount: number) =>
+    stack.request('POST', `/v1/payments/${paymentId}/refund`, {
+      json: { amount },
+      headers: { 'idempotency-key': `refund-${hex()}` },
+    });
+  /** stripe-mock's log line of the refund request carrying `refundId`. */
+  const refundRequest = (refundId: string) =>
+    eventually(
+      async () => {
+        const lines = readFileSync(inject('stripeMockLog'), 'utf8').split('\n');
+        const at = lines.findIndex(
+          (line, i) => line.includes(refundId) && lines[i - 1]?.startsWith('Request: POST /v1/refunds'),
+        );
+        return at > 0 ? lines[at] : undefined;
+      },
+      5_000,
+      `stripe-mock to log the refund ${refundId}`,
+    );
+
+  it('refunds 1,000 ISK as amount 100000; a refund Stripe cannot take is a 400 naming amount', async () => {
+    const { link, session } = await linkAndCheckout(5000, 'ISK');
+    expect((await postWebhook(completed(link.id, session.id, 500000, 'isk'))).status).toBe(200);
+    await stack.untilStatus(`/v1/payment_links/${link.id}`, 'paid');
+    const [payment] = (await stack.request('GET', `/v1/payment_links/${link.id}/payments`)).body.data;
+    const done = await refund(payment.id, 1000);
+    expect(done.body).toMatchObject({ status: 'succeeded', amount: 1000, currency: 'ISK' });
+    expect(await refundRequest(done.body.id)).toMatch(/amount:100000 /);
+
+    const kwd = await linkAndCheckout(2050, 'KWD');
+    expect((await postWebhook(completed(kwd.link.id, kwd.session.id, 2050, 'kwd'))).status).toBe(200);
+    await stack.untilStatus(`/v1/payment_links/${kwd.link.id}`, 'paid');
+    const [kwdPayment] = (await stack.request('GET', `/v1/payment_links/${kwd.link.id}/payments`)).body.data;
+    const refused = await refund(kwdPayment.id, 1005);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ param: 'amount' });
+    expect(refused.body.error.message).toMatch(/multiple of 10/);
+    expect(await stack.db('refunds').where({ payment_id: kwdPayment.id })).toEqual([]);
+  });
+});
+
 describe('amounts Stripe cannot represent', () => {
   it('are refused at link creation with a 400 naming amount or currency; nothing is stored', async () => {
     const count = async () =>
