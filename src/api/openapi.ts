@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { AnalyticsParamsSchema } from '../analytics/link-analytics';
 import { analyticsPath } from '../analytics/openapi';
+import { DOCUMENT_STATUSES } from '../commerce/stores';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
@@ -112,6 +113,65 @@ const LINK_WITH_VIEWS: Json = {
   },
 };
 
+const money = (description: string): Json => ({ type: 'integer', minimum: 0, description });
+
+const DOCUMENT_STATUS: Json = {
+  type: 'string',
+  enum: [...DOCUMENT_STATUSES],
+  description:
+    '`open` → `partially_paid` → `paid` by what its links collected and kept. Once money went back: `partially_refunded` (some of it kept) or `refunded` (none kept), unless what is kept still pays the document in full (a refunded over-collection leaves it `paid`). A refund makes the difference owed again; every refund that reduces the document is announced as `invoice.refunded` / `order.refunded`.',
+};
+
+/** What an invoice's or an order's figures mean, the same for both. */
+const documentFigures = (due: string): Record<string, Json> => ({
+  amount_paid: money(
+    `What its links collected in its currency (minor units), refunded or not; may exceed \`${due}\` when a payment was over-collected (flagged for review)`,
+  ),
+  amount_refunded: money('What was given back of `amount_paid` (minor units)'),
+  currency: { type: 'string', description: 'ISO 4217; a link for the document must be in it' },
+  status: DOCUMENT_STATUS,
+});
+
+const INVOICE: Json = {
+  type: 'object',
+  required: ['id', 'object', 'number', 'amount_due', 'amount_paid', 'amount_refunded', 'currency', 'status'],
+  properties: {
+    id: { type: 'string' },
+    object: { const: 'invoice' },
+    number: { type: 'string' },
+    customer_id: { type: ['string', 'null'] },
+    amount_due: money('What the invoice asks for (minor units)'),
+    ...documentFigures('amount_due'),
+    due_date: { type: 'string', format: 'date' },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+};
+
+const ORDER: Json = {
+  type: 'object',
+  required: ['id', 'object', 'amount', 'amount_paid', 'amount_refunded', 'currency', 'status'],
+  properties: {
+    id: { type: 'string' },
+    object: { const: 'order' },
+    customer_id: { type: ['string', 'null'] },
+    amount: money('What the order asks for (minor units)'),
+    ...documentFigures('amount'),
+    description: { type: ['string', 'null'] },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+};
+
+/** `ok()` with the answer's schema named. */
+const okWith = (description: string, schema: string, status = '200') => ({
+  ...ok(description, status),
+  [status]: {
+    description,
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+  },
+});
+
 export function buildOpenApiDocument(serverUrl: string): Json {
   const list = (summary: string, query: z.ZodObject = PaginationSchema) => ({
     summary,
@@ -133,6 +193,8 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `paylinks accounts create`' },
       },
       schemas: {
+        Invoice: INVOICE,
+        Order: ORDER,
         Error: {
           type: 'object',
           required: ['error'],
@@ -155,6 +217,8 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/payment_links': {
         post: {
           summary: 'Create a payment link',
+          description:
+            "With `invoice_id` or `order_id` the link collects for that document: it must be one of the account's own, in its currency, single-use (`max_payments` 1) and ask at most its open balance (`amount_due` − (`amount_paid` − `amount_refunded`)), else a 400 naming `invoice_id`/`order_id`, `currency`, `max_payments` or `amount`. On an account paid through Stripe, an amount Stripe cannot charge in its own units (a fraction of an MGA, a last digit other than 0 in KWD…) or a currency it does not support is a 400 naming `amount`, `line_items.<i>.unit_amount`, `min_partial_amount` or `currency` (docs/STRIPE-UNITS.md).",
           parameters: [idempotencyKey],
           requestBody: body(CreatePaymentLinkSchema),
           responses: {
@@ -249,7 +313,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           summary: 'Create an invoice',
           parameters: [idempotencyKey],
           requestBody: body(InvoiceSchema),
-          responses: { ...ok('The invoice', '201'), '409': keyConflict },
+          responses: { ...okWith('The invoice', 'Invoice', '201'), '409': keyConflict },
         },
         get: list('List invoices'),
       },
@@ -257,7 +321,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         get: {
           summary: 'Retrieve an invoice',
           parameters: [idParam('invoice')],
-          responses: ok('The invoice'),
+          responses: okWith('The invoice', 'Invoice'),
         },
       },
       '/v1/invoices/{id}/payment_link': {
@@ -273,12 +337,16 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           summary: 'Create an order',
           parameters: [idempotencyKey],
           requestBody: body(OrderSchema),
-          responses: { ...ok('The order', '201'), '409': keyConflict },
+          responses: { ...okWith('The order', 'Order', '201'), '409': keyConflict },
         },
         get: list('List orders'),
       },
       '/v1/orders/{id}': {
-        get: { summary: 'Retrieve an order', parameters: [idParam('order')], responses: ok('The order') },
+        get: {
+          summary: 'Retrieve an order',
+          parameters: [idParam('order')],
+          responses: okWith('The order', 'Order'),
+        },
       },
       '/v1/orders/{id}/payment_link': {
         post: {
