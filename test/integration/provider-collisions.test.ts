@@ -152,6 +152,38 @@ describe("another merchant's event", () => {
     for (const secret of [SECRET_KEY, A_SECRET, B_SECRET]) expect(logged).not.toContain(secret);
   });
 
+  it("A's real event first, then B's with the same PaymentIntent id: A's payment and link are untouched", async () => {
+    const victim = await linkWithSession(stack.account.apiKey, 3100);
+    const forger = await linkWithSession(b.apiKey, 3100);
+    const paymentIntent = `pi_victim${hex()}`;
+    const real = completed({ accountId: stack.account.accountId, ...victim, amount: 3100, paymentIntent });
+    expect((await post(stack.account.accountId, A_SECRET, real)).status).toBe(200);
+    await stack.untilStatus(`/v1/payment_links/${victim.linkId}`, 'paid');
+
+    const forged = completed({ accountId: b.accountId, ...forger, amount: 3100, paymentIntent });
+    expect((await post(b.accountId, B_SECRET, forged)).status).toBe(200);
+    // B's own record, in B's account: it neither replaces nor duplicates A's.
+    await stack.untilStatus(`/v1/payment_links/${forger.linkId}`, 'paid', b.apiKey);
+    expect(await paymentsOf(victim.linkId, stack.account.apiKey)).toMatchObject([
+      { provider_payment_id: paymentIntent, amount: 3100 },
+    ]);
+    expect(
+      await stack
+        .db('payments')
+        .where({ provider: 'stripe', provider_payment_id: paymentIntent })
+        .orderBy('account_id')
+        .pluck('account_id'),
+    ).toEqual([stack.account.accountId, b.accountId].sort());
+    expect(
+      logLines.find(
+        (l) =>
+          l.msg === 'a provider payment id is claimed by two accounts' &&
+          l.provider_payment_id === paymentIntent &&
+          l.account_id === b.accountId,
+      ),
+    ).toMatchObject({ level: 40, other_account_id: stack.account.accountId });
+  });
+
   it("B's forged event with A's event id first: A's event is not taken for a redelivery", async () => {
     const victim = await linkWithSession(stack.account.apiKey, 1500);
     const forger = await linkWithSession(b.apiKey, 1500);
