@@ -56,6 +56,9 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       ...(paymentProfileId ? { paymentProfileId } : {}),
       ...(staleSession ? { staleSession } : {}),
     };
+    // Captured: settled before it is handed on, so that from now until its payment row is written
+    // the session holds its part of the link (session-store.ts) and no second checkout opens for it.
+    await sessions.settle(session.id, 'succeeded');
     try {
       await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);
     } catch (err) {
@@ -63,7 +66,6 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       // The lifecycle is over: nobody else will record it.
       await recordLatePayment(link, payment);
     }
-    await sessions.settle(session.id, 'succeeded');
   }
 
   return {
