@@ -121,6 +121,22 @@ export function createSessionStore(db: Db) {
     return { kind: 'opened', session, ...(live ? { voided: live.id } : {}) };
   }
 
+  /** The multi-use rules, under the link's lock: each session is one use at the full amount. */
+  async function openMultiUse(
+    tx: Db,
+    link: LinkRow,
+    provider: string,
+    choose: (payable: PayableLink) => AmountChoice,
+  ): Promise<OpenedSession> {
+    if (link.max_payments !== null) {
+      const held = await holding(tx, link.account_id, link.id);
+      if (link.payments_count + held.length >= link.max_payments) return { kind: 'no_uses_left' };
+    }
+    const choice = choose(link);
+    if (!choice.ok) return { kind: 'over_balance', message: choice.message, confirming: 0 };
+    return { kind: 'opened', session: await insert(tx, link, provider, choice.amount) };
+  }
+
   return {
     /**
      * The session a customer pays the link through, or why none can open now. `choose` picks the
@@ -141,27 +157,18 @@ export function createSessionStore(db: Db) {
         const row: LinkRow | undefined = await (unlimited ? locked.forShare() : locked.forUpdate()).first();
         if (!row) return { kind: 'closed', status: 'cancelled' };
         if (isTerminal(row.status)) return { kind: 'closed', status: row.status };
-        if (unlimited) {
-          const choice = choose(row);
-          if (!choice.ok) return { kind: 'over_balance', message: choice.message, confirming: 0 };
-          return { kind: 'opened', session: await insert(tx, row, provider, choice.amount) };
+        if (!unlimited) {
+          // A session past its expiry can no longer be paid: it frees what it held.
+          await tx('payment_sessions')
+            .where({ account_id: row.account_id, link_id: row.id })
+            .whereIn('status', LIVE)
+            .where('expires_at', '<=', tx.fn.now())
+            .update({ status: 'expired', updated_at: tx.fn.now() });
         }
-        // A session past its expiry can no longer be paid: it frees what it held.
-        await tx('payment_sessions')
-          .where({ account_id: row.account_id, link_id: row.id })
-          .whereIn('status', LIVE)
-          .where('expires_at', '<=', tx.fn.now())
-          .update({ status: 'expired', updated_at: tx.fn.now() });
-        let result: OpenedSession;
-        if (row.max_payments === 1) result = await openSingleUse(tx, row, provider, choose);
-        else {
-          const held = await holding(tx, row.account_id, row.id);
-          if (row.payments_count + held.length >= (row.max_payments as number))
-            return { kind: 'no_uses_left' };
-          const choice = choose(row);
-          if (!choice.ok) return { kind: 'over_balance', message: choice.message, confirming: 0 };
-          result = { kind: 'opened', session: await insert(tx, row, provider, choice.amount) };
-        }
+        const result =
+          row.max_payments === 1
+            ? await openSingleUse(tx, row, provider, choose)
+            : await openMultiUse(tx, row, provider, choose);
         if (result.kind === 'opened') {
           const { session, voided } = result;
           await insertLinkEvents(tx, row.account_id, row.id, [

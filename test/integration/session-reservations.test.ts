@@ -255,6 +255,21 @@ describe('case 3: a usage limit holds', () => {
   });
 });
 
+describe('an unlimited link', () => {
+  it('opens a session per payer, each on the timeline, and its close voids them all', async () => {
+    const link = await createLink({ amount: 300, max_payments: null });
+    const pays = await Promise.all(Array.from({ length: 3 }, () => pay(link.path)));
+    expect(pays.map((p) => p.status)).toEqual([303, 303, 303]);
+    const timeline = (await stack.request('GET', `/v1/payment_links/${link.id}/events`)).body.data;
+    expect(timeline.filter((e: { type: string }) => e.type === 'payment_session.started')).toHaveLength(3);
+    expect((await stack.request('POST', `/v1/payment_links/${link.id}/cancel`, { json: {} })).status).toBe(
+      200,
+    );
+    expect((await sessions(link.id)).map((s) => s.status)).toEqual(['voided', 'voided', 'voided']);
+    for (const p of pays) expect((await submit(p.location as string)).status).toBe(410);
+  });
+});
+
 describe('case 9: concurrent Pays never fail', () => {
   it('ten concurrent partial Pays on one link: each a checkout or a clear refusal, never a 500', async () => {
     const link = await createLink({ amount: 100000, accept_partial: true });
