@@ -40,6 +40,10 @@ export function createProviderEvents(deps: ProviderEventDeps) {
     link: LinkRow,
   ): Promise<void> {
     const { data } = event;
+    // Captured: settled first, so that from now until its payment row is written the session holds
+    // its part of the link (session-store.ts) and no second checkout opens for it, whatever fails
+    // below (the stored event is applied again by the provider's retry or the reconciler).
+    await sessions.settle(session.id, 'succeeded');
     // Money through a replaced checkout, on a link that takes one payment: a person reviews it.
     const staleSession = await sessions.isStale(session);
     // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
@@ -56,9 +60,6 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       ...(paymentProfileId ? { paymentProfileId } : {}),
       ...(staleSession ? { staleSession } : {}),
     };
-    // Captured: settled before it is handed on, so that from now until its payment row is written
-    // the session holds its part of the link (session-store.ts) and no second checkout opens for it.
-    await sessions.settle(session.id, 'succeeded');
     try {
       await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);
     } catch (err) {

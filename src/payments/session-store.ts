@@ -155,7 +155,7 @@ export function createSessionStore(db: Db) {
         const unlimited = link.max_payments === null;
         const locked = tx('payment_links').where(scope);
         const row: LinkRow | undefined = await (unlimited ? locked.forShare() : locked.forUpdate()).first();
-        if (!row) return { kind: 'closed', status: 'cancelled' };
+        if (!row) throw new Error(`payment link ${link.id} of account ${link.account_id} is not stored`);
         if (isTerminal(row.status)) return { kind: 'closed', status: row.status };
         if (!unlimited) {
           // A session past its expiry can no longer be paid: it frees what it held.

@@ -100,7 +100,10 @@ export function sandboxCheckoutRoutes(deps: {
         (response) => response.ok,
         () => false,
       );
-      if (!confirmed) {
+      // Captured and stored, its recording left to the provider's retry or the reconciler: the
+      // customer is told it is being confirmed, never invited to pay it again.
+      const captured = !confirmed && (await sessions.find(session.id))?.status === 'succeeded';
+      if (!confirmed && !captured) {
         // Not stuck in processing: the customer may submit again (the callback never settled it).
         await sessions.release(session.id);
         res
