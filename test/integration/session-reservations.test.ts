@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { formatAmount } from '../../src/money/format';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
@@ -283,7 +284,7 @@ describe('case 9: concurrent Pays never fail', () => {
 
 describe('case 2 with Stripe: a closing link expires its Checkout Sessions', () => {
   it('cancel asks Stripe to expire the open Checkout Session, through the outbox', async () => {
-    const merchant = await createAccount(stack.db, 'Stripe shop');
+    const merchant = await createAccount(stack.db, 'Stripe shop', TEST_ACCOUNT_ZONE);
     const provider = await stack.request('PUT', '/v1/payment_provider', {
       key: merchant.apiKey,
       json: {
