@@ -156,7 +156,7 @@ describe('case 2: a closed link takes no money', () => {
   });
 
   it('expire: the checkout opened before is refused with 410 and nothing is captured', async () => {
-    const link = await createLink({ amount: 2500, expires_at: new Date(Date.now() + 3000).toISOString() });
+    const link = await createLink({ amount: 2500, expires_at: new Date(Date.now() + 6000).toISOString() });
     const checkout = (await pay(link.path)).location as string;
     await stack.untilStatus(`/v1/payment_links/${link.id}`, 'expired');
     expect((await submit(checkout)).status).toBe(410);
