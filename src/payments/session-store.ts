@@ -15,7 +15,7 @@ import { EventTypes, isTerminal, type LinkStatus } from '../../workflows/payment
 import type { Db } from '../db/knex';
 import { newId } from '../ids';
 import { insertLinkEvents, type LinkRow } from '../links/link-store';
-import type { AmountChoice } from './pay-amount';
+import type { AmountChoice, PayableLink } from './pay-amount';
 
 export type SessionStatus = 'open' | 'processing' | 'succeeded' | 'failed' | 'expired' | 'voided';
 
@@ -53,13 +53,7 @@ export type OpenedSession =
   | { kind: 'no_uses_left' };
 
 /** The link as Pay found it: its terms decide how its row is locked. */
-export type LinkToPay = Pick<LinkRow, 'id' | 'account_id' | 'max_payments' | 'currency'>;
-
-/** The link's figures as they stand under its lock, captures not yet recorded counted in. */
-export type PayableLink = Pick<
-  LinkRow,
-  'amount' | 'amount_paid' | 'currency' | 'max_payments' | 'accept_partial' | 'min_partial_amount'
->;
+export type LinkToPay = Pick<LinkRow, 'id' | 'account_id' | 'max_payments'>;
 
 export const SESSION_LIFETIME_MS = 30 * 60 * 1000;
 const LIVE: SessionStatus[] = ['open', 'processing'];
@@ -78,7 +72,7 @@ function holding(tx: Db, accountId: string, linkId: string) {
 }
 
 export function createSessionStore(db: Db) {
-  const insert = async (tx: Db, link: LinkToPay, provider: string, amount: number): Promise<SessionRow> => {
+  const insert = async (tx: Db, link: LinkRow, provider: string, amount: number): Promise<SessionRow> => {
     const [row] = await tx('payment_sessions')
       .insert({
         id: newId('ps'),
