@@ -25,6 +25,7 @@ import * as outbox from './20261124001000_outbox';
 import * as linkViews from './20261124001100_link_views';
 import * as campaignProgress from './20261124001200_campaign_progress';
 import * as documentsAndProviderIds from './20261204190522_documents_and_provider_ids';
+import * as sessionReservations from './20261204190542_session_reservations';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -51,6 +52,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124001100_link_views', linkViews],
   ['20261124001200_campaign_progress', campaignProgress],
   ['20261204190522_documents_and_provider_ids', documentsAndProviderIds],
+  ['20261204190542_session_reservations', sessionReservations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

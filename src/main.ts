@@ -109,6 +109,7 @@ try {
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
+    sandboxSecret: config.sandboxSecret,
     // The outbox drainer (webhooks, closing messages) runs with the worker; PGlite serves one
     // session at a time, so there it polls instead of holding a LISTEN session.
     logger,

@@ -52,6 +52,7 @@ const worker = await createPaylinksWorker({
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
+  sandboxSecret: config.sandboxSecret,
   // The outbox drainer (webhooks, closing messages) runs in this process too.
   logger,
 });

@@ -9,6 +9,7 @@ import { DOCUMENT_STATUSES } from '../commerce/stores';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
+import { AccountSettingsSchema } from './routes/account';
 import { CampaignRunSchema, CancelCampaignSchema } from './routes/campaign-runs';
 import {
   CustomerSchema,
@@ -380,6 +381,18 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           responses: ok('The provider, prefixes of its secrets, and the webhook URL to register at Stripe'),
         },
         get: { summary: "The account's payment provider", responses: ok('The provider') },
+      },
+      '/v1/account': {
+        get: { summary: 'The account and its settings', responses: ok('The account') },
+        patch: {
+          summary:
+            "Change the account's settings: auto_refund_late_payments refunds a payment that reaches a link after it closed, instead of leaving it for refund review",
+          requestBody: body(AccountSettingsSchema),
+          responses: {
+            ...ok('The account'),
+            '400': errorResponse('A setting of the wrong type; `param` names it'),
+          },
+        },
       },
       '/v1/payments/{id}': {
         get: {

@@ -7,7 +7,8 @@ import { currencyExponent } from '../money/currencies';
 import { formatAmount } from '../money/format';
 import { parseTypedAmount } from '../money/parse';
 
-type PayableLink = Pick<
+/** What the amount depends on: the link's terms and what it has collected (or holds). */
+export type PayableLink = Pick<
   LinkRow,
   'amount' | 'amount_paid' | 'currency' | 'max_payments' | 'accept_partial' | 'min_partial_amount'
 >;

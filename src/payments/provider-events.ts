@@ -42,6 +42,10 @@ export function createProviderEvents(deps: ProviderEventDeps) {
     link: LinkRow,
   ): Promise<void> {
     const { data } = event;
+    // Captured: settled first, so that from now until its payment row is written the session holds
+    // its part of the link (session-store.ts) and no second checkout opens for it, whatever fails
+    // below (the stored event is applied again by the provider's retry or the reconciler).
+    await sessions.settle(session.id, 'succeeded');
     // Money through a replaced checkout, on a link that takes one payment: a person reviews it.
     const staleSession = await sessions.isStale(session);
     // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
@@ -65,7 +69,6 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       // The lifecycle is over: nobody else will record it.
       await recordLatePayment(link, payment);
     }
-    await sessions.settle(session.id, 'succeeded');
   }
 
   /**

@@ -137,6 +137,7 @@ export async function startStack(options: StackOptions = {}) {
     email: channels.email,
     sms: channels.sms,
     publicBaseUrl: PUBLIC_BASE_URL,
+    sandboxSecret: SANDBOX_SECRET,
     ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
     ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
     ...(options.codecKeys ? { codecKeys: options.codecKeys } : {}),
