@@ -65,7 +65,7 @@ function separators(locale: string, latinDigits: boolean) {
 
 /**
  * Whether the digits before the decimal separator are either not grouped at all, or grouped
- * exactly where the locale groups that many digits (1,250 and 1,25,000 in en-IN; 1 250 in fr).
+ * exactly where the locale groups that many digits (1,250 in en, 1,25,000 in en-IN, 1 250 in fr).
  * The parser drops every group separator wherever it stands, so on an en page "12,50" (a decimal
  * comma) would be 1,250.00 and "1,,,,5" 15.00: a payment page refuses what it would have to
  * guess rather than charge a hundred times the amount meant.

@@ -70,6 +70,7 @@ describe('a typed amount follows the grouping rules of the customer’s locale',
     ['1,250', 'JPY', 'ja', 1250],
     // Latin digits in a locale whose own digits are others: the Latin separators.
     ['1,250.00', 'EGP', 'ar-EG', 125000],
+    ['١٬٢٥٠٫٠٠', 'EGP', 'ar-EG', 125000],
   ])('%j %s in %s is %i minor units', (typed, currency, locale, minor) => {
     expect(parseTypedAmount(typed, currency, locale)).toEqual({ ok: true, minor });
   });
