@@ -279,6 +279,17 @@ export function createLinkStore(db: Db) {
       return db('payment_links').where({ id: linkId, account_id: accountId }).first();
     },
 
+    /**
+     * The link made by reissuing `linkId`, if any: the first one (before reissue was serialised,
+     * two could be made).
+     */
+    async findReplacement(accountId: string, linkId: string): Promise<LinkRow | undefined> {
+      return db('payment_links')
+        .where({ account_id: accountId, reissued_from: linkId })
+        .orderBy([{ column: 'created_at' }, { column: 'id' }])
+        .first();
+    },
+
     /** By public token: the link page and its QR code, which need no account. */
     async findLinkByToken(token: string): Promise<LinkRow | undefined> {
       return db('payment_links').where({ token }).first();
