@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { type ApiWiring, composeApi } from '../../src/api/compose';
@@ -66,6 +67,12 @@ export interface StackOptions {
    * test can cut, with the pool timeouts production runs with; `stack.db` stays direct.
    */
   databaseProxy?: boolean;
+  /** A Temporal server of the test file's own (src/temporal/dev-server.ts, other dynamic config). */
+  temporalAddress?: string;
+  /** The lifecycle settings of links the worker makes (a single-link campaign's); default DEFAULT_LIFECYCLE_SETTINGS. */
+  workerLinkSettings?: LifecycleSettings;
+  /** Around the worker's activities, local ones included: a test holds a write at a chosen moment. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** A pool for the API and the worker through a cuttable proxy, timed out as in production. */
@@ -127,7 +134,7 @@ export async function startStack(options: StackOptions = {}) {
   const proxied = options.databaseProxy ? await proxiedDatabase(database.url) : undefined;
   const serviceDb = proxied?.db ?? database.db;
   const taskQueue = uniqueTaskQueue('stack');
-  const temporal: Client = await testClient(options.codecKeys);
+  const temporal: Client = await testClient(options.codecKeys, options.temporalAddress);
   const peers: DevPeers = await startDevPeers();
   const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
   const testChannels = {
@@ -137,6 +144,9 @@ export async function startStack(options: StackOptions = {}) {
     ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
     ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
     ...(options.codecKeys ? { codecKeys: options.codecKeys } : {}),
+    ...(options.temporalAddress ? { temporalAddress: options.temporalAddress } : {}),
+    ...(options.workerLinkSettings ? { linkSettings: options.workerLinkSettings } : {}),
+    ...(options.activityInterceptors ? { activityInterceptors: options.activityInterceptors } : {}),
   };
   let worker: RunningWorker | undefined =
     options.worker === false ? undefined : await startTestWorker(serviceDb, taskQueue, testChannels);
