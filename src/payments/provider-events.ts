@@ -14,6 +14,7 @@ import {
 import { ApiError } from '../api/errors';
 import type { Db } from '../db/knex';
 import { insertLinkEvents, type LinkRow, type LinkStore } from '../links/link-store';
+import { createSignalDeferral } from './deferred-signals';
 import type { RecordLatePayment } from './late-payments';
 import { savePaymentProfile } from './payment-profiles';
 import type { ProviderEvent } from './sandbox-provider';
@@ -32,13 +33,14 @@ const APPLY_LEASE_SECONDS = 15;
 
 export function createProviderEvents(deps: ProviderEventDeps) {
   const { db, temporal, links, sessions, recordLatePayment } = deps;
+  const deferSignal = createSignalDeferral({ db, temporal });
 
   async function applySuccess(
     provider: string,
     event: ProviderEvent,
     session: SessionRow,
     link: LinkRow,
-  ): Promise<void> {
+  ): Promise<'applied' | 'deferred'> {
     const { data } = event;
     // Money through a replaced checkout, on a link that takes one payment: a person reviews it.
     const staleSession = await sessions.isStale(session);
@@ -59,22 +61,28 @@ export function createProviderEvents(deps: ProviderEventDeps) {
     try {
       await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (!(err instanceof WorkflowNotFoundError)) {
+        // Temporal cannot take it now (the run's signal limit, unreachable…): kept stored and
+        // tried again later (deferred-signals.ts), never a 5xx the provider retries for ever.
+        await deferSignal({ provider, eventId: event.id, linkId: link.id }, err);
+        return 'deferred';
+      }
       // The lifecycle is over: nobody else will record it.
       await recordLatePayment(link, payment);
     }
     await sessions.settle(session.id, 'succeeded');
+    return 'applied';
   }
 
   return {
-    /** `duplicate`: this event was applied before. */
+    /** `duplicate`: this event was applied before; `deferred`: stored, to be applied later. */
     /** `accountId`: the account the callback came for (a provider with per-account endpoints). */
     async receive(
       provider: string,
       event: ProviderEvent,
       raw: Buffer,
       accountId?: string,
-    ): Promise<{ duplicate: boolean }> {
+    ): Promise<{ duplicate: boolean; deferred?: boolean }> {
       const key = { provider, event_id: event.id };
       // A provider's retries of an applied event, the common case in a storm: one query.
       const seen = await db('provider_events').where(key).first('processed_at');
@@ -111,8 +119,10 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       }
 
       try {
-        if (event.type === 'payment.succeeded') await applySuccess(provider, event, session, link);
-        else {
+        if (event.type === 'payment.succeeded') {
+          if ((await applySuccess(provider, event, session, link)) === 'deferred')
+            return { duplicate: false, deferred: true };
+        } else {
           await sessions.settle(session.id, 'failed', event.data.failure_reason);
           await insertLinkEvents(db, link.account_id, link.id, [
             {

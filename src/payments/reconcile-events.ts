@@ -29,7 +29,8 @@ export interface ReconciledEvent {
   provider: string;
   eventId: string;
   linkId?: string;
-  outcome: 'applied' | 'already_processed' | 'ignored' | 'failed';
+  /** `deferred`: the link's workflow still could not take it (src/payments/deferred-signals.ts); due again later. */
+  outcome: 'applied' | 'already_processed' | 'ignored' | 'deferred' | 'failed';
   error?: string;
 }
 
@@ -66,13 +67,14 @@ export function createEventReconciler(deps: {
     const session = await db('payment_sessions')
       .where({ id: event.data.session_id })
       .first('link_id', 'account_id');
-    const { duplicate } = await providerEvents.receive(
+    const { duplicate, deferred } = await providerEvents.receive(
       provider,
       event,
       Buffer.from(row.payload, 'utf8'),
       row.account_id ?? undefined,
     );
     if (duplicate) return { provider, eventId, linkId: session?.link_id, outcome: 'already_processed' };
+    if (deferred) return { provider, eventId, linkId: session?.link_id, outcome: 'deferred' };
     await insertLinkEvents(db, session.account_id, session.link_id, [
       {
         key: `reconciled:${provider}:${eventId}`,
@@ -107,8 +109,21 @@ export function createEventReconciler(deps: {
   return async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
     const rows: StoredEventRow[] = await db('provider_events')
       .whereNull('processed_at')
-      .where('received_at', '<=', db.raw("now() - (? * interval '1 millisecond')", [options.graceMs]))
-      .where((q) => q.whereNull('reconcile_after').orWhere('reconcile_after', '<=', db.fn.now()))
+      // Past the grace period, or deferred by an attempt that finished (a callback whose signal
+      // Temporal refused, an earlier pass) and due again: no callback is still at those.
+      .where((q) =>
+        q
+          .where((young) =>
+            young
+              .whereNull('reconcile_after')
+              .where(
+                'received_at',
+                '<=',
+                db.raw("now() - (? * interval '1 millisecond')", [options.graceMs]),
+              ),
+          )
+          .orWhere('reconcile_after', '<=', db.fn.now()),
+      )
       // An attempt that holds the apply lease is still at it; if it died, the lease runs out.
       .where((q) => q.whereNull('applying_until').orWhere('applying_until', '<', db.fn.now()))
       .orderBy([

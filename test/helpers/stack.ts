@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { type ApiWiring, composeApi } from '../../src/api/compose';
 import { loadConfig } from '../../src/config';
+import type { RateLimits } from '../../src/config/rate-limits';
 import { createDb, type Db } from '../../src/db/knex';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger } from '../../src/logger';
@@ -73,6 +74,8 @@ export interface StackOptions {
   workerLinkSettings?: LifecycleSettings;
   /** Around the worker's activities, local ones included: a test holds a write at a chosen moment. */
   activityInterceptors?: ActivityInterceptorsFactory[];
+  /** The API's rate limits; default DEFAULT_RATE_LIMITS. */
+  rateLimits?: RateLimits;
 }
 
 /** A pool for the API and the worker through a cuttable proxy, timed out as in production. */
@@ -162,6 +165,7 @@ export async function startStack(options: StackOptions = {}) {
     twilioAuthToken: channels.twilioAuthToken,
     devPeers: peers,
     codec: { keys: options.codecKeys ?? TEST_CODEC_KEYS, authToken: CODEC_TOKEN, corsOrigins: [UI_ORIGIN] },
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     ...(options.webhookEgress
       ? {
           allowPrivateWebhookUrls: options.webhookEgress.registration.allowPrivate,

@@ -6,62 +6,28 @@
  * delivers things in, the link ends either paid with no close announced, or closed with the
  * payment flagged late: never announced as expired (or cancelled) and then paid.
  */
-import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkChange } from '../../src/links/link-store';
+import { createPaymentRecorder } from '../../src/payments/record-payment';
 import { cancelUpdate, isTerminal } from '../../workflows/payment-link/contract';
+import { activityHolds } from '../helpers/activity-hold';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
 import { within } from '../helpers/temporal';
 
-/** Holds the closing write of one link after it committed, until released. */
-interface Hold {
-  linkId: string;
-  /** Resolves once the write has committed and is being held. */
-  reached: Promise<void>;
-  release(): void;
-}
-
-const holds = new Map<string, { reached(): void; released: Promise<void> }>();
-
-function holdClosingWrite(linkId: string): Hold {
-  let reached!: () => void;
-  let release!: () => void;
-  const reachedP = new Promise<void>((r) => {
-    reached = r;
-  });
-  const released = new Promise<void>((r) => {
-    release = r;
-  });
-  holds.set(linkId, { reached, released });
-  return { linkId, reached: reachedP, release };
-}
-
-/** Any write of a terminal status (`recordChange`, local or not): the close of expiry, cancel, document settled. */
-class ClosingWriteHolder implements ActivityInboundCallsInterceptor {
-  constructor(private readonly activityType: string) {}
-
-  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
-    const result = await next(input);
-    const change = input.args[0] as LinkChange | undefined;
-    const status = change?.patch?.status;
-    const hold = change && holds.get(change.linkId);
-    if (this.activityType === 'recordChange' && status && isTerminal(status) && hold) {
-      // Once: a retried write (the task it ran in was retried) goes through.
-      holds.delete(change.linkId);
-      hold.reached();
-      await hold.released;
-    }
-    return result;
-  }
-}
+const holds = activityHolds();
+/** The next write of a terminal status for the link (`recordChange`, local or not), once it committed. */
+const holdClosingWrite = (linkId: string) =>
+  holds.hold((activityType, args) => {
+    const change = args[0] as LinkChange;
+    const status = change.patch?.status;
+    return activityType === 'recordChange' && change.linkId === linkId && !!status && isTerminal(status);
+  }, 'after');
 
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
 beforeAll(async () => {
-  stack = await startStack({
-    activityInterceptors: [(ctx) => ({ inbound: new ClosingWriteHolder(ctx.info.activityType) })],
-  });
+  stack = await startStack({ activityInterceptors: [holds.interceptor] });
   t = linkTools(stack);
 });
 afterAll(async () => {
@@ -157,4 +123,41 @@ describe.concurrent('a payment while the closing write is in flight', () => {
     if (status === 'cancelled') expect(answer).toBe('ok');
     else expect(answer).not.toBe('ok');
   });
+});
+
+it('a payment for a link Postgres holds closed is late, whatever the run recording it believes', async () => {
+  // What a run started before `final-close` does when Temporal refused the task of its closing
+  // write and the retried task takes the payment first: it records the payment against the link
+  // as it believes it (open). Postgres holds the close, so the payment is set aside as late and
+  // the run learns the link's status from the answer.
+  const { id, handle } = await t.create({ amount: 2000, expires_in: 'PT2S' }, FAST_SETTINGS);
+  await t.untilStatus(id, 'expired');
+  await t.untilFinished(handle);
+  const terms = {
+    amount: 2000,
+    currency: 'USD',
+    maxPayments: 1,
+    acceptPartial: false,
+    minPartialAmount: null,
+  };
+  const recorded = await createPaymentRecorder(stack.db)({
+    linkId: id,
+    accountId: t.account.id,
+    before: { status: 'active', amountPaid: 0, paymentsCount: 0, terms },
+    payments: [
+      {
+        rowId: `pay_guard_${id}`,
+        payment: { provider: 'sandbox', paymentId: `pi_guard_${id}`, amount: 2000, currency: 'USD' },
+      },
+    ],
+    now: new Date().toISOString(),
+  });
+  expect(recorded.results).toMatchObject([
+    {
+      outcome: 'recorded',
+      decision: { status: 'expired', flags: ['late'], amountPaid: 0, paymentsCount: 0 },
+    },
+  ]);
+  expect(await t.row(id)).toMatchObject({ status: 'expired', amount_paid: 0, payments_count: 0 });
+  expect(await t.payments(id)).toMatchObject([{ flags: ['late'], refund_review: true }]);
 });
