@@ -41,8 +41,17 @@ interface RecordedEvent {
     details?: Record<string, { payloads?: { data?: string }[] }>;
   };
 }
+interface ScheduledEvent extends RecordedEvent {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+}
 const historyEvents = (version: string, file: string): RecordedEvent[] =>
   (JSON.parse(readFileSync(join(ROOT, version, file), 'utf8')) as { events: RecordedEvent[] }).events;
+
+const patchesOf = (version: string, file: string) =>
+  historyEvents(version, file)
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
+    .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
 
 const MAIN_PATHS = [
   'continued-as-new-first-run.json',
@@ -57,6 +66,12 @@ const MAIN_PATHS = [
 const ENCRYPTED = '3-encrypted-payloads';
 const OUTBOX = '4-outbox-deliveries';
 const LEAN = '5-lean-lifecycle';
+const FINAL = '6-final-close';
+/** Versions without the late-payment window, with the patch marker a run of each records. */
+const LEAN_VERSIONS: Record<string, string> = {
+  [LEAN]: PATCHES.leanLifecycle,
+  [FINAL]: PATCHES.finalClose,
+};
 
 async function replayAll(
   workflowBundle: { code: string } | { codePath: string },
@@ -72,11 +87,11 @@ async function replayAll(
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN]);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, FINAL]);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN])
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, FINAL])
       expect(readdirSync(join(ROOT, version))).toEqual(
         expect.arrayContaining([
           'batched-payments.json',
@@ -85,6 +100,16 @@ describe('replay', () => {
           'document-settled-payer.json',
         ]),
       );
+    expect(readdirSync(join(ROOT, FINAL))).toEqual(
+      expect.arrayContaining([
+        'payment-during-expiry.json',
+        'payment-during-cancel.json',
+        'busy-handed-over-first-run.json',
+        'busy-handed-over-last-run.json',
+        'hand-over-asked-first-run.json',
+        'hand-over-asked-last-run.json',
+      ]),
+    );
   });
 
   it('replays every recorded history with the current workflow code', async () => {
@@ -123,21 +148,72 @@ describe('replay', () => {
         .map((e) => e.eventType)
         .filter((type) => type.startsWith('EVENT_TYPE_TIMER_'));
     };
-    const patchesOf = (version: string, file: string) =>
-      historyEvents(version, file)
-        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
-        .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
-        .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
     for (const file of ['paid.json', 'multi-use-completed.json']) {
-      for (const version of versions.filter((v) => v !== LEAN)) {
+      for (const version of versions.filter((v) => !LEAN_VERSIONS[v])) {
         expect(patchesOf(version, file), `${version}/${file}`).not.toContain(PATCHES.leanLifecycle);
         expect(afterClosingPayment(version, file), `${version}/${file}`).toEqual(
           expect.arrayContaining(['EVENT_TYPE_TIMER_STARTED', 'EVENT_TYPE_TIMER_FIRED']),
         );
       }
-      expect(patchesOf(LEAN, file)).toEqual([PATCHES.leanLifecycle]);
-      expect(afterClosingPayment(LEAN, file)).not.toContain('EVENT_TYPE_TIMER_STARTED');
+      for (const [version, patch] of Object.entries(LEAN_VERSIONS)) {
+        expect(patchesOf(version, file), `${version}/${file}`).toEqual([patch]);
+        expect(afterClosingPayment(version, file), `${version}/${file}`).not.toContain(
+          'EVENT_TYPE_TIMER_STARTED',
+        );
+      }
     }
+  });
+
+  it('a lean run writes its close in the task that completes it; a final-close run schedules it first', () => {
+    // Replayed green with the current code, the histories prove which commands each version
+    // issues for a close: a local activity's marker (lean-lifecycle), or an activity whose
+    // completion comes before the run's (final-close), so a payment can no longer undo it.
+    const closingWrite = (version: string, file: string) => {
+      const events = historyEvents(version, file);
+      const scheduled = events.filter(
+        (e) =>
+          (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name === 'recordChange',
+      );
+      return { activities: scheduled.length, last: events.at(-1)?.eventType };
+    };
+    for (const file of ['expired-late-payment.json', 'updated-cancelled.json']) {
+      expect(closingWrite(LEAN, file), `${LEAN}/${file}`).toEqual({
+        activities: 0,
+        last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+      });
+      expect(closingWrite(FINAL, file), `${FINAL}/${file}`).toEqual({
+        activities: 1,
+        last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+      });
+    }
+    // The payment that came while the close was being written is recorded after it, by the same run.
+    for (const file of ['payment-during-expiry.json', 'payment-during-cancel.json']) {
+      const types = historyEvents(FINAL, file).map(
+        (e) => (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name ?? e.eventType,
+      );
+      expect(types.indexOf('recordChange'), file).toBeGreaterThan(0);
+      expect(types.indexOf('recordPayments'), file).toBeGreaterThan(types.indexOf('recordChange'));
+      expect(types.indexOf('recordChange'), file).toBeLessThan(
+        types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED'),
+      );
+    }
+  });
+
+  it('a final-close run hands over with its queued payments, and when asked to', () => {
+    const first = historyEvents(FINAL, 'busy-handed-over-first-run.json');
+    const signals = first.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length;
+    const recordings = first.filter(
+      (e) =>
+        (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name === 'recordPayments',
+    ).length;
+    // More payments came than the run recorded: the rest went to the next run, which records them.
+    expect(signals).toBeGreaterThan(recordings);
+    expect(first.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    const last = historyEvents(FINAL, 'busy-handed-over-last-run.json');
+    expect(last.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED')).toEqual([]);
+    expect(last.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const asked = historyEvents(FINAL, 'hand-over-asked-first-run.json');
+    expect(asked.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {
