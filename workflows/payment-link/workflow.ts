@@ -121,11 +121,14 @@ export const PATCHES = {
   finalClose: 'final-close',
 } as const;
 
-/** Signals handed to the next run at most (`final-close`): its input stays far below Temporal's payload limits. */
-const MAX_CARRIED = 500;
-
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
+
+/**
+ * Signals handed to the next run at most (`final-close`): one batch. A longer queue records a batch
+ * first, so the next run's input stays a few dozen kilobytes whatever the load.
+ */
+const MAX_CARRIED = PAYMENT_BATCH;
 
 /**
  * Postgres writes take milliseconds: an attempt still running after a few seconds is on a worker
