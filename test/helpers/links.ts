@@ -11,6 +11,7 @@ import {
   paymentReceivedSignal,
 } from '../../workflows/payment-link/contract';
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
+import { TEST_ACCOUNT_ZONE } from './clock';
 import { CREATE_WAIT_MS, type Stack } from './stack';
 import { eventually, WAIT_MS } from './temporal';
 
@@ -21,7 +22,7 @@ export const FAST_SETTINGS: LifecycleSettings = { ...DEFAULT_LIFECYCLE_SETTINGS,
 /** Test helpers over one stack: create links through the real service, pay, and read back. */
 export function linkTools(stack: Stack) {
   const links = createLinkStore(stack.db);
-  const account = { id: stack.account.accountId, name: 'Test shop', timezone: 'UTC' };
+  const account = { id: stack.account.accountId, name: 'Test shop', timezone: TEST_ACCOUNT_ZONE };
 
   async function create(body: Record<string, unknown>, settings: LifecycleSettings = FAST_SETTINGS) {
     const service = createLinkService({

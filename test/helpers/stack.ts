@@ -15,6 +15,7 @@ import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import type { CodecKeys } from '../../src/temporal/payload-codec';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
+import { TEST_ACCOUNT_ZONE } from './clock';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 import {
@@ -174,7 +175,7 @@ export async function startStack(options: StackOptions = {}) {
       : {}),
   });
   const { baseUrl } = api;
-  const account = await createAccount(database.db, 'Test shop');
+  const account = await createAccount(database.db, 'Test shop', TEST_ACCOUNT_ZONE);
 
   async function request<T = any>(
     method: string,

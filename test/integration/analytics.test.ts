@@ -16,6 +16,7 @@ import {
   percentile,
   runPlan,
 } from '../helpers/analytics-scenario';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { type Stack, startStack } from '../helpers/stack';
 
 let stack: Stack;
@@ -40,7 +41,7 @@ const range = () => `from=${day(-2)}&to=${day(2)}`;
 
 beforeAll(async () => {
   stack = await startStack();
-  other = await createAccount(stack.db, 'Another shop');
+  other = await createAccount(stack.db, 'Another shop', TEST_ACCOUNT_ZONE);
   // One at a time: both accounts' links are in the same tables, the same days.
   otherLinks = await runPlan(stack, OTHER_PLAN, other);
   links = await runPlan(stack, PLAN);
@@ -203,7 +204,7 @@ describe('approximate percentiles (the histogram, forced by a threshold of 0)', 
     }[] = [];
 
     beforeAll(async () => {
-      shop = await createAccount(stack.db, 'Histogram shop');
+      shop = await createAccount(stack.db, 'Histogram shop', TEST_ACCOUNT_ZONE);
       let seed = 7;
       const random = () => {
         seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;

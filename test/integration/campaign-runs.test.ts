@@ -18,6 +18,7 @@ import {
   untilCampaignStatus,
   untilLinks,
 } from '../helpers/campaigns';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
 const campaign = campaignStack();
@@ -242,7 +243,7 @@ describe('continue-as-new', () => {
       taskQueue: campaign.stack.taskQueue,
       settings: { maxPageSize: 2, continueAsNewAfterEvents },
     });
-    const account = { id: campaign.accountId, name: 'Test shop', timezone: 'UTC' };
+    const account = { id: campaign.accountId, name: 'Test shop', timezone: TEST_ACCOUNT_ZONE };
     await engine.start(account, id);
     await untilCampaignStatus(campaign.stack.db, id, 'completed', 90_000);
 

@@ -21,6 +21,7 @@ import {
   untilCampaignStatus,
   untilLinks,
 } from '../helpers/campaigns';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { CREATE_WAIT_MS, type Stack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
@@ -32,7 +33,11 @@ const person = (extra: Partial<TestRecipient> = {}): TestRecipient => {
   return { name: `Person ${n}`, email: `someone${n}@example.com`, ...extra };
 };
 
-const account = () => ({ id: campaign.stack.account.accountId, name: 'Test shop', timezone: 'UTC' });
+const account = () => ({
+  id: campaign.stack.account.accountId,
+  name: 'Test shop',
+  timezone: TEST_ACCOUNT_ZONE,
+});
 const linkServiceOf = (s: Stack) =>
   createLinkService({
     temporal: s.temporal,

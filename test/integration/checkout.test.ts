@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { signPayload } from '../../src/signing';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
@@ -62,7 +63,7 @@ const callback = (body: string, signature: string | undefined) =>
 
 describe('the link page', () => {
   it('shows merchant, description, items, amount, masked email and a Pay button, escaped; records the view', async () => {
-    const evil = await createAccount(stack.db, '<script>alert(1)</script> & Co');
+    const evil = await createAccount(stack.db, '<script>alert(1)</script> & Co', TEST_ACCOUNT_ZONE);
     const link = await createLink(
       {
         amount: 2500,

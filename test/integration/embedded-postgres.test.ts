@@ -12,6 +12,7 @@ import { createDb } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
 import { type ResolvedDatabase, resolveDatabase } from '../../src/db/resolve';
 import { createLogger } from '../../src/logger';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { freePort } from '../helpers/ports';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'paylinks-pglite-'));
@@ -40,7 +41,7 @@ it('falls back to an embedded Postgres when no server answers and DATABASE_URL i
     const every = (await migrationSource.getMigrations([])).map(migrationSource.getMigrationName);
     expect(every.length).toBeGreaterThan(10);
     expect(await migrateLatest(db)).toEqual(every);
-    const { accountId, apiKey } = await createAccount(db, 'Offline shop');
+    const { accountId, apiKey } = await createAccount(db, 'Offline shop', TEST_ACCOUNT_ZONE);
     expect((await findAccountByApiKey(db, apiKey))?.id).toBe(accountId);
   } finally {
     await db.destroy();

@@ -12,6 +12,7 @@ import { startDevPeers } from '../../src/dev/peers';
 import { createChannels } from '../../src/notifications/channels';
 import { signPayload } from '../../src/signing';
 import { type ApiProcess, refusedApiStart, startApiProcess } from '../helpers/api-process';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { TEST_NOTIFICATION_CONFIG } from '../helpers/stack';
 import {
@@ -56,7 +57,7 @@ beforeAll(async () => {
     ...channels,
     publicBaseUrl: 'https://pay.example.test',
   });
-  apiKey = (await createAccount(database.db, 'Fail-closed shop')).apiKey;
+  apiKey = (await createAccount(database.db, 'Fail-closed shop', TEST_ACCOUNT_ZONE)).apiKey;
   [bare, sandboxed] = await Promise.all([
     startApiProcess(onlyDatabaseAndTemporal()),
     startApiProcess({ ...onlyDatabaseAndTemporal(), SANDBOX_ENABLED: 'true', SANDBOX_SECRET: STRONG_SECRET }),

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
@@ -14,7 +15,7 @@ let stack: Stack;
 let other: { accountId: string; apiKey: string };
 beforeAll(async () => {
   stack = await startStack();
-  other = await createAccount(stack.db, 'Someone else');
+  other = await createAccount(stack.db, 'Someone else', TEST_ACCOUNT_ZONE);
 });
 afterAll(async () => {
   await stack?.stop();

@@ -18,6 +18,7 @@ import { createOutboxStore } from '../../src/outbox/outbox-store';
 import { createPaymentRecorder, type RecordPaymentsInput } from '../../src/payments/record-payment';
 import { createWebhookStore } from '../../src/webhooks/webhook-store';
 import { webhookItem } from '../../workflows/payment-link/outbox-items';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { linkTools } from '../helpers/links';
 import { PUBLIC_BASE_URL, type Stack, startStack, TEST_NOTIFICATION_CONFIG } from '../helpers/stack';
 import { eventually, TEST_SECRETS_KEY, WAIT_MS } from '../helpers/temporal';
@@ -187,7 +188,7 @@ describe('a paid link', () => {
 
 describe("a merchant's dead endpoint", () => {
   it('does not keep the link workflow open: the outbox row retries with backoff, then gives up after a day', async () => {
-    const shop = await createAccount(stack.db, 'Dead endpoint shop');
+    const shop = await createAccount(stack.db, 'Dead endpoint shop', TEST_ACCOUNT_ZONE);
     const closedPort = await new Promise<number>((found) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const { port } = probe.address() as { port: number };
@@ -416,7 +417,7 @@ describe("one merchant's hanging endpoint", () => {
     await new Promise<void>((ready) => hanging.listen(0, '127.0.0.1', ready));
     const { port } = hanging.address() as { port: number };
 
-    const slowShop = await createAccount(stack.db, 'Hanging endpoint shop');
+    const slowShop = await createAccount(stack.db, 'Hanging endpoint shop', TEST_ACCOUNT_ZONE);
     const as = { key: slowShop.apiKey };
     const url = `http://127.0.0.1:${port}/hooks`;
     expect((await stack.request('PUT', '/v1/webhook_endpoint', { json: { url }, ...as })).status).toBe(200);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
 import { SearchAttributes } from '../../workflows/payment-link/contract';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { listenTestApi, PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
@@ -397,7 +398,7 @@ describe('POST /v1/payment_links', () => {
   });
 
   it('gives 404 for another account’s link, its events, and an unknown id', async () => {
-    const other = await createAccount(stack.db, 'Another shop');
+    const other = await createAccount(stack.db, 'Another shop', TEST_ACCOUNT_ZONE);
     const theirs = await stack.request('POST', '/v1/payment_links', {
       key: other.apiKey,
       json: { amount: 700, currency: 'GBP' },

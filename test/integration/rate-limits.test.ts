@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { loadConfig } from '../../src/config';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../../src/config/rate-limits';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
 
 let stack: Stack;
@@ -100,8 +101,8 @@ describe('TRUST_PROXY', () => {
 describe('the authenticated API', () => {
   it('is limited per account, not per address: JSON 429 with Retry-After', async () => {
     const base = await apiWith({ accountPerMinute: 3 }, { TRUST_PROXY: 'loopback' });
-    const busy = await createAccount(stack.db, 'Busy shop');
-    const calm = await createAccount(stack.db, 'Calm shop');
+    const busy = await createAccount(stack.db, 'Busy shop', TEST_ACCOUNT_ZONE);
+    const calm = await createAccount(stack.db, 'Calm shop', TEST_ACCOUNT_ZONE);
     const list = (key: string, address: string) =>
       get(`${base}/v1/payment_links`, from(address, { authorization: `Bearer ${key}` }));
     // Three addresses, one account: one bucket.

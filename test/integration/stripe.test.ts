@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
@@ -156,7 +157,7 @@ async function linkWithSession(amount: number, fields: Record<string, string> = 
 
 describe('payment provider settings', () => {
   it('keeps the sandbox until Stripe keys are set, and never returns a secret', async () => {
-    const other = await createAccount(stack.db, 'Sandbox shop');
+    const other = await createAccount(stack.db, 'Sandbox shop', TEST_ACCOUNT_ZONE);
     const before = await stack.request('GET', '/v1/payment_provider', { key: other.apiKey });
     expect(before.body).toMatchObject({ object: 'payment_provider', provider: 'sandbox', webhook_url: null });
 
@@ -329,7 +330,7 @@ describe("Stripe's webhooks", () => {
       });
     }
     // Signed with this account's secret but posted to another account's endpoint.
-    const other = await createAccount(stack.db, 'Other Stripe shop');
+    const other = await createAccount(stack.db, 'Other Stripe shop', TEST_ACCOUNT_ZONE);
     await stack.request('PUT', '/v1/payment_provider', {
       key: other.apiKey,
       json: { provider: 'stripe', secret_key: SECRET_KEY, webhook_secret: 'whsec_otherAccountSecret' },
@@ -544,7 +545,7 @@ describe('refunds', () => {
   });
 
   it('refunds a sandbox payment in the sandbox; bad input names the field; another account sees a 404', async () => {
-    const shop = await createAccount(stack.db, 'Sandbox refunds');
+    const shop = await createAccount(stack.db, 'Sandbox refunds', TEST_ACCOUNT_ZONE);
     const link = await createLink({ amount: 1500 }, shop.apiKey);
     const { location } = await pay(link.path);
     const done = await stack.postForm(location, { outcome: 'succeed' });

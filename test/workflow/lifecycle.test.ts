@@ -5,6 +5,7 @@
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEND_LEASE_SECONDS } from '../../activities/notifications';
 import { createAccount } from '../../src/accounts/accounts';
@@ -18,6 +19,7 @@ import {
   SearchAttributes,
   updateLinkUpdate,
 } from '../../workflows/payment-link/contract';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { FAST_SETTINGS, type LinkHandle, linkTools, until } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
@@ -32,7 +34,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const customer = { name: 'Ada', email: 'ada@example.com', timezone: 'UTC' };
+const customer = { name: 'Ada', email: 'ada@example.com', timezone: TEST_ACCOUNT_ZONE };
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -243,11 +245,12 @@ describe.concurrent('reminders', () => {
   });
 
   it('skip quiet hours: a reminder due inside the window is sent when it ends', async () => {
-    // Quiet hours are whole minutes (UTC here, no DST): from the current minute to a minute
-    // boundary at least 15 s away, so the reminder, due 1 s after creation, falls inside the
-    // window whatever second it is now. The link expires 10 s after the window.
+    // Quiet hours are whole minutes in the customer's zone (a fixed offset, whole or half
+    // hours, no DST): from the current minute to a minute boundary at least 15 s away, so the
+    // reminder, due 1 s after creation, falls inside the window whatever second it is now. The
+    // link expires 10 s after the window.
     const now = Date.now();
-    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const hhmm = (ms: number) => DateTime.fromMillis(ms, { zone: customer.timezone }).toFormat('HH:mm');
     const windowEnd = Math.ceil((now + 15_000) / 60_000) * 60_000;
     const expiresAt = windowEnd + 10_000;
     const { id, handle, row } = await t.create({
