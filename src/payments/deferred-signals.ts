@@ -35,8 +35,13 @@ const reasonOf = (err: unknown): string => {
   return `signal refused: ${parts.join(': ') || String(err)}`.slice(0, 500);
 };
 
+/** One request to hand over per link and process in this long: the run needs a moment to do it. */
+const HAND_OVER_EVERY_MS = 2000;
+
 export function createSignalDeferral(deps: { db: Db; temporal: Client }) {
   const { db, temporal } = deps;
+  /** When this process last asked each link to hand over. */
+  const asked = new Map<string, number>();
 
   /**
    * The run is at its signal limit: it is asked to continue as new (an update, which that limit
@@ -44,6 +49,10 @@ export function createSignalDeferral(deps: { db: Db; temporal: Client }) {
    * already due, the link closed) or a failure changes nothing: the retry asks again.
    */
   async function askToHandOver(linkId: string): Promise<void> {
+    const now = Date.now();
+    if (now - (asked.get(linkId) ?? 0) < HAND_OVER_EVERY_MS) return;
+    asked.set(linkId, now);
+    for (const [id, at] of asked) if (now - at >= HAND_OVER_EVERY_MS) asked.delete(id);
     // Accepted in the run's next workflow task; with no worker up that never comes: not waited for.
     await temporal.workflow
       .withDeadline(Date.now() + HAND_OVER_WAIT_MS, () =>

@@ -54,7 +54,7 @@ export function createEventReconciler(deps: {
 }) {
   const { db, providerEvents, parseStored } = deps;
 
-  async function reconcileOne(row: StoredEventRow): Promise<ReconciledEvent> {
+  async function reconcileOne(row: StoredEventRow, waiting: Set<string>): Promise<ReconciledEvent> {
     const { provider, event_id: eventId } = row;
     const event = await parseStored(provider, row.account_id, row.payload);
     if (!event) {
@@ -67,6 +67,9 @@ export function createEventReconciler(deps: {
     const session = await db('payment_sessions')
       .where({ id: event.data.session_id })
       .first('link_id', 'account_id');
+    // Its link's workflow could not take the pass's earlier one: this one waits for the next pass.
+    if (session && waiting.has(session.link_id))
+      return { provider, eventId, linkId: session.link_id, outcome: 'deferred' };
     const { duplicate, deferred } = await providerEvents.receive(
       provider,
       event,
@@ -74,7 +77,10 @@ export function createEventReconciler(deps: {
       row.account_id ?? undefined,
     );
     if (duplicate) return { provider, eventId, linkId: session?.link_id, outcome: 'already_processed' };
-    if (deferred) return { provider, eventId, linkId: session?.link_id, outcome: 'deferred' };
+    if (deferred) {
+      if (session) waiting.add(session.link_id);
+      return { provider, eventId, linkId: session?.link_id, outcome: 'deferred' };
+    }
     await insertLinkEvents(db, session.account_id, session.link_id, [
       {
         key: `reconciled:${provider}:${eventId}`,
@@ -133,9 +139,11 @@ export function createEventReconciler(deps: {
       .limit(options.limit)
       .select('provider', 'event_id', 'account_id', 'payload', 'received_at');
     const events: ReconciledEvent[] = [];
+    /** Links whose workflow refused this pass a signal (at its signal limit, Temporal unreachable…). */
+    const waiting = new Set<string>();
     for (const row of rows) {
       try {
-        events.push(await reconcileOne(row));
+        events.push(await reconcileOne(row, waiting));
       } catch (err) {
         // One event that cannot be applied (its session gone, a provider unreachable) does not
         // hold up the others: it is tried again after a delay that doubles with each attempt.
