@@ -813,7 +813,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.
   // A lean run also takes a signal that came with the very task that found its handlers finished
-  // (older runs ended there; their histories keep that).
+  // (older runs ended there; their histories keep that). On `final-close` runs this is also where
+  // a payment that came while the close was being written lands: the state is closed, so it is
+  // recorded as late and the close stands.
   do {
     for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
     await condition(allHandlersFinished);
