@@ -129,7 +129,8 @@ it('a busy link hands over after a number of signals, with the payments still qu
   const [first] = await handOvers(handle);
   expect(first?.resumeFrom).toMatchObject({ paymentsCount: 1, amountPaid: 500 });
   // Handed over before the next command: the nine queued payments went along, in order.
-  expect((first?.carried as CarriedSignal[]).map((c) => c.kind === 'payment' && c.payment.paymentId)).toEqual(
+  const carried: CarriedSignal[] = first?.carried ?? [];
+  expect(carried.map((c) => c.kind === 'payment' && c.payment.paymentId)).toEqual(
     Array.from({ length: 9 }, (_, n) => `pi_busy_${n + 1}_${id}`),
   );
   expect((await handle.describe()).runId).not.toBe(firstRunId);
