@@ -62,11 +62,14 @@ export function createReconcilerActivities(deps: ReconcilerActivityDeps) {
           links,
           sessions,
           recordLatePayment: createLatePayments({ recordPayments, temporal, taskQueue }),
+          logger: { warn: (fields, message) => log.warn(message, fields) },
         }),
       });
       const summary = await reconcile(options);
       for (const e of summary.events) {
         if (e.outcome === 'failed') log.warn('stored provider event not applied', { ...e });
+        else if (e.outcome === 'deferred')
+          log.info('stored provider event still waits for its workflow', { ...e });
         else log.info('stored provider event reconciled', { ...e });
       }
       return summary;

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { type Response, Router } from 'express';
 import { ZodError } from 'zod';
 import { ID_PREFIX, isIdShaped } from '../../ids';
 import type { ProviderRegistry } from '../../payments/provider';
@@ -6,6 +6,7 @@ import type { ProviderDirectory } from '../../payments/provider-directory';
 import type { ProviderEvents } from '../../payments/provider-events';
 import { type ProviderEvent, ProviderEventSchema } from '../../payments/sandbox-provider';
 import { signatureProblem } from '../../payments/stripe-provider';
+import { StripeUnitsError } from '../../payments/stripe-units';
 import { ApiError } from '../errors';
 
 /** 400 `event_invalid`, naming the field when the event parsed as JSON but a field is wrong. */
@@ -15,6 +16,12 @@ const invalidEvent = (err: unknown) =>
     err instanceof ZodError ? err.issues[0]?.path.join('.') || undefined : undefined,
     'event_invalid',
   );
+
+/** 202 `deferred`: stored, and applied once the link's workflow takes it (src/payments/deferred-signals.ts). */
+function answer(res: Response, received: { duplicate: boolean; deferred?: boolean }): void {
+  if (received.deferred) res.status(202).json({ received: true, deferred: true });
+  else res.json(received.duplicate ? { received: true, duplicate: true } : { received: true });
+}
 
 export interface ProviderCallbackDeps {
   providers: ProviderRegistry;
@@ -56,15 +63,26 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
         `Invalid Stripe-Signature (${check})`,
       );
     }
-    const converted = await stripe.toProviderEvent(verified);
+    let converted: Awaited<ReturnType<typeof stripe.toProviderEvent>>;
+    try {
+      converted = await stripe.toProviderEvent(verified);
+    } catch (err) {
+      // An amount or currency Paylinks cannot count in: refused, naming it, never rounded.
+      if (err instanceof StripeUnitsError)
+        throw ApiError.invalid(
+          'The event is not a valid payment event',
+          `data.${err.param}`,
+          'event_invalid',
+        );
+      throw err;
+    }
     // Another event type, or a checkout still waiting for a delayed payment: nothing to apply.
     if (!converted) return void res.json({ received: true, ignored: true });
     // Signed is not the same as storable: the same checks as the sandbox's events.
     const parsed = ProviderEventSchema.safeParse(converted);
     if (!parsed.success) throw invalidEvent(parsed.error);
     const event = parsed.data;
-    const { duplicate } = await providerEvents.receive('stripe', event, raw, accountId);
-    res.json(duplicate ? { received: true, duplicate: true } : { received: true });
+    answer(res, await providerEvents.receive('stripe', event, raw, accountId));
   });
 
   router.post('/:provider', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
@@ -88,8 +106,7 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     } catch (err) {
       throw invalidEvent(err);
     }
-    const { duplicate } = await providerEvents.receive(provider, event, raw);
-    res.json(duplicate ? { received: true, duplicate: true } : { received: true });
+    answer(res, await providerEvents.receive(provider, event, raw));
   });
 
   return router;
