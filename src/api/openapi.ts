@@ -9,6 +9,7 @@ import { DOCUMENT_STATUSES } from '../commerce/stores';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
+import { AccountSettingsSchema } from './routes/account';
 import { CampaignRunSchema, CancelCampaignSchema } from './routes/campaign-runs';
 import {
   CustomerSchema,
@@ -242,26 +243,39 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         },
         post: {
           summary: 'Update an open payment link',
-          parameters: [idParam('link')],
+          description:
+            'With an Idempotency-Key, a retry whose first attempt changed the link answers that change again (never "expires_at must be later" for its own extension).',
+          parameters: [idParam('link'), idempotencyKey],
           requestBody: body(UpdatePaymentLinkSchema),
-          responses: { ...ok('The link'), '409': errorResponse('The link is closed') },
+          responses: {
+            ...ok('The link'),
+            '409': errorResponse('The link is closed, or the Idempotency-Key is used'),
+          },
         },
       },
       '/v1/payment_links/{id}/cancel': {
         post: {
           summary: 'Cancel a payment link',
-          parameters: [idParam('link')],
+          description:
+            'Safe to retry: the same request again (same reason and notice, or the same Idempotency-Key) after the link was cancelled by it answers 200 with the cancelled link. Another cancel of a closed link is a 409.',
+          parameters: [idParam('link'), idempotencyKey],
           requestBody: body(CancelSchema),
-          responses: { ...ok('The cancelled link'), '409': errorResponse('Already closed') },
+          responses: {
+            ...ok('The cancelled link'),
+            '409': errorResponse('Already closed (by another request), or the Idempotency-Key is used'),
+          },
         },
       },
       '/v1/payment_links/{id}/reissue': {
         post: {
           summary: 'Reissue an expired or cancelled link',
+          description:
+            'A link is reissued once: asked again (or concurrently), the answer is the replacement already made (200), whatever its status since; reissue that one to make the next.',
           parameters: [idParam('link'), idempotencyKey],
           requestBody: body(ReissueSchema),
           responses: {
             ...ok('The new link', '201'),
+            ...ok('The replacement made by an earlier reissue of this link'),
             '409': errorResponse('The link is still open, or the Idempotency-Key is used'),
           },
         },
@@ -380,6 +394,18 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           responses: ok('The provider, prefixes of its secrets, and the webhook URL to register at Stripe'),
         },
         get: { summary: "The account's payment provider", responses: ok('The provider') },
+      },
+      '/v1/account': {
+        get: { summary: 'The account and its settings', responses: ok('The account') },
+        patch: {
+          summary:
+            "Change the account's settings: auto_refund_late_payments refunds a payment that reaches a link after it closed, instead of leaving it for refund review",
+          requestBody: body(AccountSettingsSchema),
+          responses: {
+            ...ok('The account'),
+            '400': errorResponse('A setting of the wrong type; `param` names it'),
+          },
+        },
       },
       '/v1/payments/{id}': {
         get: {

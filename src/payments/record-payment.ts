@@ -3,7 +3,9 @@
  * decides for each payment in order whether it is new (Postgres's provider payment id, unique per
  * account, not a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
  * it collects a document twice, and writes the payments, the link's new figures, the document's
- * settlement and the timeline together.
+ * settlement and the timeline together. A payment that arrived after the link closed is put up
+ * for refund review (its flags), and, when the account has `auto_refund_late_payments` on, its
+ * refund is enqueued in the same transaction (src/payments/provider-outbox.ts).
  */
 import { isTerminal, type PaymentReceived } from '../../workflows/payment-link/contract';
 import {
@@ -22,6 +24,7 @@ import {
   paymentWrites,
   withDocumentFlags,
 } from '../../workflows/payment-link/payments';
+import { refundsLatePayments } from '../accounts/settings';
 import {
   type DocumentBalance,
   documentFlags,
@@ -30,8 +33,9 @@ import {
   settleDocuments,
 } from '../commerce/settlement';
 import type { Db } from '../db/knex';
-import { insertLinkEvents, type LinkEventInput, type LinkPatch, patchColumns } from '../links/link-store';
+import { insertLinkEvents, type LinkEventInput, type LinkPatch, writeLinkPatch } from '../links/link-store';
 import { enqueueOutbox } from '../outbox/outbox-store';
+import { latePaymentRefundItem } from './provider-outbox';
 
 export interface RecordPaymentsInput {
   linkId: string;
@@ -65,6 +69,10 @@ export interface PaymentsRecorded {
 }
 
 const DOCUMENT_FLAGS: readonly PaymentFlag[] = ['over_collected'];
+
+/** Taken after the link closed (expired, cancelled, or paid and completed already): not the link's money. */
+const arrivedAfterClose = (d: PaymentDecision): boolean =>
+  d.recordAs === 'succeeded' && d.flags.some((f) => f === 'late' || f === 'already_paid');
 const json = (value: unknown) => JSON.stringify(value);
 
 export function createPaymentRecorder(db: Db) {
@@ -72,12 +80,31 @@ export function createPaymentRecorder(db: Db) {
     const { linkId, accountId, now } = input;
     const decide = input.linkClosed ? decideClosedLinkPayment : decidePayment;
     return db.transaction(async (tx) => {
+      // Locked before the document, in the order a closing write takes them (link, then document).
+      const row = await tx('payment_links')
+        .where({ id: linkId, account_id: accountId })
+        .forUpdate()
+        .first('status', 'amount_paid', 'payments_count');
       const document: DocumentBalance | undefined = await lockDocumentOf(tx, accountId, linkId);
-      let ledger = input.before;
+      // A close Postgres already holds is never taken back: a closing write whose workflow task
+      // Temporal refused (a payment arrived during it) is retried with the payment first, by a
+      // run that still thinks the link open. The payment is then late, as after the run's end,
+      // and the run learns the link's status from the decision.
+      let ledger =
+        row && isTerminal(row.status) && !isTerminal(input.before.status)
+          ? {
+              ...input.before,
+              status: row.status,
+              amountPaid: row.amount_paid,
+              paymentsCount: row.payments_count,
+            }
+          : input.before;
       let patch: LinkPatch | undefined;
       const events: LinkEventInput[] = [];
       const results: PaymentOutcome[] = [];
       const outbox: OutboxItem[] = [];
+      /** Payments that reached the link after it closed: refunded at once if the account says so. */
+      const late: string[] = [];
       for (const { rowId, payment } of input.payments) {
         const own = decide(ledger, payment);
         const collected = countsTowardsLink(own) ? own.amountPaid - ledger.amountPaid : 0;
@@ -127,17 +154,18 @@ export function createPaymentRecorder(db: Db) {
         events.push(...writes.events);
         if (document && collected > 0) document.amountPaid += collected;
         results.push({ outcome: 'recorded', decision });
+        if (arrivedAfterClose(decision)) late.push(rowId);
         if (input.announce) outbox.push(...paymentItems(input.announce, ledger, payment, decision, now));
         ledger = applyDecision(ledger, decision);
       }
       if (patch) {
-        await tx('payment_links')
-          .where({ id: linkId, account_id: accountId })
-          .update({ ...patchColumns(patch), updated_at: tx.fn.now() });
+        await writeLinkPatch(tx, accountId, linkId, patch);
         await settleDocuments(tx, accountId, linkId);
       }
       await insertLinkEvents(tx, accountId, linkId, events);
       await enqueueOutbox(tx, accountId, linkId, outbox);
+      if (late.length > 0 && (await refundsLatePayments(tx, accountId)))
+        await enqueueOutbox(tx, accountId, linkId, late.map(latePaymentRefundItem));
       return {
         results,
         linksToClose: document ? await linksLeftOpenBySettlement(tx, accountId, linkId) : [],

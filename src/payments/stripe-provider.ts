@@ -143,7 +143,22 @@ export function stripeProvider(keys: StripeKeys, options: StripeOptions): Stripe
         { idempotencyKey: `paylinks-checkout-${session.id}` },
       );
       if (!created.url) throw new Error(`Stripe returned Checkout Session ${created.id} without a url`);
-      return { url: created.url, providerSessionId: created.id };
+      return {
+        url: created.url,
+        providerSessionId: created.id,
+        ...(created.expires_at ? { expiresAt: new Date(created.expires_at * 1000) } : {}),
+      };
+    },
+
+    /** The session's link closed: the Checkout Session stops taking payment (a retry is harmless). */
+    async expireCheckout(providerSessionId: string): Promise<void> {
+      await stripe.checkout.sessions.expire(
+        providerSessionId,
+        {},
+        {
+          idempotencyKey: `paylinks-expire-${providerSessionId}`,
+        },
+      );
     },
 
     async refund(request: RefundRequest): Promise<ProviderRefund> {
