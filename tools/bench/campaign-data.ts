@@ -2,27 +2,27 @@
  * The campaign data API at size: recipient imports of 10,000 and 100,000 rows over HTTP, and a
  * 100,000-recipient campaign's progress and results.csv.
  *
- *   npx tsx bench/campaign-data.ts      # a scratch database on DATABASE_URL's server, dropped at the end
- *   BENCH_RECIPIENTS=20000 npx tsx bench/campaign-data.ts
+ *   npx tsx tools/bench/campaign-data.ts      # a scratch database on DATABASE_URL's server, dropped at the end
+ *   BENCH_RECIPIENTS=20000 npx tsx tools/bench/campaign-data.ts
  *
  * The imports go through the whole API (composeApi: helmet, auth, the streamed CSV reader, the
  * batched INSERTs). For progress, the campaign's links, their figures and messages are generated
- * in set-based SQL (the analytics triggers off, as bench/analytics.ts does), next to as many
+ * in set-based SQL (the analytics triggers off, as tools/bench/analytics.ts does), next to as many
  * links of another campaign of the same account that must not be read; the plans of the
  * progress statements are printed (EXPLAIN ANALYZE) with the request latencies.
  */
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { backfillLinkAnalytics } from '../migrations/20261124000500_link_analytics';
-import { backfillCampaignMessageCounts } from '../migrations/20261124001200_campaign_progress';
-import { createAccount } from '../src/accounts/accounts';
-import { composeApi } from '../src/api/compose';
-import { LINK_FIGURES_SQL, MEDIAN_TIME_TO_PAY_SQL, MESSAGE_FIGURES_SQL } from '../src/campaigns/progress';
-import { DEFAULT_DATABASE_URL } from '../src/config';
-import { DEFAULT_RATE_LIMITS } from '../src/config/rate-limits';
-import { createDb, type Db, dropDatabase, ensureDatabase } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
-import { createLogger } from '../src/logger';
+import { backfillLinkAnalytics } from '../../migrations/20261124000500_link_analytics';
+import { backfillCampaignMessageCounts } from '../../migrations/20261124001200_campaign_progress';
+import { createAccount } from '../../src/accounts/accounts';
+import { composeApi } from '../../src/api/compose';
+import { LINK_FIGURES_SQL, MEDIAN_TIME_TO_PAY_SQL, MESSAGE_FIGURES_SQL } from '../../src/campaigns/progress';
+import { DEFAULT_DATABASE_URL } from '../../src/config';
+import { DEFAULT_RATE_LIMITS } from '../../src/config/rate-limits';
+import { createDb, type Db, dropDatabase, ensureDatabase } from '../../src/db/knex';
+import { migrateLatest } from '../../src/db/migrate';
+import { createLogger } from '../../src/logger';
 
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 100_000);
 const REQUESTS = 20;

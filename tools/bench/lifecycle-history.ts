@@ -5,7 +5,7 @@
  *   npm run bench:history            # starts its own dev server and database
  *
  * Prints every history event, the count by type, and the billable actions by Temporal
- * Cloud's rules (bench/support/lifecycle.ts: workflow start, timer started, search-attribute
+ * Cloud's rules (tools/bench/support/lifecycle.ts: workflow start, timer started, search-attribute
  * upsert other than the SDK's `TemporalChangeVersion`, signal, accepted update, activity attempt,
  * the local activities of one workflow task together). `npm run bench` reports the same totals.
  */

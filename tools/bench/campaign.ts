@@ -5,7 +5,7 @@
  *   BENCH_CAMPAIGN_RECIPIENTS=1000 npm run bench:campaign    # a quick run
  *   BENCH_CAMPAIGN_MAX_SECONDS=600 …                         # stop waiting then, report what was done
  *
- * The stack (bench/support, as `npm run bench` builds it): the Temporal dev server, a scratch
+ * The stack (tools/bench/support, as `npm run bench` builds it): the Temporal dev server, a scratch
  * database on DATABASE_URL's server, the API and the worker each in its own process as production
  * runs them (`src/api/server.ts`, `src/worker.ts`, NODE_ENV=production, the payload codec on,
  * sending through SMTP_URL), the baseline's trivial worker in a third, and a real SMTP server in
@@ -31,11 +31,11 @@ import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createAccount } from '../src/accounts/accounts';
-import { createDb } from '../src/db/knex';
-import { startDevPeers } from '../src/dev/peers';
-import { connectClient } from '../src/temporal/connection';
-import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
+import { createAccount } from '../../src/accounts/accounts';
+import { createDb } from '../../src/db/knex';
+import { startDevPeers } from '../../src/dev/peers';
+import { connectClient } from '../../src/temporal/connection';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { startBenchInfra } from './support/infra';
 import {
   freePort,
@@ -225,7 +225,7 @@ async function main() {
     };
     const apiRole = start('API', 'src/api/server.ts');
     const worker = start('worker', 'src/worker.ts');
-    const trivialWorker = start('trivial worker', 'bench/support/trivial-worker.ts', {
+    const trivialWorker = start('trivial worker', 'tools/bench/support/trivial-worker.ts', {
       BENCH_TRIVIAL_QUEUE: trivialQueue,
     });
     const client = await connectClient(

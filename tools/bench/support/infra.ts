@@ -4,14 +4,14 @@
  * `stop()` undoes whatever was started, once; SIGINT/SIGTERM run it too before exiting.
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_DATABASE_URL } from '../../src/config';
-import { createDb, dropDatabase, ensureDatabase } from '../../src/db/knex';
-import { migrateLatest } from '../../src/db/migrate';
-import { createLogger } from '../../src/logger';
-import { TOOLS_DIR } from '../../src/paths';
-import { Shutdown } from '../../src/shutdown';
-import { resolveTemporalCli } from '../../src/temporal/cli-binary';
-import { startDevServer } from '../../src/temporal/dev-server';
+import { DEFAULT_DATABASE_URL } from '../../../src/config';
+import { createDb, dropDatabase, ensureDatabase } from '../../../src/db/knex';
+import { migrateLatest } from '../../../src/db/migrate';
+import { createLogger } from '../../../src/logger';
+import { TOOLS_DIR } from '../../../src/paths';
+import { Shutdown } from '../../../src/shutdown';
+import { resolveTemporalCli } from '../../../src/temporal/cli-binary';
+import { startDevServer } from '../../../src/temporal/dev-server';
 import { freePort } from './processes';
 
 export interface BenchInfra {

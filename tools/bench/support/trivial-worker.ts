@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { parseCodecKeys, payloadDataConverter } from '../../../src/temporal/payload-codec';
 
 const { TEMPORAL_ADDRESS, BENCH_TRIVIAL_QUEUE, PAYLOAD_CODEC_KEYS } = process.env;
 if (!TEMPORAL_ADDRESS || !BENCH_TRIVIAL_QUEUE || !PAYLOAD_CODEC_KEYS)

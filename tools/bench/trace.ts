@@ -22,13 +22,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { createAccount } from '../src/accounts/accounts';
-import { createDb } from '../src/db/knex';
-import { startDevPeers } from '../src/dev/peers';
-import { SIGNATURE_HEADER, signPayload } from '../src/signing';
-import { connectClient } from '../src/temporal/connection';
-import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
-import { linkWorkflowId } from '../workflows/payment-link/contract';
+import { createAccount } from '../../src/accounts/accounts';
+import { createDb } from '../../src/db/knex';
+import { startDevPeers } from '../../src/dev/peers';
+import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
+import { connectClient } from '../../src/temporal/connection';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { linkWorkflowId } from '../../workflows/payment-link/contract';
 import { startBenchInfra } from './support/infra';
 import { percentile } from './support/load';
 import {
@@ -136,7 +136,7 @@ async function main() {
     const taskQueue = `trace-${suffix}`;
     const codecKeys = `trace:${randomBytes(32).toString('base64')}`;
     const sandboxSecret = randomBytes(32).toString('hex');
-    // The same settings as npm run bench (bench/index.ts).
+    // The same settings as npm run bench (tools/bench/index.ts).
     const env = productionRoleEnv(
       {
         apiPort,

@@ -1,6 +1,6 @@
 /**
  * Preloaded into the scale bench's worker process (`node --import tsx --import
- * ./bench/scale-worker-tuning.mjs src/worker.ts`) to try worker tuning without changing the
+ * ./tools/bench/scale-worker-tuning.mjs src/worker.ts`) to try worker tuning without changing the
  * production wiring: the options in BENCH_SCALE_WORKER_TUNING (JSON, e.g.
  * `{"maxConcurrentWorkflowTaskExecutions":100}`) are laid over those src/worker/create-worker.ts
  * gives the lifecycle worker (the one that runs workflows). Bench only: production sets no such

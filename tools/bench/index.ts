@@ -15,10 +15,10 @@
  *   driver at each concurrency, in alternating rounds;
  * - the public page `GET /l/:token` against bare `node:http` serving the same bytes (autocannon);
  * - a signed sandbox payment callback until the link is `paid` in Postgres;
- * - the canonical lifecycle's billable actions and history events (bench/support/lifecycle.ts);
- * - bench/scale.ts's `runScaleBench`, when that file exists.
+ * - the canonical lifecycle's billable actions and history events (tools/bench/support/lifecycle.ts);
+ * - tools/bench/scale.ts's `runScaleBench`, when that file exists.
  *
- * Prints one table and writes the whole result to bench/results/<date>.json.
+ * Prints one table and writes the whole result to tools/bench/results/<date>.json.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,13 +30,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createAccount } from '../src/accounts/accounts';
-import { createDb } from '../src/db/knex';
-import { startDevPeers } from '../src/dev/peers';
-import { PROJECT_ROOT } from '../src/paths';
-import { SIGNATURE_HEADER, signPayload } from '../src/signing';
-import { connectClient } from '../src/temporal/connection';
-import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
+import { createAccount } from '../../src/accounts/accounts';
+import { createDb } from '../../src/db/knex';
+import { startDevPeers } from '../../src/dev/peers';
+import { PROJECT_ROOT } from '../../src/paths';
+import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
+import { connectClient } from '../../src/temporal/connection';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { startBenchInfra } from './support/infra';
 import { type LifecycleHistory, measureLifecycleHistory } from './support/lifecycle';
 import { alternate, cannon, closedLoop, type Figures, percentile } from './support/load';
@@ -188,7 +188,7 @@ async function main() {
     };
     const api = start('API', 'src/api/server.ts');
     const worker = start('worker', 'src/worker.ts');
-    const trivialWorker = start('trivial worker', 'bench/support/trivial-worker.ts', {
+    const trivialWorker = start('trivial worker', 'tools/bench/support/trivial-worker.ts', {
       BENCH_TRIVIAL_QUEUE: trivialQueue,
     });
 
@@ -271,7 +271,7 @@ async function main() {
     writeFileSync(bodyFile, served.body);
     const barePort = await freePort();
     const bareUrl = `http://127.0.0.1:${barePort}/`;
-    const bare = start('bare node:http', 'bench/support/bare-server.ts', {
+    const bare = start('bare node:http', 'tools/bench/support/bare-server.ts', {
       PORT: String(barePort),
       BARE_BODY_FILE: bodyFile,
       BARE_CONTENT_TYPE: String(served.headers['content-type']),
@@ -351,11 +351,11 @@ async function main() {
       databaseUrl: infra.databaseUrl,
     });
 
-    // 5. The scale run, when bench/scale.ts exists.
+    // 5. The scale run, when tools/bench/scale.ts exists.
     let scale: unknown;
     const scaleFile = fileURLToPath(new URL('./scale.ts', import.meta.url));
     if (existsSync(scaleFile)) {
-      log('scale run (bench/scale.ts)');
+      log('scale run (tools/bench/scale.ts)');
       const module = await import(pathToFileURL(scaleFile).href);
       if (typeof module.runScaleBench === 'function') {
         // A failed scale run is reported as such; the figures above are kept.
@@ -373,8 +373,8 @@ async function main() {
             log,
           })
           .catch((err: unknown) => ({ failed: String(err instanceof Error ? (err.stack ?? err) : err) }));
-      } else log('bench/scale.ts exports no runScaleBench: scale run skipped');
-    } else log('bench/scale.ts is absent: scale run skipped');
+      } else log('tools/bench/scale.ts exports no runScaleBench: scale run skipped');
+    } else log('tools/bench/scale.ts is absent: scale run skipped');
 
     // The table.
     const rows: Row[] = [];
@@ -491,7 +491,7 @@ async function main() {
       scale: scale ?? null,
       table: rows,
     };
-    const resultsDir = join(PROJECT_ROOT, 'bench', 'results');
+    const resultsDir = join(PROJECT_ROOT, 'tools', 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     const resultFile = join(resultsDir, `${date.toISOString().replace(/:/g, '-').replace(/\..*/, '')}.json`);
     const rounded = (_key: string, v: unknown) =>
@@ -530,7 +530,7 @@ async function main() {
     ].filter(([, kinds]) => kinds && Object.keys(kinds).length > 0);
     for (const [what, kinds] of failures) console.log(`failures, ${what}: ${JSON.stringify(kinds)}`);
     if (scale !== undefined) {
-      console.log('\nscale run (bench/scale.ts):');
+      console.log('\nscale run (tools/bench/scale.ts):');
       console.log(typeof scale === 'string' ? scale : JSON.stringify(scale, null, 2));
     }
     console.log(`\nresult: ${resultFile} (${result.durationSeconds} s)`);

@@ -52,13 +52,13 @@ for (const name of chosenParts()) {
     // Asked for by name: a part that is not there cannot pass.
     failed = true;
     console.log(
-      JSON.stringify({ part: name, ok: false, failures: [`scripts/chaos/parts/${name}.ts is not there`] }),
+      JSON.stringify({ part: name, ok: false, failures: [`tools/chaos/parts/${name}.ts is not there`] }),
     );
     continue;
   }
   if (!result) {
     console.log(
-      JSON.stringify({ part: name, ok: true, skipped: `scripts/chaos/parts/${name}.ts is not there` }),
+      JSON.stringify({ part: name, ok: true, skipped: `tools/chaos/parts/${name}.ts is not there` }),
     );
     continue;
   }

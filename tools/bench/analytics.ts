@@ -14,16 +14,21 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { backfillLinkAnalytics } from '../migrations/20261124000500_link_analytics';
-import { backfillPayTimeHistogram } from '../migrations/20261124000800_pay_time_histogram';
-import { createAccount } from '../src/accounts/accounts';
-import { GROUP_BYS, type LinkFigures, linkAnalytics, MAX_RANGE_DAYS } from '../src/analytics/link-analytics';
-import { composeApi } from '../src/api/compose';
-import { DEFAULT_DATABASE_URL } from '../src/config';
-import { DEFAULT_RATE_LIMITS } from '../src/config/rate-limits';
-import { createDb, type Db, dropDatabase, ensureDatabase } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
-import { createLogger } from '../src/logger';
+import { backfillLinkAnalytics } from '../../migrations/20261124000500_link_analytics';
+import { backfillPayTimeHistogram } from '../../migrations/20261124000800_pay_time_histogram';
+import { createAccount } from '../../src/accounts/accounts';
+import {
+  GROUP_BYS,
+  type LinkFigures,
+  linkAnalytics,
+  MAX_RANGE_DAYS,
+} from '../../src/analytics/link-analytics';
+import { composeApi } from '../../src/api/compose';
+import { DEFAULT_DATABASE_URL } from '../../src/config';
+import { DEFAULT_RATE_LIMITS } from '../../src/config/rate-limits';
+import { createDb, type Db, dropDatabase, ensureDatabase } from '../../src/db/knex';
+import { migrateLatest } from '../../src/db/migrate';
+import { createLogger } from '../../src/logger';
 
 const LINKS = Number(process.env.BENCH_LINKS ?? 1_000_000);
 const OTHER_ACCOUNT_LINKS = Math.round(LINKS / 20);

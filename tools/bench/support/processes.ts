@@ -6,8 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { DevPeers } from '../../src/dev/peers';
-import { PROJECT_ROOT } from '../../src/paths';
+import type { DevPeers } from '../../../src/dev/peers';
+import { PROJECT_ROOT } from '../../../src/paths';
 
 export interface Role {
   name: string;
@@ -18,7 +18,7 @@ export interface Role {
 
 /**
  * Starts `node --import tsx <script>` (one process, no tsx wrapper) with `env`; `nodeArgs` go
- * before it (bench/trace.ts: `--cpu-prof`, which NODE_OPTIONS refuses).
+ * before it (tools/bench/trace.ts: `--cpu-prof`, which NODE_OPTIONS refuses).
  */
 export function startRole(
   name: string,

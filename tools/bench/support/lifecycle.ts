@@ -11,19 +11,23 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
-import { createAccount } from '../../src/accounts/accounts';
-import { createCommerceStores } from '../../src/commerce/stores';
-import { DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../src/config';
-import { createDb } from '../../src/db/knex';
-import { startDevPeers } from '../../src/dev/peers';
-import { CreatePaymentLinkSchema } from '../../src/links/create-link';
-import { createLinkService } from '../../src/links/link-service';
-import { createLinkStore } from '../../src/links/link-store';
-import { createLogger } from '../../src/logger';
-import { createChannels } from '../../src/notifications/channels';
-import { AesGcmPayloadCodec, parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
-import { createPaylinksWorker } from '../../src/worker/create-worker';
-import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../../workflows/payment-link/contract';
+import { createAccount } from '../../../src/accounts/accounts';
+import { createCommerceStores } from '../../../src/commerce/stores';
+import { DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../../src/config';
+import { createDb } from '../../../src/db/knex';
+import { startDevPeers } from '../../../src/dev/peers';
+import { CreatePaymentLinkSchema } from '../../../src/links/create-link';
+import { createLinkService } from '../../../src/links/link-service';
+import { createLinkStore } from '../../../src/links/link-store';
+import { createLogger } from '../../../src/logger';
+import { createChannels } from '../../../src/notifications/channels';
+import {
+  AesGcmPayloadCodec,
+  parseCodecKeys,
+  payloadDataConverter,
+} from '../../../src/temporal/payload-codec';
+import { createPaylinksWorker } from '../../../src/worker/create-worker';
+import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../../../workflows/payment-link/contract';
 
 const { temporal } = proto;
 const CODEC_KEYS = parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS);

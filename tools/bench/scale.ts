@@ -23,21 +23,21 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { createAccount } from '../src/accounts/accounts';
-import { createCommerceStores } from '../src/commerce/stores';
-import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../src/config';
-import { createDb, type Db, dropDatabase, ensureDatabase } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
-import { type DevPeers, startDevPeers } from '../src/dev/peers';
-import { CreatePaymentLinkSchema } from '../src/links/create-link';
-import { createLinkService } from '../src/links/link-service';
-import { createLinkStore } from '../src/links/link-store';
-import { createLogger } from '../src/logger';
-import { PROJECT_ROOT, TOOLS_DIR } from '../src/paths';
-import { resolveTemporalCli } from '../src/temporal/cli-binary';
-import { startDevServer } from '../src/temporal/dev-server';
-import { parseCodecKeys, payloadDataConverter } from '../src/temporal/payload-codec';
-import { DEFAULT_LIFECYCLE_SETTINGS } from '../workflows/payment-link/contract';
+import { createAccount } from '../../src/accounts/accounts';
+import { createCommerceStores } from '../../src/commerce/stores';
+import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../src/config';
+import { createDb, type Db, dropDatabase, ensureDatabase } from '../../src/db/knex';
+import { migrateLatest } from '../../src/db/migrate';
+import { type DevPeers, startDevPeers } from '../../src/dev/peers';
+import { CreatePaymentLinkSchema } from '../../src/links/create-link';
+import { createLinkService } from '../../src/links/link-service';
+import { createLinkStore } from '../../src/links/link-store';
+import { createLogger } from '../../src/logger';
+import { PROJECT_ROOT, TOOLS_DIR } from '../../src/paths';
+import { resolveTemporalCli } from '../../src/temporal/cli-binary';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { DEFAULT_LIFECYCLE_SETTINGS } from '../../workflows/payment-link/contract';
 
 const { temporal } = proto;
 const EventType = temporal.api.enums.v1.EventType;
@@ -59,7 +59,7 @@ export interface ScaleBenchOptions {
    */
   temporalStore?: 'file' | 'memory';
   /**
-   * Worker options laid over the production ones for the workflow worker (bench/scale-worker-tuning.mjs),
+   * Worker options laid over the production ones for the workflow worker (tools/bench/scale-worker-tuning.mjs),
    * e.g. { maxCachedWorkflows: 12000 }; BENCH_SCALE_WORKER_TUNING (JSON) when run alone.
    */
   workerTuning?: Record<string, number>;
@@ -309,7 +309,7 @@ async function startWorkerProcess(
   tuning?: Record<string, number>,
 ): Promise<WorkerProcess> {
   const metricsPort = await freePort();
-  const preload = tuning ? ['--import', './bench/scale-worker-tuning.mjs'] : [];
+  const preload = tuning ? ['--import', './tools/bench/scale-worker-tuning.mjs'] : [];
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...preload, 'src/worker.ts'], {
     cwd: PROJECT_ROOT,
     env: {

@@ -8,7 +8,7 @@
  * `src/worker.ts` as separate processes, their DATABASE_URL through the proxy; a scratch database
  * on the local Postgres; SMTP/SMS sinks in this process.
  *
- * `tsx scripts/chaos/parts/db-cut.ts` prints the JSON summary and exits non-zero on failure.
+ * `tsx tools/chaos/parts/db-cut.ts` prints the JSON summary and exits non-zero on failure.
  * Durations: CHAOS_CUT_SECONDS (30), CHAOS_STEADY_SECONDS (5), CHAOS_CLIENTS (4).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
