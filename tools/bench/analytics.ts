@@ -12,8 +12,6 @@
  * a loopback port and each group_by is requested over HTTP for a 30-day, a 92-day and the
  * widest (366-day) range; /healthz on the same server is the baseline.
  */
-import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
 import { backfillLinkAnalytics } from '../../migrations/20261124000500_link_analytics';
 import { backfillPayTimeHistogram } from '../../migrations/20261124000800_pay_time_histogram';
 import { createAccount } from '../../src/accounts/accounts';
@@ -23,12 +21,10 @@ import {
   linkAnalytics,
   MAX_RANGE_DAYS,
 } from '../../src/analytics/link-analytics';
-import { composeApi } from '../../src/api/compose';
 import { DEFAULT_DATABASE_URL } from '../../src/config';
-import { DEFAULT_RATE_LIMITS } from '../../src/config/rate-limits';
 import { createDb, type Db, dropDatabase, ensureDatabase } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
-import { createLogger } from '../../src/logger';
+import { listenReadApi } from './support/api';
 
 const LINKS = Number(process.env.BENCH_LINKS ?? 1_000_000);
 const OTHER_ACCOUNT_LINKS = Math.round(LINKS / 20);
@@ -229,27 +225,9 @@ async function main() {
     );
     console.log('  rows:', counts.rows[0]);
 
-    const temporal = new Client({
-      connection: await Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 300 }),
-    });
-    const app = composeApi({
-      db,
-      temporal,
-      taskQueue: 'bench-analytics',
-      publicBaseUrl: 'http://127.0.0.1',
-      createWaitMs: 1000,
-      logger: createLogger('silent'),
-      twilioAuthToken: undefined,
-      sandboxSecret: undefined,
-      secretsKey: Buffer.alloc(32, 7),
-      // The bench asks faster than an account may in production: measure the query, not the limiter.
-      rateLimits: { ...DEFAULT_RATE_LIMITS, accountPerMinute: 1_000_000 },
-    });
-    const server = await new Promise<import('node:http').Server>((ready) => {
-      const s = app.listen(0, '127.0.0.1', () => ready(s));
-    });
-    closeServer = () => new Promise((done) => server.close(() => done()));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const api = await listenReadApi(db, 'bench-analytics');
+    closeServer = api.close;
+    const { origin } = api;
 
     const baseline = await measure(`${origin}/healthz`, account.apiKey);
     console.log(

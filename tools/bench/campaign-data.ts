@@ -11,18 +11,14 @@
  * links of another campaign of the same account that must not be read; the plans of the
  * progress statements are printed (EXPLAIN ANALYZE) with the request latencies.
  */
-import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
 import { backfillLinkAnalytics } from '../../migrations/20261124000500_link_analytics';
 import { backfillCampaignMessageCounts } from '../../migrations/20261124001200_campaign_progress';
 import { createAccount } from '../../src/accounts/accounts';
-import { composeApi } from '../../src/api/compose';
 import { LINK_FIGURES_SQL, MEDIAN_TIME_TO_PAY_SQL, MESSAGE_FIGURES_SQL } from '../../src/campaigns/progress';
 import { DEFAULT_DATABASE_URL } from '../../src/config';
-import { DEFAULT_RATE_LIMITS } from '../../src/config/rate-limits';
 import { createDb, type Db, dropDatabase, ensureDatabase } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
-import { createLogger } from '../../src/logger';
+import { listenReadApi } from './support/api';
 
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 100_000);
 const REQUESTS = 20;
@@ -87,26 +83,9 @@ async function main() {
   try {
     await migrateLatest(db);
     const account = await createAccount(db, 'Bench shop');
-    const temporal = new Client({
-      connection: await Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 300 }),
-    });
-    const app = composeApi({
-      db,
-      temporal,
-      taskQueue: 'bench-campaigns',
-      publicBaseUrl: 'http://127.0.0.1',
-      createWaitMs: 1000,
-      logger: createLogger('silent'),
-      twilioAuthToken: undefined,
-      sandboxSecret: undefined,
-      secretsKey: Buffer.alloc(32, 7),
-      rateLimits: { ...DEFAULT_RATE_LIMITS, accountPerMinute: 1_000_000 },
-    });
-    const server = await new Promise<import('node:http').Server>((ready) => {
-      const s = app.listen(0, '127.0.0.1', () => ready(s));
-    });
-    closeServer = () => new Promise((done) => server.close(() => done()));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const api = await listenReadApi(db, 'bench-campaigns');
+    closeServer = api.close;
+    const { origin } = api;
     const auth = { authorization: `Bearer ${account.apiKey}` };
 
     const createCampaign = async (name: string) => {

@@ -29,24 +29,17 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAccount } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
 import { startDevPeers } from '../../src/dev/peers';
 import { connectClient } from '../../src/temporal/connection';
 import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { freePort } from '../../test/helpers/ports';
+import { workflowQueuePolled } from './support/http';
 import { startBenchInfra } from './support/infra';
-import {
-  freePort,
-  OUT_OF_REACH,
-  productionRoleEnv,
-  type Role,
-  startRole,
-  untilReady,
-} from './support/processes';
+import { OUT_OF_REACH, productionRoleEnv, type Role, startRole, untilReady } from './support/processes';
 
-const { TaskQueueType } = proto.temporal.api.enums.v1;
 const RECIPIENTS = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 10_000);
 /** The issue's 100/s; lower (BENCH_CAMPAIGN_EMAIL_PER_SECOND) checks the throttle at a pace the machine holds. */
 const EMAIL_PER_SECOND = Number(process.env.BENCH_CAMPAIGN_EMAIL_PER_SECOND ?? 100);
@@ -234,14 +227,7 @@ async function main() {
       payloadDataConverter(parseCodecKeys(codecKeys)),
     );
     infra.add('Temporal client', () => client.connection.close());
-    const polled = async (queue: string) =>
-      ((
-        await client.workflowService.describeTaskQueue({
-          namespace: 'default',
-          taskQueue: { name: queue },
-          taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        })
-      ).pollers?.length ?? 0) > 0;
+    const polled = (queue: string) => workflowQueuePolled(client, queue);
     await Promise.all([
       untilReady(apiRole, async () => (await fetch(`${origin}/readyz`)).status === 200, 90_000, logFile),
       untilReady(worker, () => polled(taskQueue), 180_000, logFile),

@@ -23,12 +23,10 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAccount } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
@@ -37,11 +35,12 @@ import { PROJECT_ROOT } from '../../src/paths';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import { connectClient } from '../../src/temporal/connection';
 import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { freePort } from '../../test/helpers/ports';
+import { keepAliveHttp, workflowQueuePolled } from './support/http';
 import { startBenchInfra } from './support/infra';
 import { type LifecycleHistory, measureLifecycleHistory } from './support/lifecycle';
 import { alternate, cannon, closedLoop, type Figures, percentile } from './support/load';
 import {
-  freePort,
   productionRoleEnv,
   RATE_LIMITS_OUT_OF_REACH,
   type Role,
@@ -69,41 +68,10 @@ const PAGE_LINK_BODY = JSON.stringify({
   customer: { name: 'Ada Lovelace' },
 });
 
-const { TaskQueueType } = proto.temporal.api.enums.v1;
 const elapsedS = (since: number) => ((performance.now() - since) / 1000).toFixed(0);
 const started = performance.now();
 const log = (line: string) => console.error(`[bench ${elapsedS(started).padStart(3)} s] ${line}`);
-
-interface HttpAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/**
- * Keep-alive, as a client of the API would be; one socket per concurrent caller. An idle socket is
- * dropped after 4 s, before the server's 5 s keep-alive timeout can close it under a new request.
- */
-const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
-
-function http(
-  method: string,
-  url: string,
-  opts: { body?: string; headers?: Record<string, string> } = {},
-): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+const { request: http, destroy: closeSockets } = keepAliveHttp(256);
 
 interface Row {
   figure: string;
@@ -200,14 +168,7 @@ async function main() {
       CLIENT_TIMEOUTS,
     );
     infra.add('Temporal client', () => client.connection.close());
-    const polled = async (queue: string) =>
-      ((
-        await client.workflowService.describeTaskQueue({
-          namespace: 'default',
-          taskQueue: { name: queue },
-          taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        })
-      ).pollers?.length ?? 0) > 0;
+    const polled = (queue: string) => workflowQueuePolled(client, queue);
     await Promise.all([
       untilReady(api, async () => (await http('GET', `${apiUrl}/readyz`)).status === 200, 90_000, logFile),
       untilReady(worker, () => polled(taskQueue), 180_000, logFile),
@@ -543,10 +504,27 @@ async function main() {
   }
 }
 
+const USAGE = `npm run bench: the engine's figures, each beside a baseline measured in the same run (about 5 minutes).
+
+  BENCH_ROUND_SECONDS  seconds per side per round (3)
+  BENCH_ROUNDS         alternating rounds per figure (4, even)
+  BENCH_PAYMENTS       payments timed one at a time (40)
+  BENCH_LOG_LEVEL      the roles' LOG_LEVEL (info)
+  TEMPORAL_ADDRESS     a running Temporal server instead of its own dev server
+  DATABASE_URL         the Postgres server its scratch database goes on
+
+The other benches: npm run bench:history | bench:trace | bench:codec | bench:analytics | bench:campaign | bench:scale.
+Figures and how to read them: docs/BENCHMARKS.md; each run's JSON goes to tools/bench/results/.`;
+
+if (process.argv.includes('--help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
 await main().catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });
 // Everything started was stopped; keep-alive sockets or a library's timer must not hold the exit.
-agent.destroy();
+closeSockets();
 process.exit();

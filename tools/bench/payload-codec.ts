@@ -10,24 +10,20 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { type DataConverter, defaultPayloadConverter } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAccount } from '../../src/accounts/accounts';
 import { createCommerceStores } from '../../src/commerce/stores';
-import { DEFAULT_DATABASE_URL, DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../src/config';
-import { createDb, dropDatabase, ensureDatabase } from '../../src/db/knex';
-import { migrateLatest } from '../../src/db/migrate';
+import { DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../src/config';
+import { createDb } from '../../src/db/knex';
 import { startDevPeers } from '../../src/dev/peers';
 import { CreatePaymentLinkSchema } from '../../src/links/create-link';
 import { createLinkService } from '../../src/links/link-service';
 import { createLinkStore } from '../../src/links/link-store';
 import { createLogger } from '../../src/logger';
-import { createChannels } from '../../src/notifications/channels';
-import { TOOLS_DIR } from '../../src/paths';
-import { resolveTemporalCli } from '../../src/temporal/cli-binary';
-import { startDevServer } from '../../src/temporal/dev-server';
 import { AesGcmPayloadCodec, parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
-import { createPaylinksWorker } from '../../src/worker/create-worker';
+import { localChannels, startLocalWorker } from '../../test/helpers/local-worker';
 import { DEFAULT_LIFECYCLE_SETTINGS } from '../../workflows/payment-link/contract';
+import { startBenchInfra } from './support/infra';
 
 const LINKS = Number(process.env.LINKS ?? 300);
 const ROUNDS = 6;
@@ -36,53 +32,27 @@ const keys = parseCodecKeys(DEVELOPMENT_PAYLOAD_CODEC_KEYS);
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const logger = createLogger('silent');
-  const cli = await resolveTemporalCli({
-    explicitPath: process.env.TEMPORAL_CLI_PATH,
-    toolsDir: TOOLS_DIR,
-    onProgress: console.error,
-  });
-  const port = 17000 + Math.floor(Math.random() * 2000);
-  const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer({ binary: cli, port });
-  const address = process.env.TEMPORAL_ADDRESS ?? (server?.address as string);
-  const dbUrl = new URL(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  dbUrl.pathname = `/paylinks_bench_${randomBytes(4).toString('hex')}`;
-  await ensureDatabase(dbUrl.toString());
-  const db = createDb(dbUrl.toString());
-  await migrateLatest(db);
+  // Its own dev server (or TEMPORAL_ADDRESS) and a migrated scratch database.
+  const infra = await startBenchInfra();
+  const address = infra.temporalAddress;
+  const db = createDb(infra.databaseUrl);
   const peers = await startDevPeers();
-  const channels = createChannels(
-    {
-      smtpUrl: undefined,
-      mailFrom: 'Bench <bench@paylinks.test>',
-      twilio: undefined,
-      emailPerSecond: 100,
-      smsPerSecond: 100,
-    },
-    'http://localhost:3000',
-    peers,
-  );
-  const connection = await NativeConnection.connect({ address });
+  const publicBaseUrl = 'http://localhost:3000';
+  const channels = localChannels(peers, publicBaseUrl);
   const account = await createAccount(db, 'Bench shop');
   const links = createLinkStore(db);
 
   /** A worker and a client on their own task queue, with or without the codec. */
   async function setup(dataConverter: DataConverter | undefined) {
     const taskQueue = `bench-codec-${randomBytes(4).toString('hex')}`;
-    const worker = await createPaylinksWorker({
-      connection,
-      namespace: 'default',
-      taskQueue,
+    const worker = await startLocalWorker({
+      address,
       db,
-      email: channels.email,
-      sms: channels.sms,
-      publicBaseUrl: 'http://localhost:3000',
-      ratePerSecond: { email: 100, sms: 100 },
-      secretsKey: Buffer.alloc(32, 'bench'),
+      taskQueue,
+      channels: { email: channels.email, sms: channels.sms, publicBaseUrl },
       // The worker's option is required: "no codec" is an empty converter.
       dataConverter: dataConverter ?? {},
-      webhookEgress: { allowPrivate: true },
     });
-    const running = worker.run();
     const client = new Client({ connection: await Connection.connect({ address }), dataConverter });
     const service = createLinkService({
       temporal: client,
@@ -103,8 +73,7 @@ async function main() {
     return {
       create: () => service.create({ id: account.accountId, name: 'Bench shop', timezone: 'UTC' }, body),
       async stop() {
-        worker.shutdown();
-        await running;
+        await worker.stop();
         await client.connection.close();
       },
     };
@@ -154,12 +123,10 @@ async function main() {
   } finally {
     await plain.stop();
     await encrypted.stop();
-    await connection.close();
     await db.destroy();
     channels.close();
     await peers.stop();
-    await dropDatabase(dbUrl.toString());
-    await server?.stop();
+    await infra.stop();
   }
 }
 

@@ -17,7 +17,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -28,11 +27,12 @@ import { startDevPeers } from '../../src/dev/peers';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import { connectClient } from '../../src/temporal/connection';
 import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
+import { freePort } from '../../test/helpers/ports';
 import { linkWorkflowId } from '../../workflows/payment-link/contract';
+import { keepAliveHttp, workflowQueuePolled } from './support/http';
 import { startBenchInfra } from './support/infra';
 import { percentile } from './support/load';
 import {
-  freePort,
   productionRoleEnv,
   RATE_LIMITS_OUT_OF_REACH,
   type Role,
@@ -46,35 +46,11 @@ const CPU_CREATES = Number(process.env.TRACE_CPU_CREATES ?? 300);
 const CPU_CALLERS = Number(process.env.TRACE_CPU_CALLERS ?? 10);
 const PRELOAD = Number(process.env.TRACE_PRELOAD ?? 0);
 const CREATE_BODY = JSON.stringify({ amount: 1999, currency: 'USD', description: 'Order 1042' });
-const { EventType, TaskQueueType } = proto.temporal.api.enums.v1;
+const { EventType } = proto.temporal.api.enums.v1;
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4000 });
+const { request: http, destroy: closeSockets } = keepAliveHttp(64);
 /** Wall-clock milliseconds, sub-millisecond: comparable with the other processes' timestamps. */
 const nowMs = () => performance.timeOrigin + performance.now();
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-function http(
-  method: string,
-  url: string,
-  opts: { body?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 /** One step of a waterfall: a label and its time, in ms after the caller sent the request. */
 type Steps = [label: string, atMs: number][];
@@ -172,19 +148,7 @@ async function main() {
     infra.add('Temporal client', () => client.connection.close());
     await Promise.all([
       untilReady(api, async () => (await http('GET', `${apiUrl}/readyz`)).status === 200, 90_000, apiLog),
-      untilReady(
-        worker,
-        async () =>
-          ((
-            await client.workflowService.describeTaskQueue({
-              namespace: 'default',
-              taskQueue: { name: taskQueue },
-              taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            })
-          ).pollers?.length ?? 0) > 0,
-        180_000,
-        workerLog,
-      ),
+      untilReady(worker, () => workflowQueuePolled(client, taskQueue), 180_000, workerLog),
     ]);
     const db = createDb(infra.databaseUrl);
     infra.add('database pool', () => db.destroy());
@@ -400,5 +364,5 @@ await main().catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });
-agent.destroy();
+closeSockets();
 process.exit();

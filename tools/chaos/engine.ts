@@ -7,19 +7,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import pg from 'pg';
 import { createAccount } from '../../src/accounts/accounts';
-import { createDb, type Db } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../src/paths';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';
 import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { searchAttributeFlags } from '../../src/temporal/search-attributes';
+import { freePorts } from '../../test/helpers/ports';
+import { createScratchDatabase, type ScratchDatabase } from '../../test/helpers/scratch-database';
+import type { Target } from './target';
 import { GiveUp, until } from './wait';
 
 /** The API and worker run as services here: the sandbox must be switched on with a strong secret. */
@@ -30,49 +30,18 @@ const ADMIN_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgres://postgres@127.0.0
 /** Start-up of one role on a loaded machine (the worker bundles the workflows each time). */
 const READY_MS = 180_000;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-export interface ScratchDatabase {
-  url: string;
-  db: Db;
-  drop(): Promise<void>;
-}
+export type { ScratchDatabase };
 
 /** A new, migrated database, dropped at the end of the part. */
-export async function scratchDatabase(): Promise<ScratchDatabase> {
-  const name = `paylinks_chaos_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const db = createDb(url.toString());
-  await migrateLatest(db);
-  return {
-    url: url.toString(),
-    db,
-    async drop() {
-      await db.destroy();
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
-    },
-  };
+export async function scratchDatabase(prefix = 'paylinks_chaos'): Promise<ScratchDatabase> {
+  const database = await createScratchDatabase({ adminUrl: ADMIN_URL, prefix });
+  try {
+    await migrateLatest(database.db);
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+  return database;
 }
 
 type Role = 'temporal' | 'api' | 'worker';
@@ -83,15 +52,8 @@ interface Running {
   output: string[];
 }
 
-export interface Engine {
-  baseUrl: string;
-  apiKey: string;
-  accountId: string;
-  db: Db;
-  temporal: Client;
-  taskQueue: string;
+export interface Engine extends Target {
   sinks: DevPeers;
-  sandboxSecret: string;
   publicBaseUrl: string;
   twilioAuthToken: string;
   /** SIGKILL of the worker process; returns once a new worker polls again, with the ms it took. */
@@ -126,7 +88,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   const dir = mkdtempSync(join(tmpdir(), 'paylinks-chaos-'));
   const database = await scratchDatabase();
   const sinks = await startDevPeers();
-  const [temporalPort, apiPort] = [await freePort(), await freePort()];
+  const [temporalPort, apiPort] = (await freePorts(2)) as [number, number];
   const taskQueue = `chaos-${randomBytes(4).toString('hex')}`;
   const address = `127.0.0.1:${temporalPort}`;
   const baseUrl = `http://127.0.0.1:${apiPort}`;

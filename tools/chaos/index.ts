@@ -41,6 +41,14 @@ async function runPart(name: string): Promise<PartResult | undefined> {
   }
 }
 
+if (process.argv.includes('--help')) {
+  console.log(`npm run chaos [-- --part ${PARTS.join(',')}] [-- --seed N --requests N --links N …]
+The fault suite: each part starts the engine as real processes, breaks it, and checks nothing was
+lost, doubled or stranded. One JSON line per part; non-zero exit when any part failed.
+Parts, sizes and how to replay a failure: docs/FAULT-SUITE.md.`);
+  process.exit(0);
+}
+
 // Ctrl-C: exit through 'exit', whose handlers kill the engine processes a part started.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 

@@ -1,27 +1,18 @@
-/** Waits of the fault suite: on conditions, polled at a pace, never a fixed sleep. */
+/**
+ * Waits of the fault suite: on conditions, polled at a pace, never a fixed sleep. The polling is
+ * the tests' own (test/helpers/wait.ts); a check that throws is tried again until it times out.
+ */
+import { GiveUp, poll } from '../../test/helpers/wait';
 
 /** Thrown by a check when waiting longer cannot help (the process it waits on has exited). */
-export class GiveUp extends Error {}
+export { GiveUp };
 
 /** Polls `check` until it gives a value; a paced wait between polls, never a fixed sleep. */
-export async function until<T>(
+export function until<T>(
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs: number,
   what: string,
   everyMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      if (err instanceof GiveUp) throw err;
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return poll(check, { timeoutMs, what, everyMs, retryErrors: true });
 }

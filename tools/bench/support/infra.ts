@@ -12,7 +12,7 @@ import { TOOLS_DIR } from '../../../src/paths';
 import { Shutdown } from '../../../src/shutdown';
 import { resolveTemporalCli } from '../../../src/temporal/cli-binary';
 import { startDevServer } from '../../../src/temporal/dev-server';
-import { freePort } from './processes';
+import { freePort } from '../../../test/helpers/ports';
 
 export interface BenchInfra {
   temporalAddress: string;

@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { NativeConnection } from '@temporalio/worker';
 import { createAccount } from '../../../src/accounts/accounts';
 import { createCommerceStores } from '../../../src/commerce/stores';
 import { DEVELOPMENT_PAYLOAD_CODEC_KEYS } from '../../../src/config';
@@ -20,13 +19,12 @@ import { CreatePaymentLinkSchema } from '../../../src/links/create-link';
 import { createLinkService } from '../../../src/links/link-service';
 import { createLinkStore } from '../../../src/links/link-store';
 import { createLogger } from '../../../src/logger';
-import { createChannels } from '../../../src/notifications/channels';
 import {
   AesGcmPayloadCodec,
   parseCodecKeys,
   payloadDataConverter,
 } from '../../../src/temporal/payload-codec';
-import { createPaylinksWorker } from '../../../src/worker/create-worker';
+import { localChannels, type RunningWorker, startLocalWorker } from '../../../test/helpers/local-worker';
 import { DEFAULT_LIFECYCLE_SETTINGS, paymentReceivedSignal } from '../../../workflows/payment-link/contract';
 
 const { temporal } = proto;
@@ -129,40 +127,19 @@ export async function measureLifecycleHistory(opts: {
   // As the engine runs: every payload encrypted.
   const dataConverter = payloadDataConverter(CODEC_KEYS);
   const taskQueue = `bench-history-${randomBytes(4).toString('hex')}`;
-  const connection = await NativeConnection.connect({ address });
   const peers = await startDevPeers();
-  const channels = createChannels(
-    {
-      smtpUrl: undefined,
-      mailFrom: 'Bench <bench@paylinks.test>',
-      twilio: undefined,
-      emailPerSecond: 100,
-      smsPerSecond: 100,
-    },
-    'http://localhost:3000',
-    peers,
-  );
-  let stopWorker = async () => {};
+  const publicBaseUrl = 'http://localhost:3000';
+  const channels = localChannels(peers, publicBaseUrl);
+  let worker: RunningWorker | undefined;
   let client: Client | undefined;
   try {
-    const worker = await createPaylinksWorker({
-      connection,
-      namespace: 'default',
-      taskQueue,
+    worker = await startLocalWorker({
+      address,
       db,
-      email: channels.email,
-      sms: channels.sms,
-      publicBaseUrl: 'http://localhost:3000',
-      ratePerSecond: { email: 100, sms: 100 },
-      secretsKey: Buffer.alloc(32, 'bench'),
+      taskQueue,
+      channels: { email: channels.email, sms: channels.sms, publicBaseUrl },
       dataConverter,
-      webhookEgress: { allowPrivate: true },
     });
-    const running = worker.run();
-    stopWorker = async () => {
-      worker.shutdown();
-      await running;
-    };
     client = new Client({ connection: await Connection.connect({ address }), dataConverter });
 
     const account = await createAccount(db, 'Bench shop');
@@ -222,8 +199,7 @@ export async function measureLifecycleHistory(opts: {
       byType: [...byType.entries()].map(([type, c]) => ({ type, ...c })).sort((x, y) => y.events - x.events),
     };
   } finally {
-    await stopWorker();
-    await connection.close();
+    await worker?.stop();
     await client?.connection.close();
     await db.destroy();
     channels.close();

@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
-import { createServer } from 'node:net';
 import type { DevPeers } from '../../../src/dev/peers';
 import { PROJECT_ROOT } from '../../../src/paths';
+import { GiveUp, poll } from '../../../test/helpers/wait';
 
 export interface Role {
   name: string;
@@ -52,35 +52,22 @@ export function startRole(
 }
 
 /** Polls `ready` until it answers true; fails early if the role exits, or after `timeoutMs`. */
-export async function untilReady(
+export function untilReady(
   role: Role,
   ready: () => Promise<boolean>,
   timeoutMs: number,
   logFile: string,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (role.child.exitCode !== null || role.child.signalCode !== null)
-      throw new Error(
-        `${role.name} exited (${role.child.exitCode ?? role.child.signalCode}); see ${logFile}`,
-      );
-    if (await ready().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${role.name} was not ready within ${timeoutMs} ms; see ${logFile}`);
-}
-
-/** A TCP port nothing listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+): Promise<true> {
+  return poll(
+    async () => {
+      if (role.child.exitCode !== null || role.child.signalCode !== null)
+        throw new GiveUp(
+          `${role.name} exited (${role.child.exitCode ?? role.child.signalCode}); see ${logFile}`,
+        );
+      return (await ready().catch(() => false)) ? true : undefined;
+    },
+    { timeoutMs, what: `${role.name} to be ready (see ${logFile})`, everyMs: 250 },
+  );
 }
 
 /** A rate limit no bench reaches: the limiters still run on every request but never refuse. */

@@ -17,18 +17,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { createAccount } from '../../../src/accounts/accounts';
-import { createDb } from '../../../src/db/knex';
-import { migrateLatest } from '../../../src/db/migrate';
 import { startDevPeers } from '../../../src/dev/peers';
 import { PROJECT_ROOT, TOOLS_DIR } from '../../../src/paths';
 import { resolveTemporalCli } from '../../../src/temporal/cli-binary';
 import { searchAttributeFlags } from '../../../src/temporal/search-attributes';
 import { freePorts } from '../../../test/helpers/ports';
 import { type ProxyMode, startTcpProxy } from '../../../test/helpers/tcp-proxy';
+import { scratchDatabase } from '../engine';
+import { until } from '../wait';
 
-const ADMIN_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const number = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
@@ -58,22 +56,6 @@ interface Summary {
   [figure: string]: unknown;
 }
 
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
     ? null
@@ -90,22 +72,10 @@ export async function run(): Promise<Summary> {
   const logs: Record<string, string[]> = {};
   try {
     // A scratch database, migrated directly (not through the proxy).
-    const name = `paylinks_chaos_dbcut_${randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
-    await admin.end();
-    const direct = new URL(ADMIN_URL);
-    direct.pathname = `/${name}`;
-    const db = createDb(direct.toString());
-    cleanups.push(async () => {
-      await db.destroy();
-      const c = new pg.Client({ connectionString: ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
-      await c.end();
-    });
-    await migrateLatest(db);
+    const database = await scratchDatabase('paylinks_chaos_dbcut');
+    cleanups.push(() => database.drop());
+    const { db } = database;
+    const direct = new URL(database.url);
     const account = await createAccount(db, 'Chaos db-cut shop');
 
     const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
@@ -167,7 +137,7 @@ export async function run(): Promise<Summary> {
       ...['--log-level', 'error', '--db-filename', join(dir, 'temporal.db'), ...searchAttributeFlags()],
     ]);
     // The API answers /readyz only once Temporal does, so it starts after the dev server is up.
-    await waitFor(
+    await until(
       async () => {
         const { Connection } = await import('@temporalio/client');
         const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -179,12 +149,12 @@ export async function run(): Promise<Summary> {
     );
     start('api', process.execPath, [...tsx, 'src/api/server.ts']);
     const worker = start('worker', process.execPath, [...tsx, 'src/worker.ts']);
-    await waitFor(
+    await until(
       async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined),
       READY_MS,
       'the API to be ready',
     );
-    await waitFor(
+    await until(
       async () => {
         if (worker.exitCode !== null) throw new Error(`the worker exited: ${logs.worker?.join('\n')}`);
         return polling ? true : undefined;
@@ -340,7 +310,7 @@ export async function run(): Promise<Summary> {
     };
     let lost = await missing();
     if (lost.length > 0)
-      lost = await waitFor(
+      lost = await until(
         async () => ((await missing()).length === 0 ? [] : undefined),
         60_000,
         'late rows',
