@@ -22,7 +22,8 @@ const PAGES = [README, ...DOCS];
 const show = (path: string) => relative(PROJECT_ROOT, path);
 
 /** The text a reader sees as prose: fenced blocks and inline code hold no links. */
-const prose = (text: string) => text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+const prose = (text: string) =>
+  text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
 
 /** GitHub's heading anchors: lower case, punctuation and symbols dropped, spaces to hyphens; repeats numbered. */
 function anchorsOf(path: string): Set<string> {
@@ -52,7 +53,9 @@ interface Link {
 
 function relativeLinks(path: string): Link[] {
   const links: Link[] = [];
-  for (const [, target] of prose(readFileSync(path, 'utf8')).matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
+  for (const [, target] of prose(readFileSync(path, 'utf8')).matchAll(
+    /\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g,
+  )) {
     const t = target as string;
     if (/^[a-z][a-z0-9+.-]*:/i.test(t)) continue; // https:, mailto:…
     const [file = '', anchor] = t.split('#');

@@ -22,7 +22,6 @@
  *    worst 10-second window (goal: within ±5 % of 100/s);
  * 5. the worker's RSS (VmRSS of its /proc/<pid>/status, sampled every 250 ms).
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -32,13 +31,11 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAccount } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
-import { startDevPeers } from '../../src/dev/peers';
 import { connectClient } from '../../src/temporal/connection';
 import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
-import { freePort } from '../../test/helpers/ports';
 import { workflowQueuePolled } from './support/http';
 import { startBenchInfra } from './support/infra';
-import { OUT_OF_REACH, productionRoleEnv, type Role, startRole, untilReady } from './support/processes';
+import { OUT_OF_REACH, productionRoles, type Role, startRole, untilReady } from './support/processes';
 
 const RECIPIENTS = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 10_000);
 /** The issue's 100/s; lower (BENCH_CAMPAIGN_EMAIL_PER_SECOND) checks the throttle at a pace the machine holds. */
@@ -180,27 +177,16 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'paylinks-bench-campaign-'));
   infra.add('CSV directory', () => rm(dir, { recursive: true, force: true }));
   try {
-    const peers = await startDevPeers();
-    infra.add('local SMTP server and SMS endpoint', peers.stop);
-    const apiPort = await freePort();
-    const origin = `http://127.0.0.1:${apiPort}`;
-    const suffix = randomBytes(4).toString('hex');
-    const taskQueue = `bench-campaign-${suffix}`;
-    const trivialQueue = `bench-trivial-${suffix}`;
-    const codecKeys = `bench:${randomBytes(32).toString('base64')}`;
-    const env = productionRoleEnv(
-      {
-        apiPort,
-        publicBaseUrl: origin,
-        databaseUrl: infra.databaseUrl,
-        temporalAddress: infra.temporalAddress,
-        taskQueue,
-        codecKeys,
-        sandboxSecret: randomBytes(32).toString('hex'),
-        peers,
-        logLevel: process.env.BENCH_LOG_LEVEL,
-      },
-      {
+    const {
+      peers,
+      apiUrl: origin,
+      suffix,
+      taskQueue,
+      codecKeys,
+      env,
+    } = await productionRoles(infra, 'bench-campaign', {
+      logLevel: process.env.BENCH_LOG_LEVEL,
+      overrides: {
         // The worker's own ceiling per channel (all campaigns and links together) sits above the
         // campaign's throttle: the campaign's is the one measured.
         EMAIL_PER_SECOND: String(EMAIL_PER_SECOND * 2),
@@ -208,7 +194,8 @@ async function main() {
         // The bench polls progress faster than an account may in production.
         RATE_LIMIT_ACCOUNT_PER_MINUTE: OUT_OF_REACH,
       },
-    );
+    });
+    const trivialQueue = `bench-trivial-${suffix}`;
     const logFile = join(tmpdir(), `paylinks-bench-campaign-${date.replace(/[:.]/g, '-')}.log`);
     console.log(`the roles' logs: ${logFile}`);
     const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}) => {

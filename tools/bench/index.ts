@@ -21,7 +21,6 @@
  * Prints one table and writes the whole result to tools/bench/results/<date>.json.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,6 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAccount } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
-import { startDevPeers } from '../../src/dev/peers';
 import { PROJECT_ROOT } from '../../src/paths';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import { connectClient } from '../../src/temporal/connection';
@@ -41,7 +39,7 @@ import { startBenchInfra } from './support/infra';
 import { type LifecycleHistory, measureLifecycleHistory } from './support/lifecycle';
 import { alternate, cannon, closedLoop, type Figures, percentile } from './support/load';
 import {
-  productionRoleEnv,
+  productionRoles,
   RATE_LIMITS_OUT_OF_REACH,
   type Role,
   startRole,
@@ -121,31 +119,16 @@ async function main() {
     log(
       `Temporal at ${infra.temporalAddress}, scratch database ${new URL(infra.databaseUrl).pathname.slice(1)}`,
     );
-    const peers = await startDevPeers();
-    infra.add('local SMTP server and SMS endpoint', peers.stop);
-
     // Production's settings: every secret its own, the codec on, the defaults for everything else.
-    const apiPort = await freePort();
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const suffix = randomBytes(4).toString('hex');
-    const taskQueue = `bench-${suffix}`;
-    const trivialQueue = `bench-trivial-${suffix}`;
-    const codecKeys = `bench:${randomBytes(32).toString('base64')}`;
-    const sandboxSecret = randomBytes(32).toString('hex');
-    const env = productionRoleEnv(
+    const { apiUrl, suffix, taskQueue, codecKeys, sandboxSecret, env } = await productionRoles(
+      infra,
+      'bench',
       {
-        apiPort,
-        publicBaseUrl: apiUrl,
-        databaseUrl: infra.databaseUrl,
-        temporalAddress: infra.temporalAddress,
-        taskQueue,
-        codecKeys,
-        sandboxSecret,
-        peers,
         logLevel: process.env.BENCH_LOG_LEVEL,
+        overrides: RATE_LIMITS_OUT_OF_REACH,
       },
-      RATE_LIMITS_OUT_OF_REACH,
     );
+    const trivialQueue = `bench-trivial-${suffix}`;
     const logFile = join(tmpdir(), `paylinks-bench-${date.toISOString().replace(/[:.]/g, '-')}.log`);
     log(`the roles' logs: ${logFile}`);
     const start = (name: string, script: string, extra: NodeJS.ProcessEnv = {}) => {

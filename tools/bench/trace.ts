@@ -15,7 +15,6 @@
  * (utime + stime from /proc/<pid>/stat) of the API, the worker, the Temporal server and the scratch
  * database's Postgres backends read before and after: CPU ms per create per process.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,17 +22,15 @@ import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { createAccount } from '../../src/accounts/accounts';
 import { createDb } from '../../src/db/knex';
-import { startDevPeers } from '../../src/dev/peers';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import { connectClient } from '../../src/temporal/connection';
 import { parseCodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
-import { freePort } from '../../test/helpers/ports';
 import { linkWorkflowId } from '../../workflows/payment-link/contract';
 import { keepAliveHttp, workflowQueuePolled } from './support/http';
 import { startBenchInfra } from './support/infra';
 import { percentile } from './support/load';
 import {
-  productionRoleEnv,
+  productionRoles,
   RATE_LIMITS_OUT_OF_REACH,
   type Role,
   startRole,
@@ -104,27 +101,13 @@ async function main() {
   const infra = await startBenchInfra();
   const roles: Role[] = [];
   try {
-    const peers = await startDevPeers();
-    infra.add('local SMTP server and SMS endpoint', peers.stop);
-    const apiPort = await freePort();
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const suffix = randomBytes(4).toString('hex');
-    const taskQueue = `trace-${suffix}`;
-    const codecKeys = `trace:${randomBytes(32).toString('base64')}`;
-    const sandboxSecret = randomBytes(32).toString('hex');
     // The same settings as npm run bench (tools/bench/index.ts).
-    const env = productionRoleEnv(
+    const { apiUrl, suffix, taskQueue, codecKeys, sandboxSecret, env } = await productionRoles(
+      infra,
+      'trace',
       {
-        apiPort,
-        publicBaseUrl: apiUrl,
-        databaseUrl: infra.databaseUrl,
-        temporalAddress: infra.temporalAddress,
-        taskQueue,
-        codecKeys,
-        sandboxSecret,
-        peers,
+        overrides: RATE_LIMITS_OUT_OF_REACH,
       },
-      RATE_LIMITS_OUT_OF_REACH,
     );
     // The API's log is its own file: its request lines are read back for the received time.
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');

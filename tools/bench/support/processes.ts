@@ -5,9 +5,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
-import type { DevPeers } from '../../../src/dev/peers';
+import { type DevPeers, startDevPeers } from '../../../src/dev/peers';
 import { PROJECT_ROOT } from '../../../src/paths';
+import { freePort } from '../../../test/helpers/ports';
 import { GiveUp, poll } from '../../../test/helpers/wait';
+import type { BenchInfra } from './infra';
 
 export interface Role {
   name: string;
@@ -124,4 +126,51 @@ export function productionRoleEnv(settings: ProductionRoleSettings, overrides: N
     TWILIO_API_BASE_URL: peers.twilioBaseUrl,
     ...overrides,
   });
+}
+
+export interface ProductionRoles {
+  peers: DevPeers;
+  apiUrl: string;
+  /** Random, shared by the run's task queues and ids. */
+  suffix: string;
+  taskQueue: string;
+  codecKeys: string;
+  sandboxSecret: string;
+  /** The roles' environment (productionRoleEnv), before each role's own extras. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * What a bench needs to start the API and the worker as production runs them: the local SMTP
+ * server and SMS endpoint (stopped with the infra), a port, fresh secrets and codec keys, and the
+ * environment. `name` prefixes the task queue and the codec key id.
+ */
+export async function productionRoles(
+  infra: BenchInfra,
+  name: string,
+  { logLevel, overrides }: { logLevel?: string; overrides: NodeJS.ProcessEnv },
+): Promise<ProductionRoles> {
+  const peers = await startDevPeers();
+  infra.add('local SMTP server and SMS endpoint', peers.stop);
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const suffix = randomBytes(4).toString('hex');
+  const taskQueue = `${name}-${suffix}`;
+  const codecKeys = `${name}:${randomBytes(32).toString('base64')}`;
+  const sandboxSecret = randomBytes(32).toString('hex');
+  const env = productionRoleEnv(
+    {
+      apiPort,
+      publicBaseUrl: apiUrl,
+      databaseUrl: infra.databaseUrl,
+      temporalAddress: infra.temporalAddress,
+      taskQueue,
+      codecKeys,
+      sandboxSecret,
+      peers,
+      ...(logLevel ? { logLevel } : {}),
+    },
+    overrides,
+  );
+  return { peers, apiUrl, suffix, taskQueue, codecKeys, sandboxSecret, env };
 }
