@@ -20,9 +20,8 @@
  *
  * Prints one table and writes the whole result to tools/bench/results/<date>.json.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -45,6 +44,7 @@ import {
   startRole,
   untilReady,
 } from './support/processes';
+import { type BenchFigures, benchRows, machine, printBenchTable } from './table';
 
 const ROUND_MS = Number(process.env.BENCH_ROUND_SECONDS ?? 3) * 1000;
 // Even: each side goes first in half the rounds.
@@ -70,42 +70,6 @@ const elapsedS = (since: number) => ((performance.now() - since) / 1000).toFixed
 const started = performance.now();
 const log = (line: string) => console.error(`[bench ${elapsedS(started).padStart(3)} s] ${line}`);
 const { request: http, destroy: closeSockets } = keepAliveHttp(256);
-
-interface Row {
-  figure: string;
-  subject: string;
-  baseline: string;
-  ratio: number | undefined;
-  goal: string;
-  met: boolean | undefined;
-}
-
-const rate = (f: Figures) => `${f.rate.toFixed(1)}/s`;
-const ms = (v: number) => `${v.toFixed(1)} ms`;
-const errorsOf = (f: Figures) => (f.errors > 0 ? ` (${f.errors} failed)` : '');
-
-function machine() {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: PROJECT_ROOT,
-    })
-      .toString()
-      .trim();
-    if (dirty) commit += ' (with uncommitted changes)';
-  } catch {
-    // Not a git checkout: the commit is unknown.
-  }
-  return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    nproc: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    freeMemoryGiB: Math.round(freemem() / 2 ** 30),
-    node: process.version,
-    commit,
-  };
-}
 
 async function main() {
   // The lifecycle's in-process worker: its routine warnings (channel queues poll no workflows) are noise here.
@@ -320,95 +284,15 @@ async function main() {
       } else log('tools/bench/scale.ts exports no runScaleBench: scale run skipped');
     } else log('tools/bench/scale.ts is absent: scale run skipped');
 
-    // The table.
-    const rows: Row[] = [];
-    for (const c of CONCURRENCIES) {
-      const { create: s, start: b } = create[c] as { create: Figures; start: Figures };
-      rows.push({
-        figure: `create rate, C=${c}`,
-        subject: rate(s) + errorsOf(s),
-        baseline: rate(b) + errorsOf(b),
-        ratio: s.rate / b.rate,
-        goal: c === 20 || c === 50 ? '≥ 0.8' : '',
-        met: c === 20 || c === 50 ? s.rate / b.rate >= 0.8 : undefined,
-      });
-      rows.push({
-        figure: `create p50, C=${c}`,
-        subject: ms(s.p50),
-        baseline: ms(b.p50),
-        ratio: s.p50 / b.p50,
-        goal: c === 1 ? '≤ 2' : '',
-        met: c === 1 ? s.p50 / b.p50 <= 2 : undefined,
-      });
-      rows.push({
-        figure: `create p99, C=${c}`,
-        subject: ms(s.p99),
-        baseline: ms(b.p99),
-        ratio: s.p99 / b.p99,
-        goal: c === 20 ? '≤ 4' : '',
-        met: c === 20 ? s.p99 / b.p99 <= 4 : undefined,
-      });
-    }
-    const p = page.page;
-    const pb = page.bare;
-    rows.push(
-      {
-        figure: `page rate, ${PAGE_CONNECTIONS} conn.`,
-        subject: rate(p) + errorsOf(p),
-        baseline: rate(pb) + errorsOf(pb),
-        ratio: p.rate / pb.rate,
-        goal: '≥ 0.5',
-        met: p.rate / pb.rate >= 0.5,
-      },
-      {
-        figure: 'page p50',
-        subject: ms(p.p50),
-        baseline: ms(pb.p50),
-        ratio: p.p50 / pb.p50,
-        goal: '',
-        met: undefined,
-      },
-      {
-        figure: 'page p99',
-        subject: ms(p.p99),
-        baseline: ms(pb.p99),
-        ratio: p.p99 / pb.p99,
-        goal: '',
-        met: undefined,
-      },
-      {
-        figure: 'callback → paid p50',
-        subject: ms(callback.paidP50) + (callback.failures ? ` (${callback.failures} failed)` : ''),
-        baseline: '',
-        ratio: undefined,
-        goal: '≤ 50 ms',
-        met: callback.paidP50 <= 50,
-      },
-      {
-        figure: 'callback → paid p99',
-        subject: ms(callback.paidP99),
-        baseline: '',
-        ratio: undefined,
-        goal: '≤ 200 ms',
-        met: callback.paidP99 <= 200,
-      },
-      {
-        figure: 'lifecycle billable actions',
-        subject: String(history.billableActions),
-        baseline: '',
-        ratio: undefined,
-        goal: '≤ 12',
-        met: history.billableActions <= 12,
-      },
-      {
-        figure: 'lifecycle history events',
-        subject: String(history.historyEvents),
-        baseline: '',
-        ratio: undefined,
-        goal: '≤ 40',
-        met: history.historyEvents <= 40,
-      },
-    );
+    const figures: BenchFigures = {
+      concurrencies: CONCURRENCIES,
+      pageConnections: PAGE_CONNECTIONS,
+      create,
+      page,
+      callback,
+      history,
+    };
+    const rows = benchRows(figures);
 
     const loadEnd = loadavg();
     const result = {
@@ -449,30 +333,7 @@ async function main() {
     console.log(
       `rounds: ${ROUNDS} × ${ROUND_MS / 1000} s per side per figure, alternating; load average ${loadStart[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end\n`,
     );
-    console.log(
-      '| figure | subject | baseline | ratio | goal | met? |\n| --- | ---: | ---: | ---: | --- | --- |',
-    );
-    for (const r of rows) {
-      const met = r.met === undefined ? '' : r.met ? 'yes' : '**no**';
-      const ratio = r.ratio === undefined ? '' : r.ratio.toFixed(2);
-      console.log(`| ${r.figure} | ${r.subject} | ${r.baseline} | ${ratio} | ${r.goal} | ${met} |`);
-    }
-    console.log(
-      '\nsubject: create = POST /v1/payment_links, page = GET /l/:token; baseline: client.workflow.start of a trivial workflow, bare node:http with the same bytes',
-    );
-    console.log(
-      `callback: signed sandbox callback acknowledged p50 ${ms(callback.ackP50)}, p99 ${ms(callback.ackP99)}; paid over ${callback.count} payments`,
-    );
-    const failures = [
-      ...CONCURRENCIES.flatMap((c) =>
-        (['create', 'start'] as const).map(
-          (side) => [`${side} C=${c}`, create[c]?.[side].errorKinds] as const,
-        ),
-      ),
-      ['page', page.page.errorKinds] as const,
-      ['bare', page.bare.errorKinds] as const,
-    ].filter(([, kinds]) => kinds && Object.keys(kinds).length > 0);
-    for (const [what, kinds] of failures) console.log(`failures, ${what}: ${JSON.stringify(kinds)}`);
+    printBenchTable(figures, rows);
     if (scale !== undefined) {
       console.log('\nscale run (tools/bench/scale.ts):');
       console.log(typeof scale === 'string' ? scale : JSON.stringify(scale, null, 2));
