@@ -17,8 +17,8 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import type { QuietHours } from '../../workflows/payment-link/contract';
-import { outsideQuietHours } from '../../workflows/payment-link/reminders';
 import { DEFAULT_QUIET_HOURS } from '../links/create-link';
+import { outsideQuietHours } from '../links/reminder-schedule';
 
 export type CampaignSchedule =
   | null

@@ -61,6 +61,10 @@ export interface LocalWorkerOptions {
   dataConverter: DataConverter;
   /** A prebuilt workflow bundle; without one the worker bundles workflows/ itself. */
   workflowBundlePath?: string;
+  /** Where the worker's Stripe calls go (the tests' stripe-mock). */
+  stripeApiBaseUrl?: string;
+  /** The sandbox provider's secret, when the API has it on (its late payments are refunded by the worker). */
+  sandboxSecret?: string;
 }
 
 /** Starts the worker on a connection of its own; `stop()` drains it and closes the connection. */
@@ -80,6 +84,8 @@ export async function startLocalWorker(options: LocalWorkerOptions): Promise<Run
     dataConverter: options.dataConverter,
     webhookEgress: channels.webhookEgress ?? { allowPrivate: true },
     ...(options.workflowBundlePath ? { workflowBundlePath: options.workflowBundlePath } : {}),
+    ...(options.stripeApiBaseUrl ? { stripeApiBaseUrl: options.stripeApiBaseUrl } : {}),
+    ...(options.sandboxSecret ? { sandboxSecret: options.sandboxSecret } : {}),
   });
   const running = worker.run();
   return {

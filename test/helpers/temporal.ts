@@ -31,6 +31,8 @@ export async function testClient(codecKeys: CodecKeys | null = TEST_CODEC_KEYS):
 /** A worker's channels in a test, and the codec keys it runs with (TEST_CODEC_KEYS unless a test rotates them). */
 export interface TestChannels extends WorkerChannels {
   codecKeys?: CodecKeys;
+  /** The sandbox provider's secret, when the stack's API has it on (its late payments are refunded by the worker). */
+  sandboxSecret?: string;
 }
 
 /** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
@@ -47,6 +49,8 @@ export async function startTestWorker(
     channels,
     dataConverter: payloadDataConverter(channels.codecKeys ?? TEST_CODEC_KEYS),
     workflowBundlePath: inject('workflowBundlePath'),
+    stripeApiBaseUrl: inject('stripeMockUrl'),
+    ...(channels.sandboxSecret ? { sandboxSecret: channels.sandboxSecret } : {}),
   });
 }
 

@@ -9,6 +9,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
@@ -17,7 +18,7 @@ let other: { accountId: string; apiKey: string };
 
 beforeAll(async () => {
   stack = await startStack();
-  other = await createAccount(stack.db, 'Another shop');
+  other = await createAccount(stack.db, 'Another shop', TEST_ACCOUNT_ZONE);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -156,8 +157,9 @@ describe('creating a campaign', () => {
   });
 
   it('accepts a local send time still ahead somewhere on earth, and single_link campaigns with unlimited payments', async () => {
-    const local = await createCampaign({ schedule: { send_at_local: { date: day(1), time: '09:30' } } });
-    expect(local.schedule).toEqual({ send_at_local: { date: day(1), time: '09:30' } });
+    // Two days ahead: still to come in every zone at any hour (tomorrow 09:30 has passed in UTC+14 after 19:30 UTC).
+    const local = await createCampaign({ schedule: { send_at_local: { date: day(2), time: '09:30' } } });
+    expect(local.schedule).toEqual({ send_at_local: { date: day(2), time: '09:30' } });
     const single = await createCampaign({
       mode: 'single_link',
       link: { amount: 5000, currency: 'EUR', description: 'Charity gala ticket' },
@@ -714,6 +716,32 @@ describe('progress and results', () => {
       paid_at: '',
     });
     expect(paid.url.startsWith(`${PUBLIC_BASE_URL}/l/`)).toBe(true);
+  });
+
+  it('makes every text column of results.csv inert in a spreadsheet, and keeps an E.164 phone as it is', async () => {
+    const c = await createCampaign({ link: { currency: 'USD', amount: 700, channels: ['email'] } });
+    // Valid addresses a spreadsheet would still evaluate: a local part may start with - or +.
+    const imported = await upload(
+      c.id,
+      'name,email,phone,reference\n' +
+        '+Eve,-2+3@example.com,+14155550112,@SUM(1+1)\n' +
+        '-Mallory,+1+1@example.com,,-1+2\n',
+    );
+    expect(imported.body.accepted, JSON.stringify(imported.body)).toBe(2);
+    const csv = await resultsCsv(c.id);
+    expect(csv.status).toBe(200);
+    const rows = parseCsv(csv.text, { columns: true }) as Record<string, string>[];
+    expect(rows.map(({ name, email, phone, reference }) => ({ name, email, phone, reference }))).toEqual([
+      // A phone in E.164 (+ and digits) is a number to a spreadsheet, never a formula: unchanged.
+      { name: "'+Eve", email: "'-2+3@example.com", phone: '+14155550112', reference: "'@SUM(1+1)" },
+      { name: "'-Mallory", email: "'+1+1@example.com", phone: '', reference: "'-1+2" },
+    ]);
+    // The API's own JSON is not a spreadsheet: it keeps what was imported.
+    const page = await stack.request('GET', `/v1/campaigns/${c.id}/recipients`);
+    expect(page.body.data.map((r: { email: string }) => r.email)).toEqual([
+      '-2+3@example.com',
+      '+1+1@example.com',
+    ]);
   });
 
   it('counts SMS delivered and failed as twilio reports them', async () => {

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
 import {
@@ -21,13 +22,15 @@ import {
 } from '../../workflows/payment-link/contract';
 import { PATCHES } from '../../workflows/payment-link/workflow';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
+import { PARIS, parisDstPolicy } from '../helpers/paris-dst';
 import { type Stack, startStack } from '../helpers/stack';
+import { WAIT_MS } from '../helpers/temporal';
 import { exportHistory } from './export-history';
 
 const DIR = join(
   PROJECT_ROOT,
   'test/fixtures/histories',
-  process.env.RECORD_HISTORIES_DIR ?? `5-${PATCHES.leanLifecycle}`,
+  process.env.RECORD_HISTORIES_DIR ?? `7-${PATCHES.precomputedInstants}`,
 );
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
@@ -40,6 +43,7 @@ afterAll(async () => {
 });
 
 const customer = { name: 'Ada', email: 'ada@example.com', phone: '+14155550123', timezone: 'UTC' };
+const parisCustomer = { name: 'Ada', email: 'ada@example.com', timezone: PARIS };
 
 async function save(name: string, handle: LinkHandle, runId?: string): Promise<void> {
   const file = join(DIR, `${name}.json`);
@@ -160,6 +164,52 @@ describe.concurrent('record', () => {
     await t.pay(older.handle, { paymentId: 'pi_rec_doc2', amount: 4000 });
     await save('document-settled-payer', older.handle);
     await save('document-settled-closed', newer.handle);
+  });
+
+  // `precomputed-instants`: the plan comes with the start, with the API's update, or from the
+  // planReminders activity when a start or an update brings none.
+  it('Paris: a reminder across a DST change, moved out of quiet hours, planned at create', async () => {
+    const policy = parisDstPolicy(Date.now());
+    const { id, handle } = await t.create({
+      amount: 2000,
+      customer: parisCustomer,
+      channels: ['email'],
+      ...policy.body,
+    });
+    await t.untilEvent(id, 'payment_link.reminded', 1, policy.windowEnd - Date.now() + WAIT_MS);
+    await t.pay(handle, { paymentId: 'pi_rec_paris', amount: 2000 });
+    await save('paris-dst-quiet-hours', handle);
+  });
+
+  it('Paris: the same reminder planned by the API update that sets it (and the extension)', async () => {
+    const policy = parisDstPolicy(Date.now());
+    const expiresAt = DateTime.fromISO(policy.body.expires_at, { zone: PARIS });
+    const { id, handle } = await t.create({
+      amount: 2000,
+      customer: parisCustomer,
+      channels: ['email'],
+      quiet_hours: null,
+      expires_at: expiresAt.minus({ days: 1 }).toUTC().toISO(),
+    });
+    // Through the API: the extension and the change each carry the plan the API computed.
+    const changed = await stack.request('POST', `/v1/payment_links/${id}`, { json: policy.body });
+    if (changed.status !== 200) throw new Error(`update answered ${changed.status}`);
+    await t.untilEvent(id, 'payment_link.reminded', 1, policy.windowEnd - Date.now() + WAIT_MS);
+    await t.pay(handle, { paymentId: 'pi_rec_paris_upd', amount: 2000 });
+    await save('paris-dst-updated', handle);
+  });
+
+  it('started with no plan (an older API): the run asks planReminders', async () => {
+    const { id, handle } = await t.startLink({
+      amount: 2000,
+      customer,
+      channels: ['email'],
+      quiet_hours: null,
+      reminders: { after_created: ['PT1S'] },
+    });
+    await t.untilEvent(id, 'payment_link.reminded');
+    await t.pay(handle, { paymentId: 'pi_rec_noplan', amount: 2000 });
+    await save('planned-by-activity', handle);
   });
 
   it('data Postgres refuses: a payment kept, a change refused', async () => {

@@ -56,6 +56,37 @@ export interface QuietHours {
   end: string; // HH:MM
 }
 
+/** One reminder of a link's schedule. */
+export interface ScheduledReminder {
+  /** UTC instant, ISO 8601. */
+  at: string;
+  /** The offset it came from, for the timeline: "after_created:P1D", "before_expiry:PT24H". */
+  source: string;
+}
+
+/** Everything a link's reminder instants are computed from. */
+export interface ReminderBasis {
+  createdAt: string;
+  expiresAt: string;
+  reminders: ReminderPolicy;
+  quietHours: QuietHours | null;
+  /** IANA zone the offsets and quiet hours are read in. */
+  timezone: string;
+}
+
+/**
+ * A link's reminder instants, computed outside the workflow (`precomputed-instants`): at create
+ * and by the update that changes them, in the API, or by the `planReminders` activity. The zone
+ * rules (luxon, the host's time-zone data) run there, once, and the instants are carried in
+ * history, so a new zone rule never changes what a running link's replay decides.
+ */
+export interface ReminderPlan {
+  /** What the instants were computed from: a run takes a plan only for terms that match it. */
+  basis: ReminderBasis;
+  /** After quiet-hour deferral, in order, one per instant; none at or after expiry. */
+  reminders: ScheduledReminder[];
+}
+
 export interface Customer {
   name?: string;
   email?: string;
@@ -139,6 +170,11 @@ export interface LinkState {
   seenPaymentIds?: string[];
   /** Reminders scheduled at or before this instant have been handled. */
   reminderCursor: string;
+  /**
+   * The instants of the current terms' reminders (`precomputed-instants` runs): carried across
+   * continue-as-new, so the next run does not compute them again.
+   */
+  reminderPlan?: ReminderPlan;
   closedAt: string | null;
 }
 
@@ -153,6 +189,11 @@ export interface PaymentLinkWorkflowInput {
   settings: LifecycleSettings;
   /** Present when continuing as new. */
   resumeFrom?: LinkState;
+  /**
+   * The reminder instants of `terms`, computed by the API at create. Absent from a start by an
+   * older API (the run then asks `planReminders`); ignored by runs from before `precomputed-instants`.
+   */
+  reminderPlan?: ReminderPlan;
 }
 
 export type PaymentLinkOutcome =
@@ -215,8 +256,15 @@ export const documentSettledSignal = defineSignal<[DocumentSettled]>('documentSe
 /** Resolves once the link row exists, so the API can answer with read-your-writes. */
 export const linkCreatedUpdate = defineUpdate<LinkView>('linkCreated');
 export const cancelUpdate = defineUpdate<LinkView, [CancelRequest]>('cancel');
-export const extendExpiryUpdate = defineUpdate<LinkView, [ExtendExpiryRequest]>('extendExpiry');
-export const updateLinkUpdate = defineUpdate<LinkView, [LinkChanges]>('updateLink');
+/**
+ * The optional second argument of `extendExpiry` and `updateLink`: the reminder instants of the
+ * terms as the change leaves them, computed by the caller (`precomputed-instants`). A plan whose
+ * basis no longer matches (another change got there first) is replaced by `planReminders`'.
+ */
+export const extendExpiryUpdate = defineUpdate<LinkView, [ExtendExpiryRequest, ReminderPlan?]>(
+  'extendExpiry',
+);
+export const updateLinkUpdate = defineUpdate<LinkView, [LinkChanges, ReminderPlan?]>('updateLink');
 export const resendUpdate = defineUpdate<LinkView, [ResendRequest]>('resend');
 export const linkStateQuery = defineQuery<LinkView>('linkState');
 

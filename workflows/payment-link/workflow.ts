@@ -53,8 +53,10 @@ import {
   type PaymentReceived,
   type PersistOutcome,
   paymentReceivedSignal,
+  type ReminderPlan,
   type ResendRequest,
   resendUpdate,
+  type ScheduledReminder,
   SearchAttributes,
   STATUS_EVENTS,
   updateLinkUpdate,
@@ -69,6 +71,7 @@ import {
   terminalFailure,
   type WriteFailure,
 } from './failures';
+import * as rulesV1 from './legacy/reminders-v1';
 import { applyPaymentV1 } from './legacy-v1';
 import {
   type ClosingMessageKind,
@@ -78,7 +81,7 @@ import {
   webhookItem,
 } from './outbox-items';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
-import { nextReminder, reminderSchedule } from './reminders';
+import { basisOf, nextReminder, planFor } from './reminder-plan';
 import { initialState, ledgerOf, resumedState } from './state';
 import { messageSummary, wakeSummary } from './summaries';
 import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
@@ -102,12 +105,20 @@ import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
  *   payment for a finished workflow is recorded by the callback path,
  *   src/payments/late-payments.ts). It implies `ledger-in-postgres` and `outbox-deliveries`, so a
  *   new run records one marker, not three.
+ * - `precomputed-instants`: the run no longer computes its reminder instants (luxon, the host's
+ *   zone rules): it carries a `ReminderPlan` computed outside, by the API at create (the input's
+ *   `reminderPlan`) and at the update that changes the terms (the second argument of `updateLink`
+ *   and `extendExpiry`), or, when it has none that fits its terms, by the `planReminders` local
+ *   activity, whose result history keeps. The plan rides in `LinkState` across continue-as-new.
+ *   Before it: the schedule recomputed in the workflow on every wake-up, from the rules frozen in
+ *   legacy/reminders-v1.ts, which those runs keep to their end.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
 export const PATCHES = {
   ledgerInPostgres: 'ledger-in-postgres',
   outboxDeliveries: 'outbox-deliveries',
   leanLifecycle: 'lean-lifecycle',
+  precomputedInstants: 'precomputed-instants',
 } as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
@@ -142,6 +153,16 @@ const localWrites = proxyLocalActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/**
+ * A link's reminder instants when its run has no plan that fits its terms (`precomputed-instants`):
+ * pure computation in the worker, recorded once as a marker, so the zone rules of whichever host
+ * replays it later never enter the decision.
+ */
+const { planReminders } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
 /** Merchant webhooks: retried with backoff for up to a day, then given up. */
 const { deliverWebhook } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -173,8 +194,8 @@ type Command =
   | { kind: 'payment'; payment: PaymentReceived }
   | { kind: 'documentSettled'; settled: DocumentSettled }
   | { kind: 'cancel'; id: number; request: CancelRequest }
-  | { kind: 'extend'; id: number; request: ExtendExpiryRequest }
-  | { kind: 'update'; id: number; changes: LinkChanges }
+  | { kind: 'extend'; id: number; request: ExtendExpiryRequest; plan?: ReminderPlan }
+  | { kind: 'update'; id: number; changes: LinkChanges; plan?: ReminderPlan }
   | { kind: 'resend'; id: number; request: ResendRequest };
 
 /** A command as an update handler submits it, before the loop numbers it. */
@@ -206,6 +227,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const leanLifecycle = patched(PATCHES.leanLifecycle);
   const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
   const outboxDeliveries = leanLifecycle || patched(PATCHES.outboxDeliveries);
+  const precomputedInstants = patched(PATCHES.precomputedInstants);
   const { persistLink, recordChange } = leanLifecycle ? localWrites : remoteWrites;
   // Payments stay an activity: a burst of them is recorded in batches of up to 100 (with their
   // outbox rows), long enough under load to hold a workflow task open past its timeout as a local
@@ -223,11 +245,32 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   let nextCommandId = 0;
   let persisted: PersistOutcome | undefined = input.resumeFrom ? { outcome: 'created' } : undefined;
 
+  // ---- reminders ----
+  /**
+   * The current terms' reminders, in order. A `precomputed-instants` run reads the plan it
+   * carries; an older run recomputes them, as it always did, with the rules it was recorded with.
+   */
+  const schedule = (): ScheduledReminder[] =>
+    precomputedInstants ? (state.reminderPlan?.reminders ?? []) : rulesV1.reminderSchedule(state.terms);
+  const upcomingReminder = (): ScheduledReminder | undefined =>
+    precomputedInstants
+      ? nextReminder(schedule(), state.reminderCursor)
+      : rulesV1.nextReminder(schedule(), state.reminderCursor);
+
+  /**
+   * Gives the state the plan of its current terms: `offered` (the input's, an update's) if it was
+   * computed for them, else the one already carried if it still fits, else `planReminders`'.
+   */
+  async function adoptPlan(offered: ReminderPlan | undefined): Promise<void> {
+    const fitting = planFor(state.terms, offered) ?? planFor(state.terms, state.reminderPlan);
+    state.reminderPlan =
+      fitting ??
+      (await planReminders.executeWithOptions({ summary: 'plan reminders' }, [basisOf(state.terms)]));
+  }
+
   const view = (): LinkView => ({
     ...state,
-    nextReminderAt: isTerminal(state.status)
-      ? null
-      : (nextReminder(reminderSchedule(state.terms), state.reminderCursor)?.at ?? null),
+    nextReminderAt: isTerminal(state.status) ? null : (upcomingReminder()?.at ?? null),
   });
 
   async function submit(command: Request): Promise<LinkView> {
@@ -259,18 +302,24 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   setHandler(cancelUpdate, (request) => submit({ kind: 'cancel', request }), {
     validator: (_request) => rejectWhenTerminal(),
   });
-  setHandler(extendExpiryUpdate, (request) => submit({ kind: 'extend', request }), {
-    validator: (request) => {
-      rejectWhenTerminal();
-      const next = Date.parse(request.expiresAt);
-      if (Number.isNaN(next)) throw invalidChange('expires_at is not a valid date', 'expires_at');
-      if (next <= Date.parse(state.terms.expiresAt))
-        throw invalidChange('expires_at must be later than the current expiry', 'expires_at');
+  setHandler(
+    extendExpiryUpdate,
+    (request: ExtendExpiryRequest, plan?: ReminderPlan) => submit({ kind: 'extend', request, plan }),
+    {
+      validator: (request: ExtendExpiryRequest, _plan?: ReminderPlan) => {
+        rejectWhenTerminal();
+        const next = Date.parse(request.expiresAt);
+        if (Number.isNaN(next)) throw invalidChange('expires_at is not a valid date', 'expires_at');
+        if (next <= Date.parse(state.terms.expiresAt))
+          throw invalidChange('expires_at must be later than the current expiry', 'expires_at');
+      },
     },
-  });
-  setHandler(updateLinkUpdate, (changes) => submit({ kind: 'update', changes }), {
-    validator: (_request) => rejectWhenTerminal(),
-  });
+  );
+  setHandler(
+    updateLinkUpdate,
+    (changes: LinkChanges, plan?: ReminderPlan) => submit({ kind: 'update', changes, plan }),
+    { validator: (_changes: LinkChanges, _plan?: ReminderPlan) => rejectWhenTerminal() },
+  );
   setHandler(resendUpdate, (request) => submit({ kind: 'resend', request }), {
     validator: (request) => {
       rejectWhenTerminal();
@@ -290,7 +339,15 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const deliver = (message: Message) =>
     notify[message.channel]
       .executeWithOptions(
-        { summary: messageSummary(state.terms, message.channel, message.kind, message.scheduledFor) },
+        {
+          summary: messageSummary(
+            state.terms,
+            schedule(),
+            message.channel,
+            message.kind,
+            message.scheduledFor,
+          ),
+        },
         [{ ...message, linkId, accountId }],
       )
       .then(
@@ -599,6 +656,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         state.terms = { ...state.terms, expiresAt };
         // Offsets before expiry move with it; any that now fall in the past are not sent late.
         state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
+        if (precomputedInstants) await adoptPlan(command.plan);
         await record({
           patch: { expiresAt },
           events: [
@@ -614,6 +672,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       case 'update': {
         const { changes } = command;
         const previous = state.terms;
+        const previousPlan = state.reminderPlan;
         state.terms = {
           ...state.terms,
           ...(changes.description !== undefined ? { description: changes.description } : {}),
@@ -624,6 +683,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         // A new schedule (or quiet window) applies from now on: nothing already past is sent late.
         if (changes.reminders !== undefined || changes.quietHours !== undefined) {
           state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
+          if (precomputedInstants) await adoptPlan(command.plan);
         }
         const stored = await record({
           patch: changes,
@@ -633,6 +693,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         });
         if (!stored) {
           state.terms = previous;
+          if (precomputedInstants) state.reminderPlan = previousPlan;
           settled.set(command.id, {
             ok: false,
             failure: invalidChange('the change contains data that cannot be stored'),
@@ -659,6 +720,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     allHandlersFinished();
 
   // ---- the lifecycle ----
+  // The plan the API computed at create, or the one a previous run carried; computed by the
+  // activity only when neither fits (a start by an older API, a run resumed from a legacy one).
+  if (precomputedInstants) await adoptPlan(input.reminderPlan);
   if (!input.resumeFrom) {
     try {
       persisted = persistOutcome(
@@ -688,11 +752,11 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       await continueAsNew<typeof paymentLinkWorkflow>({ terms: state.terms, settings, resumeFrom: state });
     }
     const expiresAt = Date.parse(state.terms.expiresAt);
-    const reminder = nextReminder(reminderSchedule(state.terms), state.reminderCursor);
+    const reminder = upcomingReminder();
     const wakeAt = Math.min(expiresAt, reminder ? Date.parse(reminder.at) : Number.POSITIVE_INFINITY);
     if (wakeAt > now()) {
       await condition(() => queue.length > 0 || handOverDue(), wakeAt - now(), {
-        summary: wakeSummary(state.terms, expiresAt, reminder),
+        summary: wakeSummary(schedule(), expiresAt, reminder),
       });
     }
     // Commands first (a payment that raced the expiry wins), then a due hand-over.
