@@ -4,7 +4,7 @@
  * and the benches that run a worker in process start it the same way.
  */
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, NativeConnection } from '@temporalio/worker';
 import type { Db } from '../../src/db/knex';
 import type { DevPeers } from '../../src/dev/peers';
 import { type Channels, createChannels } from '../../src/notifications/channels';
@@ -13,6 +13,7 @@ import type { SmsSender } from '../../src/notifications/sms-sender';
 import { type CodecKeys, parseCodecKeys } from '../../src/temporal/payload-codec';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
+import type { LifecycleSettings } from '../../workflows/payment-link/contract';
 
 /** Encrypts webhook secrets in tests (what SECRETS_KEY is in production). */
 export const TEST_SECRETS_KEY = Buffer.alloc(32, 'paylinks-test-key');
@@ -65,6 +66,10 @@ export interface LocalWorkerOptions {
   stripeApiBaseUrl?: string;
   /** The sandbox provider's secret, when the API has it on (its late payments are refunded by the worker). */
   sandboxSecret?: string;
+  /** The lifecycle settings of the links the worker makes (a single-link campaign's link). */
+  linkSettings?: LifecycleSettings;
+  /** Around the lifecycle worker's activities, local ones included. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** Starts the worker on a connection of its own; `stop()` drains it and closes the connection. */
@@ -86,6 +91,8 @@ export async function startLocalWorker(options: LocalWorkerOptions): Promise<Run
     ...(options.workflowBundlePath ? { workflowBundlePath: options.workflowBundlePath } : {}),
     ...(options.stripeApiBaseUrl ? { stripeApiBaseUrl: options.stripeApiBaseUrl } : {}),
     ...(options.sandboxSecret ? { sandboxSecret: options.sandboxSecret } : {}),
+    ...(options.linkSettings ? { linkSettings: options.linkSettings } : {}),
+    ...(options.activityInterceptors ? { activityInterceptors: options.activityInterceptors } : {}),
   });
   const running = worker.run();
   return {

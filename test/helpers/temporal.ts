@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Db } from '../../src/db/knex';
 import { type CodecKeys, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { requestIdInterceptor } from '../../src/temporal/request-id-interceptor';
+import type { LifecycleSettings } from '../../workflows/payment-link/contract';
 import { type RunningWorker, startLocalWorker, TEST_CODEC_KEYS, type WorkerChannels } from './local-worker';
 
 let runtimeInstalled = false;
@@ -18,8 +19,11 @@ export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
 export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
 
 /** A client as the engine builds one: with the payload codec (`null`: none, to see what Temporal stores). */
-export async function testClient(codecKeys: CodecKeys | null = TEST_CODEC_KEYS): Promise<Client> {
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+export async function testClient(
+  codecKeys: CodecKeys | null = TEST_CODEC_KEYS,
+  address: string = inject('temporalAddress'),
+): Promise<Client> {
+  const connection = await Connection.connect({ address });
   // As production wires it (src/temporal/connection.ts): requests are followed into Temporal.
   return new Client({
     connection,
@@ -33,6 +37,12 @@ export interface TestChannels extends WorkerChannels {
   codecKeys?: CodecKeys;
   /** The sandbox provider's secret, when the stack's API has it on (its late payments are refunded by the worker). */
   sandboxSecret?: string;
+  /** A Temporal server of the test's own (other dynamic config) instead of the run's shared one. */
+  temporalAddress?: string;
+  /** The lifecycle settings of the links the worker makes (a single-link campaign's link). */
+  linkSettings?: LifecycleSettings;
+  /** Around the lifecycle worker's activities, local ones included (src/worker/create-worker.ts). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
@@ -43,7 +53,7 @@ export async function startTestWorker(
 ): Promise<RunningWorker> {
   installQuietRuntime();
   return startLocalWorker({
-    address: inject('temporalAddress'),
+    address: channels.temporalAddress ?? inject('temporalAddress'),
     db,
     taskQueue,
     channels,
@@ -51,6 +61,8 @@ export async function startTestWorker(
     workflowBundlePath: inject('workflowBundlePath'),
     stripeApiBaseUrl: inject('stripeMockUrl'),
     ...(channels.sandboxSecret ? { sandboxSecret: channels.sandboxSecret } : {}),
+    ...(channels.linkSettings ? { linkSettings: channels.linkSettings } : {}),
+    ...(channels.activityInterceptors ? { activityInterceptors: channels.activityInterceptors } : {}),
   });
 }
 

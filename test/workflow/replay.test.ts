@@ -46,8 +46,17 @@ interface RecordedEvent {
     details?: Record<string, { payloads?: { data?: string }[] }>;
   };
 }
+interface ScheduledEvent extends RecordedEvent {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+}
 const historyEvents = (version: string, file: string): RecordedEvent[] =>
   (JSON.parse(readFileSync(join(ROOT, version, file), 'utf8')) as { events: RecordedEvent[] }).events;
+
+const patchesOf = (version: string, file: string) =>
+  historyEvents(version, file)
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
+    .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
 
 const MAIN_PATHS = [
   'continued-as-new-first-run.json',
@@ -62,17 +71,17 @@ const MAIN_PATHS = [
 const ENCRYPTED = '3-encrypted-payloads';
 const OUTBOX = '4-outbox-deliveries';
 const LEAN = '5-lean-lifecycle';
+const FINAL = '6-final-close';
+/** Versions without the late-payment window, with the patch marker a run of each records. */
+const LEAN_VERSIONS: Record<string, string> = {
+  [LEAN]: PATCHES.leanLifecycle,
+  [FINAL]: PATCHES.finalClose,
+};
 const INSTANTS = '7-precomputed-instants';
 /** In INSTANTS, recorded on the workflow code from before its patch (test/record/pre-patch-histories.record.ts). */
 const PRE_PATCH_PARIS = 'pre-patch-paris-dst-quiet-hours.json';
 /** What INSTANTS added: Paris across a DST change (planned at create, by update), a start with no plan. */
 const INSTANTS_PATHS = ['paris-dst-quiet-hours.json', 'paris-dst-updated.json', 'planned-by-activity.json'];
-
-const patchesOf = (version: string, file: string) =>
-  historyEvents(version, file)
-    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
-    .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
-    .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
@@ -115,11 +124,11 @@ async function replayAll(
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, INSTANTS]);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, FINAL, INSTANTS]);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, INSTANTS])
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, FINAL, INSTANTS])
       expect(readdirSync(join(ROOT, version))).toEqual(
         expect.arrayContaining([
           'batched-payments.json',
@@ -130,6 +139,16 @@ describe('replay', () => {
       );
     expect(readdirSync(join(ROOT, INSTANTS))).toEqual(
       expect.arrayContaining([...INSTANTS_PATHS, PRE_PATCH_PARIS]),
+    );
+    expect(readdirSync(join(ROOT, FINAL))).toEqual(
+      expect.arrayContaining([
+        'payment-during-expiry.json',
+        'payment-during-cancel.json',
+        'busy-handed-over-first-run.json',
+        'busy-handed-over-last-run.json',
+        'hand-over-asked-first-run.json',
+        'hand-over-asked-last-run.json',
+      ]),
     );
   });
 
@@ -192,13 +211,68 @@ describe('replay', () => {
         );
       }
       for (const version of lean) {
-        expect(patchesOf(version, file), `${version}/${file}`).toContain(PATCHES.leanLifecycle);
+        expect(patchesOf(version, file), `${version}/${file}`).toContain(
+          LEAN_VERSIONS[version] ?? PATCHES.leanLifecycle,
+        );
         expect(afterClosingPayment(version, file), `${version}/${file}`).not.toContain(
           'EVENT_TYPE_TIMER_STARTED',
         );
       }
       expect(patchesOf(LEAN, file)).toEqual([PATCHES.leanLifecycle]);
+      expect(patchesOf(FINAL, file)).toEqual([PATCHES.finalClose]);
     }
+  });
+
+  it('a lean run writes its close in the task that completes it; a final-close run schedules it first', () => {
+    // Replayed green with the current code, the histories prove which commands each version
+    // issues for a close: a local activity's marker (lean-lifecycle), or an activity whose
+    // completion comes before the run's (final-close), so a payment can no longer undo it.
+    const closingWrite = (version: string, file: string) => {
+      const events = historyEvents(version, file);
+      const scheduled = events.filter(
+        (e) =>
+          (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name === 'recordChange',
+      );
+      return { activities: scheduled.length, last: events.at(-1)?.eventType };
+    };
+    for (const file of ['expired-late-payment.json', 'updated-cancelled.json']) {
+      expect(closingWrite(LEAN, file), `${LEAN}/${file}`).toEqual({
+        activities: 0,
+        last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+      });
+      expect(closingWrite(FINAL, file), `${FINAL}/${file}`).toEqual({
+        activities: 1,
+        last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+      });
+    }
+    // The payment that came while the close was being written is recorded after it, by the same run.
+    for (const file of ['payment-during-expiry.json', 'payment-during-cancel.json']) {
+      const types = historyEvents(FINAL, file).map(
+        (e) => (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name ?? e.eventType,
+      );
+      expect(types.indexOf('recordChange'), file).toBeGreaterThan(0);
+      expect(types.indexOf('recordPayments'), file).toBeGreaterThan(types.indexOf('recordChange'));
+      expect(types.indexOf('recordChange'), file).toBeLessThan(
+        types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED'),
+      );
+    }
+  });
+
+  it('a final-close run hands over with its queued payments, and when asked to', () => {
+    const first = historyEvents(FINAL, 'busy-handed-over-first-run.json');
+    const signals = first.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length;
+    const recordings = first.filter(
+      (e) =>
+        (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name === 'recordPayments',
+    ).length;
+    // More payments came than the run recorded: the rest went to the next run, which records them.
+    expect(signals).toBeGreaterThan(recordings);
+    expect(first.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    const last = historyEvents(FINAL, 'busy-handed-over-last-run.json');
+    expect(last.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED')).toEqual([]);
+    expect(last.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const asked = historyEvents(FINAL, 'hand-over-asked-first-run.json');
+    expect(asked.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {

@@ -150,12 +150,20 @@ export interface LifecycleSettings {
   latePaymentWindowMs: number;
   /** Continue-as-new once history passes this many events (Temporal suggests it far later). */
   continueAsNewAfterEvents: number;
+  /**
+   * Continue-as-new once a run has received this many signals (`final-close` runs): Temporal
+   * refuses a run's signals past `history.maximumSignalsPerExecution` (10,000 by default), which
+   * a cluster may set lower; keep this well below it. Absent from links created before it: the
+   * default applies.
+   */
+  continueAsNewAfterSignals?: number;
 }
 
-export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
+export const DEFAULT_LIFECYCLE_SETTINGS = {
   latePaymentWindowMs: 60 * 60 * 1000,
   continueAsNewAfterEvents: 2000,
-};
+  continueAsNewAfterSignals: 1000,
+} satisfies Required<LifecycleSettings>;
 
 /** The live state of a link; carried across continue-as-new. */
 export interface LinkState {
@@ -194,7 +202,14 @@ export interface PaymentLinkWorkflowInput {
    * older API (the run then asks `planReminders`); ignored by runs from before `precomputed-instants`.
    */
   reminderPlan?: ReminderPlan;
+  /** Signals the previous run had received but not applied when it handed over: applied first, in order. */
+  carried?: CarriedSignal[];
 }
+
+/** A signal received by one run and applied by the next (`final-close` hand-overs). */
+export type CarriedSignal =
+  | { kind: 'payment'; payment: PaymentReceived }
+  | { kind: 'documentSettled'; settled: DocumentSettled };
 
 export type PaymentLinkOutcome =
   | { status: LinkStatus; amountPaid: number; paymentsCount: number }
@@ -266,6 +281,12 @@ export const extendExpiryUpdate = defineUpdate<LinkView, [ExtendExpiryRequest, R
 );
 export const updateLinkUpdate = defineUpdate<LinkView, [LinkChanges, ReminderPlan?]>('updateLink');
 export const resendUpdate = defineUpdate<LinkView, [ResendRequest]>('resend');
+/**
+ * Asks a running link to continue as new at its next quiet moment: sent by a callback whose
+ * signal Temporal refused for the run's signal limit (an update is not a signal). Refused when
+ * the link is closed or a hand-over is already due; runs before `final-close` have no handler.
+ */
+export const handOverUpdate = defineUpdate<void>('handOver');
 export const linkStateQuery = defineQuery<LinkView>('linkState');
 
 /** ApplicationFailure types the workflow raises; the API maps them to HTTP statuses. */

@@ -30,16 +30,19 @@ import type { LinkChange } from '../../src/links/link-store';
 import type { PaymentsRecorded } from '../../src/payments/record-payment';
 import {
   type CancelRequest,
+  type CarriedSignal,
   type Channel,
   cancelUpdate,
   channelTaskQueue,
   contactFor,
+  DEFAULT_LIFECYCLE_SETTINGS,
   type DocumentSettled,
   documentSettledSignal,
   EventTypes,
   type ExtendExpiryRequest,
   extendExpiryUpdate,
   FailureTypes,
+  handOverUpdate,
   isTerminal,
   type LinkChanges,
   type LinkState,
@@ -112,6 +115,13 @@ import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
  *   activity, whose result history keeps. The plan rides in `LinkState` across continue-as-new.
  *   Before it: the schedule recomputed in the workflow on every wake-up, from the rules frozen in
  *   legacy/reminders-v1.ts, which those runs keep to their end.
+ * - `final-close`: the write that closes a link (expired, cancelled) is an activity, not a local
+ *   one, so the close is in the history before anything is written, and the run completes in a
+ *   later task: a payment that arrives meanwhile finds the link closed and is recorded as late,
+ *   never undoing a close already announced. A busy link hands over to a fresh run with the
+ *   signals it has not applied yet in the next run's input, after a number of signals as well as
+ *   of events, and when asked to (`handOver`, by a callback Temporal refused a signal). It implies
+ *   `lean-lifecycle`.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
 export const PATCHES = {
@@ -119,10 +129,17 @@ export const PATCHES = {
   outboxDeliveries: 'outbox-deliveries',
   leanLifecycle: 'lean-lifecycle',
   precomputedInstants: 'precomputed-instants',
+  finalClose: 'final-close',
 } as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
+
+/**
+ * Signals handed to the next run at most (`final-close`): one batch. A longer queue records a batch
+ * first, so the next run's input stays a few dozen kilobytes whatever the load.
+ */
+const MAX_CARRIED = PAYMENT_BATCH;
 
 /**
  * Postgres writes take milliseconds: an attempt still running after a few seconds is on a worker
@@ -198,6 +215,10 @@ type Command =
   | { kind: 'update'; id: number; changes: LinkChanges; plan?: ReminderPlan }
   | { kind: 'resend'; id: number; request: ResendRequest };
 
+/** Signals the next run takes over (`final-close`): updates are answered by the run they came to. */
+const isCarriable = (command: Command): command is CarriedSignal =>
+  command.kind === 'payment' || command.kind === 'documentSettled';
+
 /** A command as an update handler submits it, before the loop numbers it. */
 type Request = Command extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
 
@@ -224,11 +245,15 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   // Decided once per run, at its first workflow task (see PATCHES). A lean run is always on the
   // ledger in Postgres and the outbox: it does not record those older markers at all. (Older runs
   // call `patched` in the order their markers were recorded.)
-  const leanLifecycle = patched(PATCHES.leanLifecycle);
+  const finalClose = patched(PATCHES.finalClose);
+  const leanLifecycle = finalClose || patched(PATCHES.leanLifecycle);
   const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
   const outboxDeliveries = leanLifecycle || patched(PATCHES.outboxDeliveries);
   const precomputedInstants = patched(PATCHES.precomputedInstants);
   const { persistLink, recordChange } = leanLifecycle ? localWrites : remoteWrites;
+  // `final-close`: the close is decided in a task that only schedules its write, so no payment
+  // can make Temporal refuse that task and undo a close already written and announced.
+  const closingWrite = finalClose ? remoteWrites.recordChange : recordChange;
   // Payments stay an activity: a burst of them is recorded in batches of up to 100 (with their
   // outbox rows), long enough under load to hold a workflow task open past its timeout as a local
   // activity, and the measured result was lost tasks and a nondeterministic replay of the batching
@@ -240,7 +265,14 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const { id: linkId, accountId } = state.terms;
 
   // ---- messages in ----
-  const queue: Command[] = [];
+  // What the previous run had received and not applied comes first (`final-close` hand-overs).
+  const queue: Command[] = [...(input.carried ?? [])];
+  /** Signals this run has received: Temporal refuses them past `history.maximumSignalsPerExecution`. */
+  let signalsReceived = 0;
+  /** A callback whose signal Temporal refused asked this run to hand over (`final-close`). */
+  let handOverRequested = false;
+  const signalsBeforeHandOver =
+    settings.continueAsNewAfterSignals ?? DEFAULT_LIFECYCLE_SETTINGS.continueAsNewAfterSignals;
   const settled = new Map<number, Settlement>();
   let nextCommandId = 0;
   let persisted: PersistOutcome | undefined = input.resumeFrom ? { outcome: 'created' } : undefined;
@@ -289,11 +321,28 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
 
   setHandler(linkStateQuery, view);
   setHandler(paymentReceivedSignal, (payment) => {
+    signalsReceived++;
     queue.push({ kind: 'payment', payment });
   });
   setHandler(documentSettledSignal, (documentSettled) => {
+    signalsReceived++;
     queue.push({ kind: 'documentSettled', settled: documentSettled });
   });
+  if (finalClose) {
+    setHandler(
+      handOverUpdate,
+      () => {
+        handOverRequested = true;
+      },
+      {
+        // Refused updates leave no event: a burst of refused callbacks adds nothing to the history.
+        validator: () => {
+          rejectWhenTerminal();
+          if (handOverRequested) throw invalidChange('a hand-over is already due');
+        },
+      },
+    );
+  }
   setHandler(linkCreatedUpdate, async () => {
     await condition(() => persisted !== undefined);
     if (persisted && persisted.outcome !== 'created') throw refusal(persisted, state.terms.reference);
@@ -380,15 +429,18 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
    * Writes a transition. A change Postgres refuses as data is put on the timeline as `link.error`
    * (false is returned) rather than failing the workflow and stranding the link.
    */
-  async function record(change: Omit<LinkChange, 'linkId' | 'accountId'>): Promise<boolean> {
+  async function record(
+    change: Omit<LinkChange, 'linkId' | 'accountId'>,
+    write: typeof recordChange = recordChange,
+  ): Promise<boolean> {
     try {
-      await recordChange.executeWithOptions({ summary: `record ${changeName(change)}` }, [
+      await write.executeWithOptions({ summary: `record ${changeName(change)}` }, [
         { ...change, linkId, accountId },
       ]);
       return true;
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox);
+      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox, write);
       return false;
     }
   }
@@ -403,6 +455,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
     outbox?: OutboxItem[],
+    write: typeof recordChange = recordChange,
   ): Promise<void> {
     log.error('the link could not store a change', { linkId, during, err });
     const events = [
@@ -414,10 +467,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     ];
     try {
       // What the kept change announces goes with it (`outbox-deliveries` runs only).
-      await recordChange({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
+      await write({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
     } catch (again) {
       if ((!keep && !outbox?.length) || !isInvalidData(again)) throw again;
-      await recordChange({ linkId, accountId, events });
+      await write({ linkId, accountId, events });
     }
   }
 
@@ -475,13 +528,16 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     // Upserted in the same workflow task that schedules the write: the search attribute never
     // lags behind the row.
     upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: status }]);
-    await record({
-      patch: { status, closedAt: state.closedAt },
-      events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
-      ...(outboxDeliveries
-        ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
-        : {}),
-    });
+    await record(
+      {
+        patch: { status, closedAt: state.closedAt },
+        events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
+        ...(outboxDeliveries
+          ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
+          : {}),
+      },
+      closingWrite,
+    );
     if (!outboxDeliveries) {
       emit(`payment_link.${status}`, `status:${status}`);
       if (message) sendClosingMessage(message);
@@ -709,15 +765,34 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     settled.set(command.id, { ok: true });
   }
 
+  const historyLong = () =>
+    workflowInfo().continueAsNewSuggested ||
+    workflowInfo().historyLength >= settings.continueAsNewAfterEvents;
   // Hand over to a fresh run once history is long, at a quiet moment: nothing queued, no message
   // in flight, no handler mid-way. Everything the next run needs is in `state`.
+  // `final-close`: a steady stream of payments never leaves the queue empty, so what is queued
+  // goes along in the next run's input (only signals: an update waiting for its answer keeps the
+  // run), and signals count as well as events: Temporal refuses a run's signals past its limit
+  // whatever the length of its history.
   const handOverDue = () =>
-    (workflowInfo().continueAsNewSuggested ||
-      workflowInfo().historyLength >= settings.continueAsNewAfterEvents) &&
-    queue.length === 0 &&
-    inFlight.size === 0 &&
-    webhooks.size === 0 &&
-    allHandlersFinished();
+    finalClose
+      ? (historyLong() || signalsReceived >= signalsBeforeHandOver || handOverRequested) &&
+        queue.length <= MAX_CARRIED &&
+        queue.every(isCarriable) &&
+        inFlight.size === 0 &&
+        allHandlersFinished()
+      : historyLong() &&
+        queue.length === 0 &&
+        inFlight.size === 0 &&
+        webhooks.size === 0 &&
+        allHandlersFinished();
+  const handOver = () =>
+    continueAsNew<typeof paymentLinkWorkflow>({
+      terms: state.terms,
+      settings,
+      resumeFrom: state,
+      ...(finalClose ? { carried: queue.filter(isCarriable) } : {}),
+    });
 
   // ---- the lifecycle ----
   // The plan the API computed at create, or the one a previous run carried; computed by the
@@ -743,14 +818,14 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   }
 
   while (!isTerminal(state.status)) {
+    // `final-close`: before the next command, or a busy link would never get to it.
+    if (finalClose && handOverDue()) await handOver();
     const command = queue.shift();
     if (command) {
       await apply(command);
       continue;
     }
-    if (handOverDue()) {
-      await continueAsNew<typeof paymentLinkWorkflow>({ terms: state.terms, settings, resumeFrom: state });
-    }
+    if (handOverDue()) await handOver();
     const expiresAt = Date.parse(state.terms.expiresAt);
     const reminder = upcomingReminder();
     const wakeAt = Math.min(expiresAt, reminder ? Date.parse(reminder.at) : Number.POSITIVE_INFINITY);
@@ -802,7 +877,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.
   // A lean run also takes a signal that came with the very task that found its handlers finished
-  // (older runs ended there; their histories keep that).
+  // (older runs ended there; their histories keep that). On `final-close` runs this is also where
+  // a payment that came while the close was being written lands: the state is closed, so it is
+  // recorded as late and the close stands.
   do {
     for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
     await condition(allHandlersFinished);
