@@ -5,10 +5,10 @@
 import { z } from 'zod';
 import { AnalyticsParamsSchema } from '../analytics/link-analytics';
 import { analyticsPath } from '../analytics/openapi';
+import { CampaignRunSchema, CancelCampaignSchema } from '../campaigns/http';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
-import { CampaignRunSchema, CancelCampaignSchema } from './routes/campaign-runs';
 import {
   CustomerSchema,
   DocumentLinkSchema,

@@ -13,7 +13,7 @@ import { PaginationSchema } from '../api/pagination';
 import type { Db } from '../db/knex';
 import { linkUrl } from '../links/serialize';
 import type { Recipient } from './recipients';
-import type { CampaignRow } from './store';
+import type { CampaignRow } from './types';
 
 export const RECIPIENT_STATUSES = ['pending', 'created', 'failed', 'cancelled'] as const;
 
