@@ -9,6 +9,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
+import { TEST_ACCOUNT_ZONE } from '../helpers/clock';
 import { PUBLIC_BASE_URL, type Stack, startStack } from '../helpers/stack';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 
@@ -17,7 +18,7 @@ let other: { accountId: string; apiKey: string };
 
 beforeAll(async () => {
   stack = await startStack();
-  other = await createAccount(stack.db, 'Another shop');
+  other = await createAccount(stack.db, 'Another shop', TEST_ACCOUNT_ZONE);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -156,8 +157,9 @@ describe('creating a campaign', () => {
   });
 
   it('accepts a local send time still ahead somewhere on earth, and single_link campaigns with unlimited payments', async () => {
-    const local = await createCampaign({ schedule: { send_at_local: { date: day(1), time: '09:30' } } });
-    expect(local.schedule).toEqual({ send_at_local: { date: day(1), time: '09:30' } });
+    // Two days ahead: still to come in every zone at any hour (tomorrow 09:30 has passed in UTC+14 after 19:30 UTC).
+    const local = await createCampaign({ schedule: { send_at_local: { date: day(2), time: '09:30' } } });
+    expect(local.schedule).toEqual({ send_at_local: { date: day(2), time: '09:30' } });
     const single = await createCampaign({
       mode: 'single_link',
       link: { amount: 5000, currency: 'EUR', description: 'Charity gala ticket' },
