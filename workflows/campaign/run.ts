@@ -36,14 +36,14 @@ import { result, type Step } from './steps';
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 
 /** Single statements: a few seconds at most; an attempt stuck longer is on a dead worker. */
-const store = proxyActivities<CampaignActivities>({ startToCloseTimeout: '1 minute', retry });
+const storeActivities = proxyActivities<CampaignActivities>({ startToCloseTimeout: '1 minute', retry });
 
 /**
  * Pages make and cancel links: about a second of work, heartbeating, so a worker that dies
  * mid-page is noticed within the heartbeat timeout and the page retried elsewhere (finding the
  * links it had already made under their derived ids).
  */
-const pages = proxyActivities<CampaignActivities>({
+const pageActivities = proxyActivities<CampaignActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   retry,
@@ -70,7 +70,7 @@ export class CampaignRun {
     this.intervalMs = intervalMs;
     this.pageSize = pageSize;
     this.pages = new RunningPages((seqs, firstSlotAt) =>
-      pages.createCampaignLinks({ ...this.ref, seqs, firstSlotAt, intervalMs }),
+      pageActivities.createCampaignLinks({ ...this.ref, seqs, firstSlotAt, intervalMs }),
     );
   }
 
@@ -122,7 +122,7 @@ export class CampaignRun {
 
   async setStatus(status: CampaignStatus): Promise<void> {
     if (this.state.status === status) return;
-    await store.setCampaignStatus({ ...this.ref, status });
+    await storeActivities.setCampaignStatus({ ...this.ref, status });
     this.state.status = status;
   }
 
@@ -145,13 +145,13 @@ export class CampaignRun {
     if (!state.pendingCancelled) {
       yield this.setStatus('cancelled');
       yield this.pages.drain();
-      yield store.cancelCampaignPending(this.ref);
+      yield storeActivities.cancelCampaignPending(this.ref);
       state.pendingCancelled = true;
     }
     // Read after the waits: a second cancel may have asked for the links meanwhile.
     if (!state.cancel?.cancelLinks || state.linksCancelled) return 'done';
     const done = yield* result(
-      pages.cancelCampaignLinks({
+      pageActivities.cancelCampaignLinks({
         ...this.ref,
         afterSeq: state.cancelCursor,
         limit: this.input.settings.cancelPageSize,
@@ -187,7 +187,7 @@ export class CampaignRun {
       }
       await this.setStatus('running');
       try {
-        state.singleLink = await store.createCampaignSingleLink(this.ref);
+        state.singleLink = await storeActivities.createCampaignSingleLink(this.ref);
       } catch (err) {
         log.error('the campaign link could not be made; the campaign is cancelled', {
           campaignId: input.campaignId,
@@ -211,7 +211,7 @@ export class CampaignRun {
   private *scheduling(): Step {
     const { state, input } = this;
     const page = yield* result(
-      store.scheduleCampaignZones({
+      storeActivities.scheduleCampaignZones({
         ...this.ref,
         startedAt: input.startedAt,
         afterZone: state.zoneCursor,
@@ -220,7 +220,7 @@ export class CampaignRun {
     );
     state.zoneCursor = page.lastZone;
     if (page.done) {
-      state.nextDueAt = yield* result(store.nextCampaignDueAt(this.ref));
+      state.nextDueAt = yield* result(storeActivities.nextCampaignDueAt(this.ref));
       state.scheduled = true;
     }
   }
@@ -232,7 +232,7 @@ export class CampaignRun {
     if (dueIn > 0 && this.pages.size > 0) {
       // Nobody else is due yet: let the running pages finish (some may have been put off).
       yield this.pages.drain();
-      state.nextDueAt = yield* result(store.nextCampaignDueAt(this.ref));
+      state.nextDueAt = yield* result(storeActivities.nextCampaignDueAt(this.ref));
       return 'next';
     }
     if (state.nextDueAt === null) {
@@ -255,13 +255,13 @@ export class CampaignRun {
     }
     yield this.setStatus('running');
     const claimed = yield* result(
-      store.claimCampaignPage({ ...this.ref, limit: this.pageSize, exclude: this.pages.seqs() }),
+      storeActivities.claimCampaignPage({ ...this.ref, limit: this.pageSize, exclude: this.pages.seqs() }),
     );
     state.nextDueAt = claimed.nextDueAt;
     if (claimed.seqs.length === 0) {
       if (this.pages.size > 0) yield this.pages.oldest();
       else {
-        state.nextDueAt = yield* result(store.nextCampaignDueAt(this.ref));
+        state.nextDueAt = yield* result(storeActivities.nextCampaignDueAt(this.ref));
         // Due by the timer's clock but not yet by the worker's: look again shortly.
         if (state.nextDueAt !== null) yield condition(this.controlAsked, 250);
       }
