@@ -62,6 +62,7 @@ export function createReconcilerActivities(deps: ReconcilerActivityDeps) {
           links,
           sessions,
           recordLatePayment: createLatePayments({ recordPayments, temporal, taskQueue }),
+          logger: { warn: (fields, message) => log.warn(message, fields) },
         }),
       });
       const summary = await reconcile(options);

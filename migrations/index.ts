@@ -24,6 +24,9 @@ import * as campaigns from './20261124000900_campaigns';
 import * as outbox from './20261124001000_outbox';
 import * as linkViews from './20261124001100_link_views';
 import * as campaignProgress from './20261124001200_campaign_progress';
+import * as documentsAndProviderIds from './20261204190522_documents_and_provider_ids';
+import * as sessionReservations from './20261204190542_session_reservations';
+import * as linkReplacements from './20261204192353_link_replacements';
 
 type Migration = { up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> };
 
@@ -49,6 +52,9 @@ const MIGRATIONS: [string, Migration][] = [
   ['20261124001000_outbox', outbox],
   ['20261124001100_link_views', linkViews],
   ['20261124001200_campaign_progress', campaignProgress],
+  ['20261204190522_documents_and_provider_ids', documentsAndProviderIds],
+  ['20261204190542_session_reservations', sessionReservations],
+  ['20261204192353_link_replacements', linkReplacements],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

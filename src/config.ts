@@ -93,6 +93,12 @@ const EnvSchema = z.object({
       }
     })
     .optional(),
+  /**
+   * `true`: workers (and clients) also take payloads that are not encrypted, for a deployment that
+   * still runs links started before the codec. Off by default: a plaintext payload can come from
+   * anyone who reaches Temporal (a forged `paymentReceived`), see src/temporal/payload-codec.ts.
+   */
+  PAYLOAD_CODEC_ACCEPT_PLAINTEXT: z.enum(['true', 'false']).default('false'),
   /** Bearer token for POST /codec/decode|encode (the Temporal UI's codec endpoint); unset: endpoint off. */
   CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Origins allowed to call the codec endpoint from a browser (the Temporal UI), comma-separated. */
@@ -165,6 +171,8 @@ export interface PayloadCodecConfig {
   keys: CodecKeys;
   /** PAYLOAD_CODEC_KEYS unset: the development key, which the repository publishes. */
   developmentKey: boolean;
+  /** A payload that is not encrypted: refused, or passed (PAYLOAD_CODEC_ACCEPT_PLAINTEXT=true). */
+  plaintext: 'refuse' | 'pass';
   /** Undefined: the codec endpoint is off (`npm start` makes one up for its own dev UI). */
   authToken: string | undefined;
   /** Browser origins allowed to call the codec endpoint (the Temporal UI). */
@@ -282,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     payloadCodec: {
       keys: parseCodecKeys(e.PAYLOAD_CODEC_KEYS ?? DEVELOPMENT_PAYLOAD_CODEC_KEYS),
       developmentKey: !e.PAYLOAD_CODEC_KEYS,
+      plaintext: e.PAYLOAD_CODEC_ACCEPT_PLAINTEXT === 'true' ? 'pass' : 'refuse',
       authToken: e.CODEC_AUTH_TOKEN,
       corsOrigins: (
         e.CODEC_CORS_ORIGINS ??

@@ -3,6 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 /** Ids are opaque, prefixed by kind (Stripe-style) so a misplaced id is obvious in logs. */
 export const newId = (prefix: string): string => `${prefix}_${randomBytes(12).toString('base64url')}`;
 
+/**
+ * An id that the same `parts` always give, shaped like newId's: for what must be made once
+ * whoever asks and however often (the replacement of a reissued link).
+ */
+export const derivedId = (prefix: string, ...parts: string[]): string =>
+  `${prefix}_${createHash('sha256').update(parts.join('\u0000')).digest().subarray(0, 12).toString('base64url')}`;
+
 /** 192 bits: the public link token is the only thing guarding a link page. */
 export const newLinkToken = (): string => randomBytes(24).toString('base64url');
 

@@ -31,11 +31,15 @@ const EMBEDDED_POSTGRES_PORT = 54329;
 
 // The only entry point allowed development defaults (sandbox on, private webhook URLs).
 const config = loadConfig(process.env, { role: 'all-in-one' });
-const dataConverter = payloadDataConverter(config.payloadCodec.keys);
+const dataConverter = payloadDataConverter(config.payloadCodec.keys, config.payloadCodec);
 // The dev server's UI has no login to pass a token from: it gets one in its codec endpoint's path.
 const codecAuthToken = config.payloadCodec.authToken ?? randomBytes(32).toString('base64url');
 const logger = createLogger(config.logLevel, 'paylinks', { pretty: prettyFor(config.logFormat) });
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
+if (config.payloadCodec.plaintext === 'pass')
+  logger.warn(
+    'PAYLOAD_CODEC_ACCEPT_PLAINTEXT=true: payloads that are not encrypted are taken, including ones forged by anyone who reaches Temporal',
+  );
 const shutdown = new Shutdown(logger);
 shutdown.onSignals();
 
@@ -109,6 +113,7 @@ try {
     dataConverter,
     webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
     stripeApiBaseUrl: config.stripeApiBaseUrl,
+    sandboxSecret: config.sandboxSecret,
     // The outbox drainer (webhooks, closing messages) runs with the worker; PGlite serves one
     // session at a time, so there it polls instead of holding a LISTEN session.
     logger,

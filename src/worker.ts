@@ -16,7 +16,11 @@ import { createPaylinksWorker } from './worker/create-worker';
 const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel, 'paylinks-worker', { pretty: prettyFor(config.logFormat) });
 installTemporalRuntime({ logger, metricsBind: config.temporal.metricsBind });
-const dataConverter = payloadDataConverter(config.payloadCodec.keys);
+const dataConverter = payloadDataConverter(config.payloadCodec.keys, config.payloadCodec);
+if (config.payloadCodec.plaintext === 'pass')
+  logger.warn(
+    'PAYLOAD_CODEC_ACCEPT_PLAINTEXT=true: payloads that are not encrypted are taken, including ones forged by anyone who reaches Temporal',
+  );
 if (config.payloadCodec.developmentKey)
   logger.warn(
     'PAYLOAD_CODEC_KEYS is unset: Temporal payloads are encrypted with the published development key',
@@ -52,6 +56,7 @@ const worker = await createPaylinksWorker({
   dataConverter,
   webhookEgress: { allowPrivate: config.allowPrivateWebhookUrls },
   stripeApiBaseUrl: config.stripeApiBaseUrl,
+  sandboxSecret: config.sandboxSecret,
   // The outbox drainer (webhooks, closing messages) runs in this process too.
   logger,
 });

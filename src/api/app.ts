@@ -29,6 +29,7 @@ import { CUSTOMER_PAGE_PATHS, customerPageErrors } from './customer-page-errors'
 import { ApiError, errorHandler } from './errors';
 import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate-limits';
 import { countCallbackFailures, requestLog } from './request-log';
+import { accountRoutes } from './routes/account';
 import { analyticsRoutes } from './routes/analytics';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
@@ -170,6 +171,7 @@ export function createApp(deps: AppDeps): Express {
         links: deps.links,
         sessions,
         recordLatePayment: deps.recordLatePayment,
+        logger: deps.logger,
       }),
     }),
   );
@@ -194,6 +196,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(commerceRoutes(deps));
   v1.use(webhookRoutes(deps));
   v1.use(paymentProviderRoutes(deps));
+  v1.use(accountRoutes(deps));
   v1.use(paymentRoutes(deps));
   v1.use(analyticsRoutes(deps));
   v1.use('/campaigns', campaignRunRoutes(deps));

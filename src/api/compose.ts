@@ -18,6 +18,7 @@ import { createLatePayments } from '../payments/late-payments';
 import { sandboxProvider } from '../payments/provider';
 import { createProviderDirectory } from '../payments/provider-directory';
 import { createProviderSettings } from '../payments/provider-settings';
+import { createProviderTermsCheck } from '../payments/provider-terms';
 import { createPaymentRecorder } from '../payments/record-payment';
 import { createRefunds } from '../payments/refunds';
 import type { ResolveHost } from '../webhooks/egress';
@@ -89,6 +90,7 @@ export function composeApi(w: ApiWiring): PaylinksApi {
     ...(w.temporalRpcTimeoutMs ? { temporalRpcTimeoutMs: w.temporalRpcTimeoutMs } : {}),
     logger: w.logger,
     commerce,
+    providerTermsProblem: createProviderTermsCheck(w.db),
   });
   const app = createApp({
     db: w.db,

@@ -34,7 +34,8 @@ export interface IdempotencyOptions {
 
 /** Longer than any request runs (link creation waits at most twice LINK_CREATE_WAIT_MS). */
 export const LEASE_SECONDS = 60;
-const HEADER = 'Idempotency-Key';
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+const HEADER = IDEMPOTENCY_HEADER;
 
 const hashOf = (body: unknown) =>
   createHash('sha256')

@@ -125,7 +125,11 @@ export function campaignPaths(h: OpenApiHelpers): Record<string, Json> {
           'Every recipient and what became of them, as CSV (one row per payment for a single_link campaign)',
         parameters: [h.idParam('campaign')],
         responses: {
-          '200': { description: 'CSV, streamed', content: { 'text/csv': { schema: { type: 'string' } } } },
+          '200': {
+            description:
+              'CSV, streamed. Made safe to open in a spreadsheet: a text cell starting with =, +, -, @, tab or CR is prefixed with a single quote, except a phone in E.164 (+ and digits), which a spreadsheet can only read as a number',
+            content: { 'text/csv': { schema: { type: 'string' } } },
+          },
           '401': h.errorResponse('Missing or invalid API key'),
           '404': h.errorResponse('No such campaign in this account'),
         },

@@ -6,9 +6,11 @@ import { z } from 'zod';
 import { AnalyticsParamsSchema } from '../analytics/link-analytics';
 import { analyticsPath } from '../analytics/openapi';
 import { CampaignRunSchema, CancelCampaignSchema } from '../campaigns/http';
+import { DOCUMENT_STATUSES } from '../commerce/stores';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
+import { AccountSettingsSchema } from './routes/account';
 import {
   CustomerSchema,
   DocumentLinkSchema,
@@ -112,6 +114,65 @@ const LINK_WITH_VIEWS: Json = {
   },
 };
 
+const money = (description: string): Json => ({ type: 'integer', minimum: 0, description });
+
+const DOCUMENT_STATUS: Json = {
+  type: 'string',
+  enum: [...DOCUMENT_STATUSES],
+  description:
+    '`open` → `partially_paid` → `paid` by what its links collected and kept. Once money went back: `partially_refunded` (some of it kept) or `refunded` (none kept), unless what is kept still pays the document in full (a refunded over-collection leaves it `paid`). A refund makes the difference owed again; every refund that reduces the document is announced as `invoice.refunded` / `order.refunded`.',
+};
+
+/** What an invoice's or an order's figures mean, the same for both. */
+const documentFigures = (due: string): Record<string, Json> => ({
+  amount_paid: money(
+    `What its links collected in its currency (minor units), refunded or not; may exceed \`${due}\` when a payment was over-collected (flagged for review)`,
+  ),
+  amount_refunded: money('What was given back of `amount_paid` (minor units)'),
+  currency: { type: 'string', description: 'ISO 4217; a link for the document must be in it' },
+  status: DOCUMENT_STATUS,
+});
+
+const INVOICE: Json = {
+  type: 'object',
+  required: ['id', 'object', 'number', 'amount_due', 'amount_paid', 'amount_refunded', 'currency', 'status'],
+  properties: {
+    id: { type: 'string' },
+    object: { const: 'invoice' },
+    number: { type: 'string' },
+    customer_id: { type: ['string', 'null'] },
+    amount_due: money('What the invoice asks for (minor units)'),
+    ...documentFigures('amount_due'),
+    due_date: { type: 'string', format: 'date' },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+};
+
+const ORDER: Json = {
+  type: 'object',
+  required: ['id', 'object', 'amount', 'amount_paid', 'amount_refunded', 'currency', 'status'],
+  properties: {
+    id: { type: 'string' },
+    object: { const: 'order' },
+    customer_id: { type: ['string', 'null'] },
+    amount: money('What the order asks for (minor units)'),
+    ...documentFigures('amount'),
+    description: { type: ['string', 'null'] },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+};
+
+/** `ok()` with the answer's schema named. */
+const okWith = (description: string, schema: string, status = '200') => ({
+  ...ok(description, status),
+  [status]: {
+    description,
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+  },
+});
+
 export function buildOpenApiDocument(serverUrl: string): Json {
   const list = (summary: string, query: z.ZodObject = PaginationSchema) => ({
     summary,
@@ -133,6 +194,8 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `paylinks accounts create`' },
       },
       schemas: {
+        Invoice: INVOICE,
+        Order: ORDER,
         Error: {
           type: 'object',
           required: ['error'],
@@ -155,6 +218,8 @@ export function buildOpenApiDocument(serverUrl: string): Json {
       '/v1/payment_links': {
         post: {
           summary: 'Create a payment link',
+          description:
+            "With `invoice_id` or `order_id` the link collects for that document: it must be one of the account's own, in its currency, single-use (`max_payments` 1) and ask at most its open balance (`amount_due` − (`amount_paid` − `amount_refunded`)), else a 400 naming `invoice_id`/`order_id`, `currency`, `max_payments` or `amount`. On an account paid through Stripe, an amount Stripe cannot charge in its own units (a fraction of an MGA, a last digit other than 0 in KWD…) or a currency it does not support is a 400 naming `amount`, `line_items.<i>.unit_amount`, `min_partial_amount` or `currency` (docs/STRIPE-UNITS.md).",
           parameters: [idempotencyKey],
           requestBody: body(CreatePaymentLinkSchema),
           responses: {
@@ -178,26 +243,39 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         },
         post: {
           summary: 'Update an open payment link',
-          parameters: [idParam('link')],
+          description:
+            'With an Idempotency-Key, a retry whose first attempt changed the link answers that change again (never "expires_at must be later" for its own extension).',
+          parameters: [idParam('link'), idempotencyKey],
           requestBody: body(UpdatePaymentLinkSchema),
-          responses: { ...ok('The link'), '409': errorResponse('The link is closed') },
+          responses: {
+            ...ok('The link'),
+            '409': errorResponse('The link is closed, or the Idempotency-Key is used'),
+          },
         },
       },
       '/v1/payment_links/{id}/cancel': {
         post: {
           summary: 'Cancel a payment link',
-          parameters: [idParam('link')],
+          description:
+            'Safe to retry: the same request again (same reason and notice, or the same Idempotency-Key) after the link was cancelled by it answers 200 with the cancelled link. Another cancel of a closed link is a 409.',
+          parameters: [idParam('link'), idempotencyKey],
           requestBody: body(CancelSchema),
-          responses: { ...ok('The cancelled link'), '409': errorResponse('Already closed') },
+          responses: {
+            ...ok('The cancelled link'),
+            '409': errorResponse('Already closed (by another request), or the Idempotency-Key is used'),
+          },
         },
       },
       '/v1/payment_links/{id}/reissue': {
         post: {
           summary: 'Reissue an expired or cancelled link',
+          description:
+            'A link is reissued once: asked again (or concurrently), the answer is the replacement already made (200), whatever its status since; reissue that one to make the next.',
           parameters: [idParam('link'), idempotencyKey],
           requestBody: body(ReissueSchema),
           responses: {
             ...ok('The new link', '201'),
+            ...ok('The replacement made by an earlier reissue of this link'),
             '409': errorResponse('The link is still open, or the Idempotency-Key is used'),
           },
         },
@@ -249,7 +327,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           summary: 'Create an invoice',
           parameters: [idempotencyKey],
           requestBody: body(InvoiceSchema),
-          responses: { ...ok('The invoice', '201'), '409': keyConflict },
+          responses: { ...okWith('The invoice', 'Invoice', '201'), '409': keyConflict },
         },
         get: list('List invoices'),
       },
@@ -257,7 +335,7 @@ export function buildOpenApiDocument(serverUrl: string): Json {
         get: {
           summary: 'Retrieve an invoice',
           parameters: [idParam('invoice')],
-          responses: ok('The invoice'),
+          responses: okWith('The invoice', 'Invoice'),
         },
       },
       '/v1/invoices/{id}/payment_link': {
@@ -273,12 +351,16 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           summary: 'Create an order',
           parameters: [idempotencyKey],
           requestBody: body(OrderSchema),
-          responses: { ...ok('The order', '201'), '409': keyConflict },
+          responses: { ...okWith('The order', 'Order', '201'), '409': keyConflict },
         },
         get: list('List orders'),
       },
       '/v1/orders/{id}': {
-        get: { summary: 'Retrieve an order', parameters: [idParam('order')], responses: ok('The order') },
+        get: {
+          summary: 'Retrieve an order',
+          parameters: [idParam('order')],
+          responses: okWith('The order', 'Order'),
+        },
       },
       '/v1/orders/{id}/payment_link': {
         post: {
@@ -312,6 +394,18 @@ export function buildOpenApiDocument(serverUrl: string): Json {
           responses: ok('The provider, prefixes of its secrets, and the webhook URL to register at Stripe'),
         },
         get: { summary: "The account's payment provider", responses: ok('The provider') },
+      },
+      '/v1/account': {
+        get: { summary: 'The account and its settings', responses: ok('The account') },
+        patch: {
+          summary:
+            "Change the account's settings: auto_refund_late_payments refunds a payment that reaches a link after it closed, instead of leaving it for refund review",
+          requestBody: body(AccountSettingsSchema),
+          responses: {
+            ...ok('The account'),
+            '400': errorResponse('A setting of the wrong type; `param` names it'),
+          },
+        },
       },
       '/v1/payments/{id}': {
         get: {

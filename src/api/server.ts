@@ -29,7 +29,7 @@ const temporal = await connectClient(
     temporalAccessOf(config.temporal, config.temporal.address ?? `127.0.0.1:${config.temporal.port}`),
   ),
   config.temporal.namespace,
-  payloadDataConverter(config.payloadCodec.keys),
+  payloadDataConverter(config.payloadCodec.keys, config.payloadCodec),
   { rpcMs: config.temporal.rpcTimeoutMs, workerMs: config.linkCreateWaitMs },
 );
 shutdown.add('Temporal client', () => temporal.connection.close());

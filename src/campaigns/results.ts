@@ -12,6 +12,7 @@ import { LINK_STATUSES } from '../../workflows/payment-link/contract';
 import { PaginationSchema } from '../api/pagination';
 import type { Db } from '../db/knex';
 import { linkUrl } from '../links/serialize';
+import { inertCell } from './inert-cell';
 import type { Recipient } from './recipients';
 import type { CampaignRow } from './types';
 
@@ -179,12 +180,6 @@ export const PAYMENT_RESULT_COLUMNS = [
   'paid_at',
 ] as const;
 
-/**
- * Text a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with a quote: names
- * and references come from imported files, and results.csv is opened in spreadsheets.
- */
-const inert = (value: string | null) => (value && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
-
 interface PaymentResultRow {
   id: string;
   link_id: string;
@@ -266,10 +261,10 @@ export async function resultsCsv(db: Db, campaign: CampaignRow, publicBaseUrl: s
         for (const r of batch)
           yield {
             seq: r.seq,
-            name: inert(r.name),
+            name: r.name,
             email: r.email,
             phone: r.phone,
-            reference: inert(r.reference),
+            reference: r.reference,
             amount: r.amount ?? campaign.link.amount ?? null,
             currency: campaign.link.currency,
             recipient_status: r.status,
@@ -302,7 +297,12 @@ export async function resultsCsv(db: Db, campaign: CampaignRow, publicBaseUrl: s
     stringify({
       header: true,
       columns: [...columns],
-      cast: { date: (d) => d.toISOString(), boolean: (b) => (b ? 'true' : 'false') },
+      cast: {
+        date: (d) => d.toISOString(),
+        boolean: (b) => (b ? 'true' : 'false'),
+        // results.csv is opened in spreadsheets: no cell, whoever wrote it, may run as a formula.
+        string: (value, context) => (context.header ? value : inertCell(value, context.column)),
+      },
     }),
     () => {},
   );

@@ -74,8 +74,8 @@ export function campaignRequest(opts: CreateOptions): Record<string, unknown> {
   const amount = parseTypedAmount(opts.amount, currency, 'en');
   if (!amount.ok || amount.minor <= 0)
     throw new CliError(
-      amount.ok || amount.reason === 'not_a_number'
-        ? `--amount: "${opts.amount}" is not a positive amount such as 25 or 19.99`
+      amount.ok || amount.reason !== 'too_many_decimals'
+        ? `--amount: "${opts.amount}" is not a positive amount such as 25, 19.99 or 1,250.00`
         : `--amount: ${currency} has ${currencyExponent(currency)} decimals at most ("${opts.amount}")`,
     );
   const channels = opts.channels

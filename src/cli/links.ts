@@ -10,7 +10,7 @@ import { loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
 import { temporalAccessOf, temporalConnectionOptions } from '../temporal/connection-options';
 import { formatTimeline, historyTimeline } from '../temporal/history-timeline';
-import { payloadDataConverter, revealEncodedFailures } from '../temporal/payload-codec';
+import { legacyPlaintextDataConverter, revealEncodedFailures } from '../temporal/payload-codec';
 import { action, CliError, callApi, print } from './api-client';
 
 interface LinkJson {
@@ -195,7 +195,8 @@ export function registerLinkCommands(program: Command, links: Command): void {
           temporalConnectionOptions(temporalAccessOf(config.temporal, address)),
           config.temporal.namespace,
           // The history's payloads are encrypted: the timeline decodes them with the engine's keys.
-          payloadDataConverter(config.payloadCodec.keys),
+          // It only reads: a history from before the codec (or a forged plaintext event) shows too.
+          legacyPlaintextDataConverter(config.payloadCodec.keys),
         );
         try {
           let history: Awaited<ReturnType<ReturnType<typeof client.workflow.getHandle>['fetchHistory']>>;

@@ -48,7 +48,7 @@ export function repairCommand(
         const temporal = new Client({
           connection,
           namespace: config.temporal.namespace,
-          dataConverter: payloadDataConverter(config.payloadCodec.keys),
+          dataConverter: payloadDataConverter(config.payloadCodec.keys, config.payloadCodec),
         });
         const results = await withDb(async (db) => {
           const repair = createLinkRepair({

@@ -10,6 +10,7 @@ import { ApiError } from '../api/errors';
 import { CreatePaymentLinkSchema, MAX_LINK_LIFETIME_DAYS } from '../links/create-link';
 import { documentHasOpenLink, type LinkService } from '../links/link-service';
 import type { LinkRow, LinkStore } from '../links/link-store';
+import { invoiceBalance, orderBalance } from './document-terms';
 import type { CommerceStores } from './stores';
 
 /** What a merchant may choose for a document's link; the rest comes from the document. */
@@ -86,7 +87,7 @@ export function createDocumentLinks(deps: {
           : (DateTime.fromJSDate(invoice.due_date as Date).toISODate() as string);
       const schedule = invoiceSchedule(dueDate, customer?.timezone ?? account.timezone, DateTime.utc());
       const body = CreatePaymentLinkSchema.parse({
-        amount: invoice.amount_due - invoice.amount_paid,
+        amount: invoiceBalance(invoice),
         currency: invoice.currency,
         description: `Invoice ${invoice.number}`,
         ...(invoice.customer_id ? { customer_id: invoice.customer_id } : {}),
@@ -110,7 +111,7 @@ export function createDocumentLinks(deps: {
       if (order.status === 'paid') throw ApiError.unprocessable('The order is already paid', 'order_paid');
       await refuseWhenOpen(account.id, { orderId }, reserved);
       const body = CreatePaymentLinkSchema.parse({
-        amount: order.amount,
+        amount: orderBalance(order),
         currency: order.currency,
         ...(order.description ? { description: order.description } : {}),
         ...(order.customer_id ? { customer_id: order.customer_id } : {}),

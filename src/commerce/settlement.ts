@@ -1,11 +1,12 @@
 /**
- * How invoices and orders follow the links that collect for them: an invoice is paid (or partly)
- * by what its links collected in its currency; an order is paid when one link collected it whole.
+ * How invoices and orders follow the links that collect for them: a document is paid (or partly)
+ * by what its links collected in its currency and kept (a refund takes back what it gave back).
  * A payment that would take a document past what it is owed is flagged for a refund, never
  * silently counted as a success.
  */
 import type { PaymentFlag } from '../../workflows/payment-link/payments';
 import type { Db } from '../db/knex';
+import type { DocumentStatus } from './stores';
 
 export interface DocumentBalance {
   kind: 'invoice' | 'order';
@@ -20,6 +21,12 @@ export interface DocumentBalance {
 
 const OPEN_LINK_STATUSES = ['active', 'partially_paid'];
 
+/** Where each kind of document keeps its figures. */
+const DOCUMENTS = {
+  invoice: { table: 'invoices', column: 'invoice_id', due: 'amount_due' },
+  order: { table: 'orders', column: 'order_id', due: 'amount' },
+} as const;
+
 /**
  * Locks the invoice or order the link collects for (if any) and returns its balance. Two links
  * recording payments for one document at once are serialised here, so neither misses the other.
@@ -32,44 +39,29 @@ export async function lockDocumentOf(
   const link = await tx('payment_links')
     .where({ id: linkId, account_id: accountId })
     .first('invoice_id', 'order_id');
-  if (link?.invoice_id) {
-    const invoice = await tx('invoices')
-      .where({ id: link.invoice_id, account_id: accountId })
-      .forUpdate()
-      .first('id', 'currency', 'amount_due', 'amount_paid', 'status');
-    return (
-      invoice && {
-        kind: 'invoice',
-        id: invoice.id,
-        currency: invoice.currency,
-        amountDue: invoice.amount_due,
-        amountPaid: invoice.amount_paid,
-        paid: invoice.status === 'paid',
-      }
-    );
-  }
-  if (link?.order_id) {
-    const order = await tx('orders')
-      .where({ id: link.order_id, account_id: accountId })
-      .forUpdate()
-      .first('id', 'currency', 'amount', 'status');
-    return (
-      order && {
-        kind: 'order',
-        id: order.id,
-        currency: order.currency,
-        amountDue: order.amount,
-        amountPaid: order.status === 'paid' ? order.amount : 0,
-        paid: order.status === 'paid',
-      }
-    );
-  }
-  return undefined;
+  const kind = link?.invoice_id ? 'invoice' : link?.order_id ? 'order' : undefined;
+  if (!kind) return undefined;
+  const { table, column, due } = DOCUMENTS[kind];
+  const row = await tx(table)
+    .where({ id: link[column], account_id: accountId })
+    .forUpdate()
+    .first('id', 'currency', `${due} as due`, 'amount_paid', 'amount_refunded', 'status');
+  return (
+    row && {
+      kind,
+      id: row.id,
+      currency: row.currency,
+      amountDue: row.due,
+      // Money given back no longer pays the document: what is kept is what counts.
+      amountPaid: row.amount_paid - row.amount_refunded,
+      paid: row.status === 'paid',
+    }
+  );
 }
 
 /**
- * What a payment that adds `collected` to a link in `currency` means for its document: once the
- * document is settled, anything more is collected twice.
+ * What a payment that adds `collected` to a link in `currency` means for its document: anything
+ * past what the document is owed is collected twice.
  */
 export function documentFlags(
   document: DocumentBalance | undefined,
@@ -77,42 +69,67 @@ export function documentFlags(
   collected: number,
 ): PaymentFlag[] {
   if (!document || document.currency !== currency || collected <= 0) return [];
-  if (document.kind === 'order') return document.paid ? ['over_collected'] : [];
   return document.amountPaid + collected > document.amountDue ? ['over_collected'] : [];
 }
 
-/** Brings the link's invoice and order up to date with what its links have collected. */
-export async function settleDocuments(tx: Db, accountId: string, linkId: string): Promise<void> {
-  // Locked first, as its own statement: the sum below then sees every committed payment of the
-  // invoice's other links, so two links settling at once cannot lose one another's amounts.
-  await tx.raw(
-    `SELECT 1 FROM invoices
-      WHERE account_id = ? AND id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
-      FOR UPDATE`,
-    [accountId, linkId, accountId],
-  );
-  // Only links in the invoice's own currency count towards it.
-  await tx.raw(
-    `UPDATE invoices AS i
-        SET amount_paid = s.paid,
-            status = CASE WHEN s.paid >= i.amount_due THEN 'paid' WHEN s.paid > 0 THEN 'partially_paid' ELSE i.status END
-       FROM (SELECT inv.id AS invoice_id, COALESCE(SUM(l.amount_paid), 0) AS paid
-               FROM invoices inv
-               JOIN payment_links l ON l.account_id = inv.account_id AND l.invoice_id = inv.id AND l.currency = inv.currency
-              WHERE inv.account_id = ?
-                AND inv.id = (SELECT invoice_id FROM payment_links WHERE id = ? AND account_id = ?)
-              GROUP BY inv.id) AS s
-      WHERE i.account_id = ? AND i.id = s.invoice_id`,
-    [accountId, linkId, accountId, accountId],
-  );
-  // An order is paid by a link in its currency that collected its whole amount.
-  await tx.raw(
-    `UPDATE orders AS o SET status = 'paid'
-       FROM payment_links AS l
-      WHERE l.id = ? AND l.account_id = ? AND o.account_id = l.account_id AND o.id = l.order_id
-        AND l.status IN ('paid', 'completed') AND l.currency = o.currency AND l.amount_paid >= o.amount`,
-    [linkId, accountId],
-  );
+export interface SettledDocument {
+  kind: 'invoice' | 'order';
+  id: string;
+  status: DocumentStatus;
+  amountPaid: number;
+  amountRefunded: number;
+}
+
+/**
+ * Brings the link's invoice and order up to date with what its links collected and what was
+ * refunded of it: `amount_paid` sums the links in the document's currency, `amount_refunded` what
+ * was given back of their payments that counted (a late or set-aside payment never paid the
+ * document, so its refund does not unpay it). Returns the documents as they now are.
+ */
+export async function settleDocuments(tx: Db, accountId: string, linkId: string): Promise<SettledDocument[]> {
+  const settled: SettledDocument[] = [];
+  for (const kind of ['invoice', 'order'] as const) {
+    const { table, column, due } = DOCUMENTS[kind];
+    // Locked first, as its own statement: the sums below then see every committed payment of the
+    // document's other links, so two links settling at once cannot lose one another's amounts.
+    const locked = await tx.raw(
+      `SELECT id FROM ?? WHERE account_id = ? AND id = (SELECT ?? FROM payment_links WHERE id = ? AND account_id = ?)
+          FOR UPDATE`,
+      [table, accountId, column, linkId, accountId],
+    );
+    const documentId: string | undefined = locked.rows[0]?.id;
+    if (!documentId) continue;
+    const { rows } = await tx.raw(
+      `UPDATE ?? AS d
+          SET amount_paid = s.paid,
+              amount_refunded = s.refunded,
+              status = CASE WHEN s.paid - s.refunded >= d.?? THEN 'paid'
+                            WHEN s.refunded > 0 AND s.paid - s.refunded > 0 THEN 'partially_refunded'
+                            WHEN s.refunded > 0 THEN 'refunded'
+                            WHEN s.paid > 0 THEN 'partially_paid'
+                            ELSE 'open' END
+         FROM (SELECT COALESCE(SUM(l.amount_paid), 0) AS paid, COALESCE(SUM(r.refunded), 0) AS refunded
+                 FROM ?? AS doc
+                 JOIN payment_links l ON l.account_id = doc.account_id AND l.?? = doc.id AND l.currency = doc.currency
+                 LEFT JOIN LATERAL (
+                      SELECT SUM(LEAST(p.amount_refunded, p.amount_collected)) AS refunded
+                        FROM payments p WHERE p.account_id = l.account_id AND p.link_id = l.id) AS r ON true
+                WHERE doc.account_id = ? AND doc.id = ?) AS s
+        WHERE d.account_id = ? AND d.id = ?
+        RETURNING d.id, d.status, d.amount_paid, d.amount_refunded`,
+      [table, due, table, column, accountId, documentId, accountId, documentId],
+    );
+    const row = rows[0];
+    if (row)
+      settled.push({
+        kind,
+        id: row.id,
+        status: row.status,
+        amountPaid: Number(row.amount_paid),
+        amountRefunded: Number(row.amount_refunded),
+      });
+  }
+  return settled;
 }
 
 /**

@@ -4,6 +4,19 @@
  */
 import type { Db } from '../db/knex';
 
+/**
+ * open → partially_paid → paid by what its links collected and kept; once money went back,
+ * partially_refunded (some kept) or refunded (none kept), unless what is kept still pays it.
+ */
+export const DOCUMENT_STATUSES = [
+  'open',
+  'partially_paid',
+  'paid',
+  'partially_refunded',
+  'refunded',
+] as const;
+export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
+
 export interface CustomerRow {
   id: string;
   account_id: string;
@@ -22,10 +35,13 @@ export interface InvoiceRow {
   number: string;
   customer_id: string | null;
   amount_due: number;
+  /** What its links collected in its currency, refunded or not. */
   amount_paid: number;
+  /** What was given back of that: the invoice is owed amount_due − (amount_paid − amount_refunded). */
+  amount_refunded: number;
   currency: string;
   due_date: string;
-  status: 'open' | 'partially_paid' | 'paid';
+  status: DocumentStatus;
   metadata: Record<string, string>;
   created_at: Date;
 }
@@ -35,9 +51,11 @@ export interface OrderRow {
   account_id: string;
   customer_id: string | null;
   amount: number;
+  amount_paid: number;
+  amount_refunded: number;
   currency: string;
   description: string | null;
-  status: 'open' | 'paid';
+  status: DocumentStatus;
   metadata: Record<string, string>;
   created_at: Date;
 }

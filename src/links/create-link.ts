@@ -134,6 +134,9 @@ export const CreatePaymentLinkSchema = z
     if (body.customer !== undefined && body.customer_id !== undefined) {
       issue('customer_id', 'give either customer or customer_id, not both');
     }
+    if (body.invoice_id !== undefined && body.order_id !== undefined) {
+      issue('order_id', 'give either invoice_id or order_id, not both');
+    }
     if (body.expires_at !== undefined && body.expires_in !== undefined) {
       issue('expires_in', 'give either expires_at or expires_in, not both');
     }

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import {
   type Client,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   type WorkflowHandle,
+  WorkflowNotFoundError,
   type WorkflowStartOptions,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
@@ -29,8 +31,9 @@ import {
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
 import type { AuthenticatedAccount } from '../accounts/accounts';
 import { ApiError } from '../api/errors';
+import { checkDocumentTerms } from '../commerce/document-terms';
 import type { CommerceStores } from '../commerce/stores';
-import { newId, newLinkToken } from '../ids';
+import { derivedId, ID_PREFIX, newId, newLinkToken } from '../ids';
 import type { Logger } from '../logger';
 import { isTemporalUnavailable } from '../temporal/unavailable';
 import {
@@ -56,6 +59,14 @@ export interface LinkServiceDeps {
   temporalRpcTimeoutMs?: number;
   logger: Logger;
   commerce: CommerceStores;
+  /**
+   * What the account's payment provider cannot charge of these terms (Stripe's units), as the
+   * field to name and why; undefined: nothing. Left out: no provider rule is checked.
+   */
+  providerTermsProblem?: (
+    accountId: string,
+    terms: LinkTerms,
+  ) => Promise<{ param: string; message: string } | undefined>;
 }
 
 class TimedOut extends Error {}
@@ -231,6 +242,8 @@ export function createLinkService(deps: LinkServiceDeps) {
     body: CreatePaymentLinkBody,
     extras: { reissuedFrom?: string; linkId?: string },
   ): Promise<LinkTerms> {
+    // A link for an invoice or an order fits it, or nothing is started (400 naming the field).
+    await checkDocumentTerms(commerce, account.id, body);
     let customer: ({ id: string } & Customer) | undefined;
     if (body.customer_id) {
       const stored = await commerce.findCustomer(account.id, body.customer_id);
@@ -259,7 +272,37 @@ export function createLinkService(deps: LinkServiceDeps) {
       if (err instanceof LinkTermsError) throw ApiError.invalid(err.message, err.param);
       throw err;
     }
+    const problem = await deps.providerTermsProblem?.(account.id, terms);
+    if (problem) throw ApiError.invalid(`Invalid ${problem.param}: ${problem.message}`, problem.param);
     return terms;
+  }
+
+  /**
+   * What an earlier reissue did with this replacement id: nothing yet (undefined: start it, or
+   * join its running workflow), made the link (its row), or was refused (its run closed without
+   * storing a row).
+   */
+  async function reissueAttempt(
+    account: AuthenticatedAccount,
+    newLinkId: string,
+  ): Promise<LinkRow | 'refused' | undefined> {
+    const row = await links.findLink(account.id, newLinkId);
+    if (row) return row;
+    let running: boolean;
+    try {
+      const { status } = await temporal.workflow.getHandle(linkWorkflowId(newLinkId)).describe();
+      running = status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      if (isTemporalUnavailable(err))
+        throw ApiError.unavailable(
+          'The payment link could not be reissued right now; nothing was made. Retry later.',
+        );
+      throw err;
+    }
+    if (running) return undefined;
+    // Closed: its row may have been stored between the look-up above and now.
+    return (await links.findLink(account.id, newLinkId)) ?? 'refused';
   }
 
   return {
@@ -331,11 +374,17 @@ export function createLinkService(deps: LinkServiceDeps) {
       return row;
     },
 
-    /** Changes go through the workflow's validated updates, never straight to the row. */
+    /**
+     * Changes go through the workflow's validated updates, never straight to the row. `updateId`
+     * (an Idempotency-Key's reserved id): a retry is the same updates again, which Temporal runs
+     * once; without one each request is a change of its own (the same description set again later
+     * is a new change).
+     */
     async update(
       account: AuthenticatedAccount,
       linkId: string,
       changes: LinkChanges & { expiresAt?: string },
+      updateId?: string,
     ) {
       const row = await this.get(account, linkId);
       const { expiresAt, ...rest } = changes;
@@ -350,17 +399,34 @@ export function createLinkService(deps: LinkServiceDeps) {
         if (expiresAt !== undefined) {
           await handle.executeUpdate(extendExpiryUpdate, {
             args: [{ expiresAt: new Date(expiresAt).toISOString() }],
+            ...(updateId ? { updateId: `${updateId}-extend` } : {}),
           });
         }
-        if (Object.keys(rest).length > 0) await handle.executeUpdate(updateLinkUpdate, { args: [rest] });
+        if (Object.keys(rest).length > 0)
+          await handle.executeUpdate(updateLinkUpdate, {
+            args: [rest],
+            ...(updateId ? { updateId: `${updateId}-update` } : {}),
+          });
       });
       return this.get(account, linkId);
     },
 
-    async cancel(account: AuthenticatedAccount, linkId: string, request: CancelRequest): Promise<LinkRow> {
+    /**
+     * `updateId`: an Idempotency-Key's reserved id; without one the id is the request's own, so a
+     * cancel sent again after its answer was lost is the update Temporal already ran.
+     */
+    async cancel(
+      account: AuthenticatedAccount,
+      linkId: string,
+      request: CancelRequest,
+      updateId?: string,
+    ): Promise<LinkRow> {
       const row = await this.get(account, linkId);
       await throughWorkflow(account, row, (handle) =>
-        handle.executeUpdate(cancelUpdate, { args: [request] }),
+        handle.executeUpdate(cancelUpdate, {
+          args: [request],
+          updateId: updateId ?? cancelUpdateId(request),
+        }),
       );
       return this.get(account, linkId);
     },
@@ -368,13 +434,18 @@ export function createLinkService(deps: LinkServiceDeps) {
     /**
      * A customer hit an expired link: the same terms under a new token, with a fresh expiry of
      * the original lifetime, pointing back to the old link.
+     *
+     * Once per link: one debt, one live link. The replacement's id is derived from the old link's,
+     * so concurrent reissues start the same workflow (Temporal joins them into one run) and a
+     * later one finds the replacement made (`created: false`), whatever its status since. A
+     * replacement its workflow refused (the invoice had another open link then) stores no row;
+     * the next attempt's id is then tried, so the reissue can be made once that link closes.
      */
     async reissue(
       account: AuthenticatedAccount,
       linkId: string,
       expiresIn?: string,
-      extras: { newLinkId?: string } = {},
-    ): Promise<LinkRow> {
+    ): Promise<{ link: LinkRow; created: boolean }> {
       const old = await this.get(account, linkId);
       if (old.status !== 'expired' && old.status !== 'cancelled') {
         throw ApiError.conflict(
@@ -382,6 +453,8 @@ export function createLinkService(deps: LinkServiceDeps) {
           'link_open',
         );
       }
+      const made = await links.findReplacement(account.id, old.id);
+      if (made) return { link: made, created: false };
       const lifetimeSeconds = Math.round((old.expires_at.getTime() - old.created_at.getTime()) / 1000);
       const body = CreatePaymentLinkSchema.parse({
         amount: old.amount - (old.max_payments === 1 ? old.amount_paid : 0),
@@ -415,7 +488,18 @@ export function createLinkService(deps: LinkServiceDeps) {
         ...(old.success_url ? { success_url: old.success_url } : {}),
         notify_on_expiry: old.notify_on_expiry,
       });
-      return this.create(account, body, { reissuedFrom: old.id, linkId: extras.newLinkId });
+      for (let attempt = 0; attempt < MAX_REISSUE_ATTEMPTS; attempt++) {
+        const newLinkId = derivedId(ID_PREFIX.paymentLink, 'reissue', account.id, old.id, String(attempt));
+        const earlier = await reissueAttempt(account, newLinkId);
+        if (earlier === 'refused') continue;
+        if (earlier) return { link: earlier, created: false };
+        return {
+          link: await this.create(account, body, { reissuedFrom: old.id, linkId: newLinkId }),
+          created: true,
+        };
+      }
+      logger.error({ linkId: old.id }, 'every reissue attempt of the link was refused');
+      throw new ApiError(500, 'api_error', 'link_not_created', 'The payment link could not be reissued');
     },
 
     /** `updateId` (an Idempotency-Key's reserved id): Temporal runs an update id once per link. */
@@ -433,6 +517,18 @@ export function createLinkService(deps: LinkServiceDeps) {
     },
   };
 }
+
+/**
+ * A cancel's update id when the client sent no Idempotency-Key: the request itself (reason and
+ * notice), so the same request again is the same update and another one is a cancel of its own.
+ */
+export function cancelUpdateId(request: CancelRequest): string {
+  const canonical = JSON.stringify([request.reason ?? null, request.notifyCustomer === true]);
+  return `cancel-${createHash('sha256').update(canonical).digest('base64url').slice(0, 22)}`;
+}
+
+/** Replacement ids tried per reissued link: each failed one was a refusal (a document's open link). */
+const MAX_REISSUE_ATTEMPTS = 20;
 
 /** The update the API sends with a link's start; fixed, so that Temporal de-duplicates retries. */
 const LINK_CREATED_UPDATE_ID = 'link-created';

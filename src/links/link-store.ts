@@ -2,18 +2,20 @@
  * Postgres read model of payment links. The workflow writes through activities (insertLink,
  * applyChange); the API only reads. Every query is scoped to an account.
  */
-import type {
-  EventType,
-  LinkStatus,
-  LinkTerms,
-  PersistOutcome,
-  QuietHours,
-  ReminderPolicy,
+import {
+  type EventType,
+  isTerminal,
+  type LinkStatus,
+  type LinkTerms,
+  type PersistOutcome,
+  type QuietHours,
+  type ReminderPolicy,
 } from '../../workflows/payment-link/contract';
 import type { OutboxItem } from '../../workflows/payment-link/outbox-items';
 import { settleDocuments } from '../commerce/settlement';
 import type { Db } from '../db/knex';
 import { enqueueOutbox } from '../outbox/outbox-store';
+import { closeLinkSessions } from '../payments/close-sessions';
 
 export interface LinkEventInput {
   /** Unique per link; makes a retried write a no-op. */
@@ -34,6 +36,15 @@ export interface PaymentRecord {
   sessionId: string | null;
   paymentProfileId: string | null;
 }
+
+/**
+ * What a payment recorded by a run from before `recordPayments` added to its link, read from its
+ * flags: one set aside (late, already paid, a multi-use link's wrong amount) or rejected, nothing.
+ */
+const collectedBy = (p: PaymentRecord): number =>
+  p.status === 'succeeded' && !p.flags.some((f) => ['late', 'already_paid', 'amount_mismatch'].includes(f))
+    ? p.amount
+    : 0;
 
 export interface LinkPatch {
   status?: LinkStatus;
@@ -134,6 +145,26 @@ export function patchColumns(patch: LinkPatch): Record<string, unknown> {
   return columns;
 }
 
+/**
+ * The write of a link's figures and status, for every writer (a transition, recorded payments),
+ * in the caller's transaction. A close closes the link's sessions with it: no checkout of a
+ * closed link can be paid through the sandbox, and the provider's are expired through the outbox.
+ */
+export async function writeLinkPatch(
+  tx: Db,
+  accountId: string,
+  linkId: string,
+  patch: LinkPatch,
+): Promise<void> {
+  const columns = patchColumns(patch);
+  if (Object.keys(columns).length === 0) return;
+  await tx('payment_links')
+    .where({ id: linkId, account_id: accountId })
+    .update({ ...columns, updated_at: tx.fn.now() });
+  if (patch.status !== undefined && isTerminal(patch.status))
+    await closeLinkSessions(tx, accountId, linkId, patch.status);
+}
+
 export function createLinkStore(db: Db) {
   /** An open link already collecting for this invoice or order, if any. */
   async function openLinkFor(
@@ -230,18 +261,12 @@ export function createLinkStore(db: Db) {
               refund_review: p.refundReview,
               session_id: p.sessionId,
               payment_profile_id: p.paymentProfileId,
+              amount_collected: collectedBy(p),
             })
-            .onConflict(['provider', 'provider_payment_id'])
+            .onConflict(['account_id', 'provider', 'provider_payment_id'])
             .ignore();
         }
-        if (change.patch) {
-          const columns = patchColumns(change.patch);
-          if (Object.keys(columns).length > 0) {
-            await tx('payment_links')
-              .where({ id: change.linkId, account_id: change.accountId })
-              .update({ ...columns, updated_at: tx.fn.now() });
-          }
-        }
+        if (change.patch) await writeLinkPatch(tx, change.accountId, change.linkId, change.patch);
         if (change.patch?.amountPaid !== undefined || change.patch?.status !== undefined) {
           await settleDocuments(tx, change.accountId, change.linkId);
         }
@@ -252,6 +277,17 @@ export function createLinkStore(db: Db) {
 
     async findLink(accountId: string, linkId: string): Promise<LinkRow | undefined> {
       return db('payment_links').where({ id: linkId, account_id: accountId }).first();
+    },
+
+    /**
+     * The link made by reissuing `linkId`, if any: the first one (before reissue was serialised,
+     * two could be made).
+     */
+    async findReplacement(accountId: string, linkId: string): Promise<LinkRow | undefined> {
+      return db('payment_links')
+        .where({ account_id: accountId, reissued_from: linkId })
+        .orderBy([{ column: 'created_at' }, { column: 'id' }])
+        .first();
     },
 
     /** By public token: the link page and its QR code, which need no account. */

@@ -7,7 +7,7 @@ import { currencyExponent } from './currencies';
  */
 const formatters = new LRUCache<string, { format: Intl.NumberFormat; exponent: number }>({ max: 500 });
 
-function formatter(kind: 'display' | 'input', currency: string, locale: string) {
+function formatter(kind: 'display' | 'input' | 'number', currency: string, locale: string) {
   const key = `${kind}\u0000${locale}\u0000${currency}`;
   let cached = formatters.get(key);
   if (!cached) {
@@ -16,7 +16,7 @@ function formatter(kind: 'display' | 'input', currency: string, locale: string) 
     const format =
       kind === 'display'
         ? new Intl.NumberFormat(locale, { style: 'currency', currency, ...digits })
-        : new Intl.NumberFormat(locale, { ...digits, useGrouping: false });
+        : new Intl.NumberFormat(locale, { ...digits, useGrouping: kind === 'number' });
     cached = { format, exponent };
     formatters.set(key, cached);
   }
@@ -35,5 +35,11 @@ export function formatAmount(minor: number, currency: string, locale: string): s
 /** An amount as a person types it in their locale, without symbol or grouping: 12,50 · 1250 · 12.50. */
 export function formatAmountForInput(minor: number, currency: string, locale: string): string {
   const { format, exponent } = formatter('input', currency, locale);
+  return format.format(minor / 10 ** exponent);
+}
+
+/** An amount as a number in the locale's format, grouped, without symbol: 1,250.00 · 1 250,00. */
+export function formatDecimal(minor: number, currency: string, locale: string): string {
+  const { format, exponent } = formatter('number', currency, locale);
   return format.format(minor / 10 ** exponent);
 }

@@ -4,7 +4,8 @@
  * dies hands its rows over when their lease ends), sends each through the code the activities use
  * (signed webhooks with their egress check and delivery records; customer messages, once per
  * message key, recorded in notifications), and schedules a failure again with backoff for up to a
- * day. Woken by NOTIFY on commit of an enqueue, polling as a fallback. Its own bounded
+ * day; work for the payment provider (expiring the checkouts of a closed link, refunding a late
+ * payment) goes the same way. Woken by NOTIFY on commit of an enqueue, polling as a fallback. Its own bounded
  * concurrency, with a cap per account: a merchant's dead endpoint waits out its timeouts in a few
  * slots while everyone else's webhooks go on.
  */
@@ -22,6 +23,7 @@ import type { ClosingMessage } from '../../workflows/payment-link/outbox-items';
 import type { Db } from '../db/knex';
 import type { Logger } from '../logger';
 import { messages, webhookDeliveries } from '../observability/metrics';
+import type { ProviderOutboxItem, ProviderWork } from '../payments/provider-outbox';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelaySeconds } from './backoff';
 import { type ClaimedRow, createOutboxStore, OUTBOX_CHANNEL } from './outbox-store';
 import { createRateLimiter } from './rate-limiter';
@@ -60,6 +62,8 @@ export interface OutboxDrainerDeps {
   messages: NotificationActivityDeps;
   /** EMAIL_PER_SECOND / SMS_PER_SECOND, respected by this drainer's sends. */
   ratePerSecond: Record<Channel, number>;
+  /** Carries out the provider's rows (`checkout_expire`, `refund`); without it they wait for a drainer that has it. */
+  providerWork?: ProviderWork;
   logger?: Logger;
   tuning?: Partial<OutboxTuning>;
 }
@@ -75,6 +79,8 @@ const connectionOf = (db: Db): pg.ClientConfig =>
   (db.client as { config: { connection: pg.ClientConfig } }).config.connection;
 
 const errorText = (err: unknown): string => String((err as Error)?.message ?? err).slice(0, 500);
+
+const isProviderRow = (row: ClaimedRow): boolean => row.kind === 'checkout_expire' || row.kind === 'refund';
 
 export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
   const tuning = { ...DEFAULT_OUTBOX_TUNING, ...deps.tuning };
@@ -137,7 +143,19 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
   // ---- one row ----
   async function attempt(row: ClaimedRow): Promise<void> {
     try {
-      if (row.kind === 'webhook') {
+      if (isProviderRow(row)) {
+        if (!deps.providerWork) throw new Error('this drainer carries out no payment-provider work');
+        const item = { kind: row.kind, key: row.dedupe_key, payload: row.payload } as ProviderOutboxItem;
+        const outcome = await deps.providerWork.run(item, row.account_id);
+        if ('done' in outcome) await store.complete(row, outcome.done);
+        else {
+          logger?.warn(
+            { outbox_id: row.id, link_id: row.link_id, kind: row.kind, outcome: outcome.giveUp },
+            'outbox: the payment provider refused the work',
+          );
+          await store.giveUp(row, outcome.giveUp, outcome.error);
+        }
+      } else if (row.kind === 'webhook') {
         const outcome = await deliverWebhookOnce(deps.webhooks, row.payload as WebhookEvent, row.attempts);
         webhookDeliveries.inc({ outcome });
         await store.complete(row, outcome);
@@ -164,7 +182,7 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps): OutboxDrainer {
     const permanent =
       err instanceof WebhookRefusedError || (err instanceof ApplicationFailure && err.nonRetryable);
     if (row.kind === 'webhook') webhookDeliveries.inc({ outcome: 'failed' });
-    else
+    else if (row.kind === 'message')
       messages.inc({
         channel: (row.payload as ClosingMessage).channel,
         outcome: permanent ? 'failed' : 'retry',

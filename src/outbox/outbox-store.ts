@@ -6,6 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { OutboxItem } from '../../workflows/payment-link/outbox-items';
 import type { Db } from '../db/knex';
+import type { ProviderOutboxItem } from '../payments/provider-outbox';
+
+/** What a transition may leave in the outbox: its announcements, and work for the payment provider. */
+export type StoredOutboxItem = OutboxItem | ProviderOutboxItem;
 
 /** Woken on commit of every transaction that enqueued something (LISTEN in the drainer). */
 export const OUTBOX_CHANNEL = 'paylinks_outbox';
@@ -14,9 +18,9 @@ export interface OutboxRow {
   id: string;
   account_id: string;
   link_id: string;
-  kind: OutboxItem['kind'];
+  kind: StoredOutboxItem['kind'];
   dedupe_key: string;
-  payload: OutboxItem['payload'];
+  payload: StoredOutboxItem['payload'];
   attempts: number;
   next_attempt_at: Date;
   lease_token: string | null;
@@ -40,7 +44,7 @@ export async function enqueueOutbox(
   tx: Db,
   accountId: string,
   linkId: string,
-  items: readonly OutboxItem[] | undefined,
+  items: readonly StoredOutboxItem[] | undefined,
 ): Promise<void> {
   if (!items || items.length === 0) return;
   const inserted = await tx('outbox')

@@ -4,10 +4,11 @@
  */
 import type { LinkRow } from '../links/link-store';
 import { currencyExponent } from '../money/currencies';
-import { formatAmount } from '../money/format';
+import { formatAmount, formatDecimal } from '../money/format';
 import { parseTypedAmount } from '../money/parse';
 
-type PayableLink = Pick<
+/** What the amount depends on: the link's terms and what it has collected (or holds). */
+export type PayableLink = Pick<
   LinkRow,
   'amount' | 'amount_paid' | 'currency' | 'max_payments' | 'accept_partial' | 'min_partial_amount'
 >;
@@ -30,6 +31,14 @@ export function amountToPay(link: PayableLink, typed: string | undefined, locale
   if (!parsed.ok) {
     if (parsed.reason === 'not_a_number')
       return { ok: false, message: `“${typed.slice(0, 40)}” is not an amount. ${range}` };
+    if (parsed.reason === 'misgrouped') {
+      // The format, shown rather than described: 12.50 or 1,250.00 (en), 12,50 or 1 250,00 (fr).
+      const like = (minor: number) => formatDecimal(minor, link.currency, locale);
+      return {
+        ok: false,
+        message: `“${typed.slice(0, 40)}” is not an amount as this page writes them: write it like ${like(1250)} or ${like(125000)}. ${range}`,
+      };
+    }
     const exponent = currencyExponent(link.currency) ?? 2;
     const places =
       exponent === 0 ? 'no decimal places' : `at most ${exponent} decimal place${exponent === 1 ? '' : 's'}`;

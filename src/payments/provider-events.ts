@@ -25,13 +25,15 @@ export interface ProviderEventDeps {
   links: LinkStore;
   sessions: SessionStore;
   recordLatePayment: RecordLatePayment;
+  /** Where a collision with another account is reported (pino's shape: fields, then message). */
+  logger: { warn(fields: Record<string, unknown>, message: string): void };
 }
 
 /** Longer than one attempt takes (a signal to Temporal and a few statements, each with a timeout). */
 const APPLY_LEASE_SECONDS = 15;
 
 export function createProviderEvents(deps: ProviderEventDeps) {
-  const { db, temporal, links, sessions, recordLatePayment } = deps;
+  const { db, temporal, links, sessions, recordLatePayment, logger } = deps;
 
   async function applySuccess(
     provider: string,
@@ -40,6 +42,10 @@ export function createProviderEvents(deps: ProviderEventDeps) {
     link: LinkRow,
   ): Promise<void> {
     const { data } = event;
+    // Captured: settled first, so that from now until its payment row is written the session holds
+    // its part of the link (session-store.ts) and no second checkout opens for it, whatever fails
+    // below (the stored event is applied again by the provider's retry or the reconciler).
+    await sessions.settle(session.id, 'succeeded');
     // Money through a replaced checkout, on a link that takes one payment: a person reviews it.
     const staleSession = await sessions.isStale(session);
     // On a multi-use link whoever pays is not the link's customer: their card is not saved to it.
@@ -63,7 +69,31 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       // The lifecycle is over: nobody else will record it.
       await recordLatePayment(link, payment);
     }
-    await sessions.settle(session.id, 'succeeded');
+  }
+
+  /**
+   * A provider payment id another account has recorded too. Payments are unique per account, so
+   * neither record blocks the other: which account truly took the payment cannot be told from
+   * two events each signed by its own merchant, and refusing the later one would refuse the
+   * victim whenever the forger is first. It is recorded for this account and said out loud.
+   */
+  async function warnOfOtherClaims(provider: string, event: ProviderEvent, accountId: string) {
+    const other = await db('payments')
+      .where({ provider, provider_payment_id: event.data.payment_id })
+      .whereNot({ account_id: accountId })
+      .first('account_id', 'id');
+    if (!other) return;
+    logger.warn(
+      {
+        provider,
+        provider_payment_id: event.data.payment_id,
+        event_id: event.id,
+        account_id: accountId,
+        other_account_id: other.account_id,
+        other_payment_id: other.id,
+      },
+      'a provider payment id is claimed by two accounts',
+    );
   }
 
   return {
@@ -75,16 +105,18 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       raw: Buffer,
       accountId?: string,
     ): Promise<{ duplicate: boolean }> {
-      const key = { provider, event_id: event.id };
-      // A provider's retries of an applied event, the common case in a storm: one query.
-      const seen = await db('provider_events').where(key).first('processed_at');
-      if (seen?.processed_at) return { duplicate: true };
-
       const session = await sessions.find(event.data.session_id);
       if (!session || session.provider !== provider || (accountId && session.account_id !== accountId))
         throw ApiError.invalid(`No such payment session: '${event.data.session_id}'`, 'data.session_id');
+      // An event id is unique per account: another merchant's event that carries the same id
+      // (it signs its own) is its own row and never makes this one a redelivery.
+      const key = { provider, account_id: session.account_id, event_id: event.id };
+      // A provider's retries of an applied event, the common case in a storm.
+      const seen = await db('provider_events').where(key).first('processed_at');
+      if (seen?.processed_at) return { duplicate: true };
       const link = await links.findLink(session.account_id, session.link_id);
       if (!link) throw ApiError.invalid('The session has no payment link', 'data.session_id');
+      if (event.type === 'payment.succeeded') await warnOfOtherClaims(provider, event, session.account_id);
 
       const lease = db.raw(`now() + interval '${APPLY_LEASE_SECONDS} seconds'`);
       const stored = await db('provider_events')
@@ -95,7 +127,7 @@ export function createProviderEvents(deps: ProviderEventDeps) {
           payload: raw.toString('utf8'),
           applying_until: lease,
         })
-        .onConflict(['provider', 'event_id'])
+        .onConflict(['provider', 'account_id', 'event_id'])
         .ignore()
         .returning('event_id');
       if (stored.length === 0) {

@@ -9,6 +9,8 @@ export interface Checkout {
   url: string;
   /** The provider's own id of this checkout (a Stripe Checkout Session id). */
   providerSessionId?: string;
+  /** Until when the provider accepts payment through it, when later than the session's own expiry. */
+  expiresAt?: Date;
 }
 
 export interface RefundRequest {
@@ -36,6 +38,12 @@ export interface PaymentProvider {
   ): Promise<Checkout>;
   /** Gives back part or all of a payment it took. */
   refund(request: RefundRequest): Promise<ProviderRefund>;
+  /**
+   * Closes a checkout it hosts (`Checkout.providerSessionId`) so that it takes no payment; throws
+   * with the provider's `statusCode` when it cannot. Providers whose checkout Paylinks hosts (the
+   * sandbox) have none: closing the session closes it.
+   */
+  expireCheckout?(providerSessionId: string): Promise<void>;
 }
 
 /** A provider whose callbacks arrive at `POST /v1/callbacks/:provider`, signed with one secret. */

@@ -41,7 +41,7 @@ export interface ReconcileSummary {
 interface StoredEventRow {
   provider: string;
   event_id: string;
-  account_id: string | null;
+  account_id: string;
   payload: string;
   received_at: Date;
 }
@@ -59,7 +59,7 @@ export function createEventReconciler(deps: {
     if (!event) {
       // Nothing Paylinks applies (stored before the route learnt to ignore it): done with it.
       await db('provider_events')
-        .where({ provider, event_id: eventId })
+        .where({ provider, account_id: row.account_id, event_id: eventId })
         .update({ processed_at: db.fn.now() });
       return { provider, eventId, outcome: 'ignored' };
     }
@@ -94,7 +94,7 @@ export function createEventReconciler(deps: {
   /** 1, 2, 4… minutes after each failed attempt, at most a day. */
   async function deferFailed(row: StoredEventRow, error: string): Promise<void> {
     await db('provider_events')
-      .where({ provider: row.provider, event_id: row.event_id })
+      .where({ provider: row.provider, account_id: row.account_id, event_id: row.event_id })
       .update({
         reconcile_attempts: db.raw('reconcile_attempts + 1'),
         reconcile_error: error,

@@ -3,20 +3,27 @@
  * The API records them, not the link's workflow (whose lifecycle may be long over). A refund is
  * reserved first (a `pending` row, under a lock of the payment, never beyond what it paid), then
  * asked of the provider with the refund's id as its idempotency key, then written in one
- * transaction: the refund, the payment's `amount_refunded` (its refund review cleared) and a
- * `payment.refunded` entry on the link's timeline; the merchant's `payment.refunded` webhook goes
- * out through the webhook-delivery workflow.
+ * transaction: the refund, the payment's `amount_refunded` (its refund review cleared), a
+ * `payment.refunded` entry on the link's timeline, and the figures and status of the invoice or
+ * order the payment collected for with its `invoice.refunded` / `order.refunded` webhook (through
+ * the outbox); the merchant's `payment.refunded` webhook goes out through the webhook-delivery
+ * workflow.
  */
 import type { Client } from '@temporalio/client';
 import { EventTypes } from '../../workflows/payment-link/contract';
+import { type OutboxItem, webhookItem } from '../../workflows/payment-link/outbox-items';
 import { linkWebhookEvent } from '../../workflows/payment-link/webhook-event';
 import { ApiError } from '../api/errors';
+import { serializeInvoice, serializeOrder } from '../commerce/serialize';
+import { type SettledDocument, settleDocuments } from '../commerce/settlement';
 import type { Db } from '../db/knex';
-import { insertLinkEvents, type LinkStore } from '../links/link-store';
+import { insertLinkEvents, type LinkRow, type LinkStore } from '../links/link-store';
 import type { Logger } from '../logger';
+import { enqueueOutbox } from '../outbox/outbox-store';
 import { announceWebhook, snapshotOfRow } from '../webhooks/announce';
 import type { ProviderRefund } from './provider';
 import type { ProviderDirectory } from './provider-directory';
+import { stripeAmountProblem } from './stripe-units';
 
 export interface RefundRow {
   id: string;
@@ -92,6 +99,9 @@ export function createRefunds(deps: {
           'amount',
         );
       }
+      // Stripe counts in its own units: a refund it cannot represent is refused before it is asked.
+      const unrepresentable = payment.provider === 'stripe' && stripeAmountProblem(wanted, payment.currency);
+      if (unrepresentable) throw ApiError.invalid(`Invalid amount: ${unrepresentable.message}`, 'amount');
       const [refund] = await tx('refunds')
         .insert({
           id: refundId,
@@ -127,6 +137,10 @@ export function createRefunds(deps: {
       await tx('payments')
         .where({ id: row.payment_id, account_id: row.account_id })
         .update({ amount_refunded: tx.raw('amount_refunded + ?', [row.amount]), refund_review: false });
+      // The invoice or order the payment collected for has that much less: its figures, its
+      // status and its webhook change with the refund, in this transaction.
+      const documents = await settleDocuments(tx, row.account_id, row.link_id);
+      await enqueueOutbox(tx, row.account_id, row.link_id, await documentRefundedItems(tx, row, documents));
       await insertLinkEvents(tx, row.account_id, row.link_id, [
         {
           key: `refund:${row.id}`,
@@ -143,6 +157,44 @@ export function createRefunds(deps: {
       ]);
       return row;
     });
+  }
+
+  /** `invoice.refunded` / `order.refunded`, delivered by the outbox like the link's own webhooks. */
+  async function documentRefundedItems(
+    tx: Db,
+    refund: RefundRow,
+    documents: SettledDocument[],
+  ): Promise<OutboxItem[]> {
+    if (documents.length === 0) return [];
+    const link = await tx('payment_links')
+      .where({ id: refund.link_id, account_id: refund.account_id })
+      .first<LinkRow | undefined>();
+    if (!link) return [];
+    const items: OutboxItem[] = [];
+    for (const document of documents) {
+      const shown =
+        document.kind === 'invoice'
+          ? await tx('invoices')
+              .where({ id: document.id, account_id: refund.account_id })
+              .first()
+              .then((i) => i && serializeInvoice(i))
+          : await tx('orders')
+              .where({ id: document.id, account_id: refund.account_id })
+              .first()
+              .then((o) => o && serializeOrder(o));
+      if (!shown) continue;
+      const event = linkWebhookEvent(
+        snapshotOfRow(link),
+        {
+          type: `${document.kind}.refunded`,
+          key: `refund_${refund.id}_${document.kind}`,
+          extra: { [document.kind]: shown, refund: serializeRefund(refund) },
+        },
+        new Date().toISOString(),
+      );
+      items.push(webhookItem(event));
+    }
+    return items;
   }
 
   async function announce(refund: RefundRow): Promise<void> {

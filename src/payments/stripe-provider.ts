@@ -2,6 +2,7 @@
  * Stripe behind the PaymentProvider interface, through the official `stripe` package: a session
  * is paid in a Checkout Session, refunds are Stripe refunds, and Stripe's webhook events about
  * Checkout Sessions become provider events. Amounts and currencies come from Stripe's event.
+ * Every amount crosses in Stripe's minor units, converted from and to ISO 4217's (stripe-units.ts).
  */
 import Stripe from 'stripe';
 import type { LinkRow } from '../links/link-store';
@@ -10,6 +11,7 @@ import type { Checkout, PaymentProvider, ProviderRefund, RefundRequest } from '.
 import type { StripeKeys } from './provider-settings';
 import type { ProviderEvent } from './sandbox-provider';
 import type { SessionRow } from './session-store';
+import { fromStripeAmount, toStripeAmount } from './stripe-units';
 
 /** Stripe's own default, stated: a signature older than 5 minutes is refused. */
 export const STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -94,20 +96,26 @@ export function stripeProvider(keys: StripeKeys, options: StripeOptions): Stripe
         ...(savePaymentMethod ? { [METADATA.save]: 'true' } : {}),
       };
       const currency = session.currency.toLowerCase();
+      // Stripe's units, not ISO 4217's (stripe-units.ts); an amount it cannot take throws here.
+      const stripeAmount = (amount: number) => toStripeAmount(amount, session.currency);
       const itemsTotal = link.line_items.reduce((sum, i) => sum + i.quantity * i.unitAmount, 0);
       // The link's items when the session pays all of them; one line for any other amount.
       const lineItems: Stripe.Checkout.SessionCreateParams.LineItem[] =
         link.line_items.length > 0 && itemsTotal === session.amount
           ? link.line_items.map((i) => ({
               quantity: i.quantity,
-              price_data: { currency, unit_amount: i.unitAmount, product_data: { name: i.name } },
+              price_data: {
+                currency,
+                unit_amount: stripeAmount(i.unitAmount),
+                product_data: { name: i.name },
+              },
             }))
           : [
               {
                 quantity: 1,
                 price_data: {
                   currency,
-                  unit_amount: session.amount,
+                  unit_amount: stripeAmount(session.amount),
                   product_data: { name: link.description ?? 'Payment' },
                 },
               },
@@ -135,14 +143,29 @@ export function stripeProvider(keys: StripeKeys, options: StripeOptions): Stripe
         { idempotencyKey: `paylinks-checkout-${session.id}` },
       );
       if (!created.url) throw new Error(`Stripe returned Checkout Session ${created.id} without a url`);
-      return { url: created.url, providerSessionId: created.id };
+      return {
+        url: created.url,
+        providerSessionId: created.id,
+        ...(created.expires_at ? { expiresAt: new Date(created.expires_at * 1000) } : {}),
+      };
+    },
+
+    /** The session's link closed: the Checkout Session stops taking payment (a retry is harmless). */
+    async expireCheckout(providerSessionId: string): Promise<void> {
+      await stripe.checkout.sessions.expire(
+        providerSessionId,
+        {},
+        {
+          idempotencyKey: `paylinks-expire-${providerSessionId}`,
+        },
+      );
     },
 
     async refund(request: RefundRequest): Promise<ProviderRefund> {
       const refund = await stripe.refunds.create(
         {
           payment_intent: request.providerPaymentId,
-          amount: request.amount,
+          amount: toStripeAmount(request.amount, request.currency),
           metadata: { paylinks_refund_id: request.refundId },
         },
         { idempotencyKey: `paylinks-refund-${request.refundId}` },
@@ -172,13 +195,15 @@ export function stripeProvider(keys: StripeKeys, options: StripeOptions): Stripe
       if (!sessionId) return undefined; // a Checkout Session Paylinks did not open
       const paymentIntent =
         typeof checkout.payment_intent === 'string' ? checkout.payment_intent : checkout.payment_intent?.id;
+      const currency = (checkout.currency ?? '').toUpperCase();
       const base = {
         id: event.id,
         data: {
           session_id: sessionId,
           payment_id: paymentIntent ?? checkout.id,
-          amount: checkout.amount_total ?? 0,
-          currency: (checkout.currency ?? '').toUpperCase(),
+          // Stripe's units back to ISO 4217's: what Stripe took, as Paylinks counts it.
+          amount: fromStripeAmount(checkout.amount_total ?? 0, currency),
+          currency,
         },
       };
       switch (event.type) {

@@ -6,8 +6,16 @@
  *
  * Keys come from PAYLOAD_CODEC_KEYS (`keyid:base64key,...`, the first one current). Rotation:
  * put a new key first and keep the old ones; new payloads use the new key, old histories still
- * decode with the old. A payload that was never encrypted (histories from before the codec)
- * passes through untouched, so links started before it keep running.
+ * decode with the old.
+ *
+ * A payload that is not encrypted is refused on decode. Encryption is also what authenticates a
+ * payload (AES-GCM): anyone who can reach the Temporal frontend can write a plaintext one, and a
+ * worker that took it would, say, record a `paymentReceived` nobody paid. The workflow task that
+ * carries it fails (the link stays as it was, stuck on that task until an operator resets the
+ * workflow to before the forged event). Reading plaintext is kept for what only reads, explicitly
+ * (`plaintext: 'pass'`): replaying the histories recorded before the codec, the operators' codec
+ * endpoint and history view, and workers of a deployment that still runs links started before
+ * it (PAYLOAD_CODEC_ACCEPT_PLAINTEXT, off by default).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -90,13 +98,23 @@ export class PayloadDecryptionError extends ValueError {
 const text = (bytes: Uint8Array | null | undefined): string | undefined =>
   bytes ? Buffer.from(bytes).toString('utf8') : undefined;
 
+export interface CodecOptions {
+  /**
+   * A payload that is not encrypted, on decode: `refuse` (the default: the worker and every
+   * client) or `pass` it through as it is (reading legacy histories only; see the module comment).
+   */
+  plaintext?: 'refuse' | 'pass';
+}
+
 export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
   private readonly current: CodecKey;
+  private readonly passPlaintext: boolean;
 
-  constructor(keys: CodecKeys) {
+  constructor(keys: CodecKeys, options: CodecOptions = {}) {
     this.current = keys.current;
     this.byId = new Map(keys.all.map((k) => [k.id, k.key]));
+    this.passPlaintext = options.plaintext === 'pass';
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
@@ -125,8 +143,14 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   decrypt(payload: Payload): Payload {
-    // Written before the codec existed (or by a plain client): passes through as it is.
-    if (text(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) return payload;
+    const encoding = text(payload.metadata?.[METADATA_ENCODING_KEY]);
+    if (encoding !== ENCRYPTED_ENCODING) {
+      // Written before the codec existed, or by a client without it (forged, perhaps).
+      if (this.passPlaintext) return payload;
+      throw new PayloadDecryptionError(
+        `payload is not encrypted (encoding ${JSON.stringify(encoding ?? null)}): refused, since anyone who reaches Temporal can write one; only a client with PAYLOAD_CODEC_KEYS may send to Paylinks' workflows`,
+      );
+    }
     const id = text(payload.metadata?.[METADATA_KEY_ID]);
     if (!id) throw new PayloadDecryptionError('encrypted payload has no encryption-key-id metadata');
     const key = this.byId.get(id);
@@ -168,9 +192,21 @@ export class AesGcmPayloadCodec implements PayloadCodec {
  */
 export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 
-/** The data converter for the worker and every client (API, CLI, tests). */
-export function payloadDataConverter(keys: CodecKeys): DataConverter {
-  return { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
+/** The data converter for the worker and every client (API, CLI, tests): plaintext refused. */
+export function payloadDataConverter(keys: CodecKeys, options: CodecOptions = {}): DataConverter {
+  return {
+    payloadCodecs: [new AesGcmPayloadCodec(keys, options)],
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  };
+}
+
+/**
+ * The data converter that also reads payloads from before the codec, as they are: for replaying
+ * and reading histories recorded before it (never for a worker taking new work, unless
+ * PAYLOAD_CODEC_ACCEPT_PLAINTEXT says the deployment still runs such links).
+ */
+export function legacyPlaintextDataConverter(keys: CodecKeys): DataConverter {
+  return payloadDataConverter(keys, { plaintext: 'pass' });
 }
 
 /**

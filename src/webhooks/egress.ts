@@ -31,16 +31,42 @@ export interface EgressPolicy {
 }
 
 /**
+ * An IPv6 literal as the WHATWG URL parser (what a socket connects to) writes it: ipaddr.js
+ * reads `::127.0.0.1` as `::ffff:127.0.0.1`, another address.
+ */
+function canonicalIPv6(address: string): string {
+  if (isIP(address) !== 6) return address;
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address; // a zone id (fe80::1%eth0): no embedded IPv4 to misread
+  }
+}
+
+/**
  * Why an address may not receive webhooks, or undefined when it may. Only ipaddr.js's `unicast`
  * (the public internet) passes: loopback, private, link-local (cloud metadata), unique-local,
  * unspecified (`0.0.0.0`, `[::]`), NAT64 (`64:ff9b::/96`, which reaches IPv4 inside), 6to4 and
  * Teredo (tunnels to an embedded IPv4), carrier-grade NAT, benchmarking (`198.18.0.0/15`),
  * IETF protocol assignments (`192.0.0.0/24`), documentation, multicast, broadcast and the
- * reserved ranges are all refused. IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is judged as its IPv4.
+ * reserved ranges are all refused. IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is judged as its IPv4;
+ * IPv4-compatible IPv6 (`::127.0.0.1`, `::/96`) is refused whatever it embeds.
  */
 export function addressProblem(address: string): string | undefined {
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
-  const range = ipaddr.process(address).range();
+  // IPv4-compatible IPv6 (`::/96`, deprecated by RFC 4291): ipaddr.js calls `::7f00:1` (how the
+  // URL parser writes `[::127.0.0.1]`) unicast, and a host with IPv4-compatible routing reaches
+  // the embedded IPv4 through it. No public receiver has such an address: all of ::/96 is
+  // refused (`::` and `::1` keep their own names).
+  const canonical = canonicalIPv6(address);
+  const parsed = ipaddr.parse(canonical);
+  if (
+    parsed.kind() === 'ipv6' &&
+    (parsed as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0) &&
+    !['unspecified', 'loopback'].includes(parsed.range())
+  )
+    return `${address} is an IPv4-compatible address`;
+  const range = ipaddr.process(canonical).range();
   if (range === 'unicast') return undefined;
   return `${address} is ${/^[aeiou]/i.test(range) ? 'an' : 'a'} ${range} address`;
 }

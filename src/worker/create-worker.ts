@@ -26,7 +26,13 @@ import { createNotificationStore } from '../notifications/notification-store';
 import type { SmsSender } from '../notifications/sms-sender';
 import { activityMetrics } from '../observability/activity-metrics';
 import { createOutboxDrainer, type OutboxTuning } from '../outbox/drainer';
+import { sandboxProvider } from '../payments/provider';
+import { createProviderDirectory } from '../payments/provider-directory';
+import { createProviderWork } from '../payments/provider-outbox';
+import { createProviderSettings } from '../payments/provider-settings';
+import { createProviderTermsCheck } from '../payments/provider-terms';
 import { createPaymentRecorder } from '../payments/record-payment';
+import { createRefunds } from '../payments/refunds';
 import type { EgressPolicy } from '../webhooks/egress';
 import { createWebhookStore } from '../webhooks/webhook-store';
 
@@ -48,8 +54,13 @@ export interface PaylinksWorkerOptions {
   webhookEgress: EgressPolicy;
   /** The payload codec (payloadDataConverter): every payload the workers write is encrypted. */
   dataConverter: DataConverter;
-  /** STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it. */
+  /**
+   * STRIPE_API_BASE_URL: the reconciler reads stored Stripe events again through it, and the
+   * outbox drainer expires closed links' Checkout Sessions and refunds late payments through it.
+   */
   stripeApiBaseUrl?: string;
+  /** Set when the sandbox provider is on: the drainer refunds its late payments too. */
+  sandboxSecret?: string;
   /** The lifecycle settings of the links campaigns make; default DEFAULT_LIFECYCLE_SETTINGS. */
   linkSettings?: LifecycleSettings;
   /** How long a single-link campaign's link waits for its workflow to store the row (default 10 s). */
@@ -122,6 +133,13 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
     webhooks: createWebhookStore(db, options.secretsKey),
     egress: options.webhookEgress,
   };
+  const logger = options.logger ?? createLogger('warn', 'paylinks-worker');
+  const client = new Client({ connection, namespace, dataConverter: options.dataConverter });
+  const paymentProviders = createProviderDirectory({
+    settings: createProviderSettings(db, options.secretsKey),
+    sandbox: options.sandboxSecret ? sandboxProvider(options.sandboxSecret) : undefined,
+    stripe: { apiBaseUrl: options.stripeApiBaseUrl, publicBaseUrl: options.publicBaseUrl },
+  });
   const drainer =
     options.outbox === false
       ? undefined
@@ -130,20 +148,31 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
           webhooks: webhookDeps,
           messages: messageDeps,
           ratePerSecond: options.ratePerSecond,
+          providerWork: createProviderWork({
+            providers: paymentProviders,
+            refunds: createRefunds({
+              db,
+              providers: paymentProviders,
+              links,
+              temporal: client,
+              taskQueue,
+              logger,
+            }),
+          }),
           logger: options.logger,
           tuning: options.outbox,
         });
-  const logger = options.logger ?? createLogger('warn', 'paylinks-worker');
   // Campaigns make and cancel links through the API's link service (recipients' links with its
   // start-only path, activities/campaigns.ts).
   const linkService = createLinkService({
-    temporal: new Client({ connection, namespace, dataConverter: options.dataConverter }),
+    temporal: client,
     links,
     taskQueue,
     settings: options.linkSettings ?? DEFAULT_LIFECYCLE_SETTINGS,
     createWaitMs: options.linkCreateWaitMs ?? 10_000,
     logger,
     commerce: createCommerceStores(db),
+    providerTermsProblem: createProviderTermsCheck(db),
   });
   const lifecycle = await Worker.create({
     connection,

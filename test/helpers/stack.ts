@@ -7,7 +7,7 @@ import { type ApiWiring, composeApi } from '../../src/api/compose';
 import { loadConfig } from '../../src/config';
 import { createDb, type Db } from '../../src/db/knex';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import { createChannels } from '../../src/notifications/channels';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import type { CodecKeys } from '../../src/temporal/payload-codec';
@@ -67,6 +67,8 @@ export interface StackOptions {
    * test can cut, with the pool timeouts production runs with; `stack.db` stays direct.
    */
   databaseProxy?: boolean;
+  /** The API's logger; default silent. Tests that check what is logged pass one they read. */
+  logger?: Logger;
 }
 
 /** A pool for the API and the worker through a cuttable proxy, timed out as in production. */
@@ -135,6 +137,7 @@ export async function startStack(options: StackOptions = {}) {
     email: channels.email,
     sms: channels.sms,
     publicBaseUrl: PUBLIC_BASE_URL,
+    sandboxSecret: SANDBOX_SECRET,
     ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
     ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
     ...(options.codecKeys ? { codecKeys: options.codecKeys } : {}),
@@ -152,6 +155,7 @@ export async function startStack(options: StackOptions = {}) {
     settings: options.settings ?? { ...DEFAULT_LIFECYCLE_SETTINGS, latePaymentWindowMs: 1000 },
     twilioAuthToken: channels.twilioAuthToken,
     devPeers: peers,
+    ...(options.logger ? { logger: options.logger } : {}),
     codec: { keys: options.codecKeys ?? TEST_CODEC_KEYS, authToken: CODEC_TOKEN, corsOrigins: [UI_ORIGIN] },
     ...(options.webhookEgress
       ? {

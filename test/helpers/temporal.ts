@@ -55,6 +55,8 @@ export interface TestChannels {
   webhookEgress?: EgressPolicy;
   /** The payload codec's keys; TEST_CODEC_KEYS unless a test rotates them. */
   codecKeys?: CodecKeys;
+  /** The sandbox provider's secret, when the stack's API has it on (its late payments are refunded by the worker). */
+  sandboxSecret?: string;
 }
 
 /** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
@@ -78,6 +80,8 @@ export async function startTestWorker(
     dataConverter: payloadDataConverter(channels.codecKeys ?? TEST_CODEC_KEYS),
     webhookEgress: channels.webhookEgress ?? { allowPrivate: true },
     workflowBundlePath: inject('workflowBundlePath'),
+    stripeApiBaseUrl: inject('stripeMockUrl'),
+    ...(channels.sandboxSecret ? { sandboxSecret: channels.sandboxSecret } : {}),
   });
   const running = worker.run();
   return {

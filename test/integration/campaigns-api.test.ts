@@ -718,6 +718,32 @@ describe('progress and results', () => {
     expect(paid.url.startsWith(`${PUBLIC_BASE_URL}/l/`)).toBe(true);
   });
 
+  it('makes every text column of results.csv inert in a spreadsheet, and keeps an E.164 phone as it is', async () => {
+    const c = await createCampaign({ link: { currency: 'USD', amount: 700, channels: ['email'] } });
+    // Valid addresses a spreadsheet would still evaluate: a local part may start with - or +.
+    const imported = await upload(
+      c.id,
+      'name,email,phone,reference\n' +
+        '+Eve,-2+3@example.com,+14155550112,@SUM(1+1)\n' +
+        '-Mallory,+1+1@example.com,,-1+2\n',
+    );
+    expect(imported.body.accepted, JSON.stringify(imported.body)).toBe(2);
+    const csv = await resultsCsv(c.id);
+    expect(csv.status).toBe(200);
+    const rows = parseCsv(csv.text, { columns: true }) as Record<string, string>[];
+    expect(rows.map(({ name, email, phone, reference }) => ({ name, email, phone, reference }))).toEqual([
+      // A phone in E.164 (+ and digits) is a number to a spreadsheet, never a formula: unchanged.
+      { name: "'+Eve", email: "'-2+3@example.com", phone: '+14155550112', reference: "'@SUM(1+1)" },
+      { name: "'-Mallory", email: "'+1+1@example.com", phone: '', reference: "'-1+2" },
+    ]);
+    // The API's own JSON is not a spreadsheet: it keeps what was imported.
+    const page = await stack.request('GET', `/v1/campaigns/${c.id}/recipients`);
+    expect(page.body.data.map((r: { email: string }) => r.email)).toEqual([
+      '-2+3@example.com',
+      '+1+1@example.com',
+    ]);
+  });
+
   it('counts SMS delivered and failed as twilio reports them', async () => {
     const c = await createCampaign({ link: { currency: 'USD', amount: 300, channels: ['sms'] } });
     const phones = ['+14155550171', '+14155550172'];

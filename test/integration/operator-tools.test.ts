@@ -178,6 +178,8 @@ describe('/metrics', () => {
 describe('request ids', () => {
   it('follows a request from the response header into the log line and into Temporal', async () => {
     const incoming = 'trace-4711-abcdef';
+    const order = await call('POST', '/v1/orders', { amount: 990, currency: 'EUR' });
+    expect(order.status).toBe(201);
     const created = await call(
       'POST',
       '/v1/payment_links',
@@ -185,7 +187,7 @@ describe('request ids', () => {
         amount: 990,
         currency: 'EUR',
         reference: `REF-${Date.now()}`,
-        order_id: `ord_${Date.now()}`,
+        order_id: order.body.id,
         customer: { email: 'ida.request@example.com' },
         channels: [],
       },

@@ -9,11 +9,16 @@ import type { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
+import {
+  AesGcmPayloadCodec,
+  ENCRYPTED_ENCODING,
+  revealEncodedFailures,
+} from '../../src/temporal/payload-codec';
+import { paymentReceivedSignal } from '../../workflows/payment-link/contract';
 import { linkTools } from '../helpers/links';
 import { payloadsIn } from '../helpers/payloads';
 import { CODEC_TOKEN, type Stack, startStack, UI_ORIGIN } from '../helpers/stack';
-import { eventually, testClient, WAIT_MS } from '../helpers/temporal';
+import { eventually, TEST_CODEC_KEYS, testClient, WAIT_MS } from '../helpers/temporal';
 
 let stack: Stack;
 let plain: Client;
@@ -237,5 +242,44 @@ describe('payload encryption', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatchObject({ code: 'payload_undecryptable', param: 'payloads' });
     expect(refused.body.error.message).toMatch(/failed authentication/);
+  });
+});
+
+describe('a payload that is not encrypted', () => {
+  it('is refused by the worker: a plaintext paymentReceived signal from a raw client marks nothing paid', async () => {
+    const created = await stack.request('POST', '/v1/payment_links', {
+      json: { amount: 2500, currency: 'USD', description: 'Forged payment target' },
+    });
+    expect(created.status).toBe(201);
+    const linkId = created.body.id as string;
+    // Anyone who reaches the frontend: a client without the codec, a payment it makes up.
+    await plain.workflow.getHandle(linkId).signal(paymentReceivedSignal, {
+      provider: 'sandbox',
+      paymentId: 'pay_forged_plaintext',
+      amount: 2500,
+      currency: 'USD',
+    });
+    // What the worker did with it: failed the task that delivered it, or (the bug) took it.
+    const failedTask = await eventually(
+      async () => {
+        const history = await stack.temporal.workflow.getHandle(linkId).fetchHistory();
+        const signalled = history.events?.findIndex((e) => e.workflowExecutionSignaledEventAttributes) ?? -1;
+        const failed = history.events
+          ?.slice(signalled + 1)
+          .find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes;
+        if (signalled >= 0 && failed) return failed;
+        const row = await stack.db('payment_links').where({ id: linkId }).first();
+        return row.status !== 'active' ? null : undefined;
+      },
+      WAIT_MS,
+      'the worker to refuse or take the plaintext signal',
+    );
+    const row = await stack.db('payment_links').where({ id: linkId }).first();
+    expect(row).toMatchObject({ status: 'active', amount_paid: 0 });
+    expect(await stack.db('payments').where({ link_id: linkId })).toEqual([]);
+    expect(failedTask).not.toBeNull();
+    // Why, in the failure's (encrypted) message: the payload was not encrypted.
+    await revealEncodedFailures(failedTask, [new AesGcmPayloadCodec(TEST_CODEC_KEYS)]);
+    expect(failedTask?.failure?.message).toMatch(/not encrypted/);
   });
 });

@@ -88,6 +88,11 @@ describe('POST /v1/payment_links', () => {
   });
 
   it('accepts every lifecycle field, with currency exponents from ISO 4217', async () => {
+    // A link for an invoice is for one of the account's own, in its currency.
+    const invoice = await stack.request('POST', '/v1/invoices', {
+      json: { number: 'INV-7', amount_due: 12_345, currency: 'KWD', due_date: '2030-01-01' },
+    });
+    expect(invoice.status).toBe(201);
     const r = await stack.request('POST', '/v1/payment_links', {
       json: {
         amount: 12_345,
@@ -111,8 +116,7 @@ describe('POST /v1/payment_links', () => {
         channels: ['email', 'sms'],
         reminders: { after_created: ['P1D'], before_expiry: ['PT24H'] },
         quiet_hours: { start: '22:00', end: '09:00' },
-        invoice_id: 'inv_7',
-        order_id: 'ord_7',
+        invoice_id: invoice.body.id,
         campaign_id: 'cmp_7',
         metadata: { crm: '42' },
         success_url: 'https://shop.example/thanks',
@@ -133,12 +137,12 @@ describe('POST /v1/payment_links', () => {
       channels: ['email', 'sms'],
       reminders: { after_created: ['P1D'], before_expiry: ['PT24H'] },
       quiet_hours: { start: '22:00', end: '09:00' },
-      invoice_id: 'inv_7',
+      invoice_id: invoice.body.id,
       metadata: { crm: '42' },
     });
     const handle = stack.temporal.workflow.getHandle(r.body.id);
     const attributes = (await handle.describe()).typedSearchAttributes;
-    expect(attributes.get(SearchAttributes.InvoiceId)).toBe('inv_7');
+    expect(attributes.get(SearchAttributes.InvoiceId)).toBe(invoice.body.id);
     expect(attributes.get(SearchAttributes.CampaignId)).toBe('cmp_7');
     expect(attributes.get(SearchAttributes.AccountId)).toBe(stack.account.accountId);
   });

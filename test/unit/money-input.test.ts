@@ -45,6 +45,55 @@ describe('parseTypedAmount', () => {
   );
 });
 
+describe('a typed amount follows the grouping rules of the customer’s locale', () => {
+  it.each([
+    // en: "," groups thousands, "." is the decimal point.
+    ['1,250.00', 'USD', 'en', 125000],
+    ['1250.00', 'USD', 'en', 125000],
+    ['12.50', 'USD', 'en', 1250],
+    ['1,234,567.89', 'USD', 'en', 123456789],
+    ['12,505', 'USD', 'en', 1250500],
+    // fr: a (narrow) no-break space or a space groups, "," is the decimal comma.
+    ['12,50', 'EUR', 'fr', 1250],
+    ['1 250,00', 'EUR', 'fr', 125000],
+    ['1\u202f250,00', 'EUR', 'fr', 125000],
+    ['1\u00a0250,00', 'EUR', 'fr', 125000],
+    ['1 234 567,89 €', 'EUR', 'fr-FR', 123456789],
+    // de: "." groups; de-CH: an apostrophe (typed straight or curly).
+    ['1.250,00', 'EUR', 'de-DE', 125000],
+    ['1\u2019250.00', 'CHF', 'de-CH', 125000],
+    ["1'250.00", 'CHF', 'de-CH', 125000],
+    // Grouping the locale writes only from five digits on is still the locale's grouping.
+    ['1.250,00', 'EUR', 'es', 125000],
+    // en-IN groups by two above the thousands.
+    ['1,25,000.00', 'INR', 'en-IN', 12500000],
+    ['1,250', 'JPY', 'ja', 1250],
+    // Latin digits in a locale whose own digits are others: the Latin separators.
+    ['1,250.00', 'EGP', 'ar-EG', 125000],
+    ['١٬٢٥٠٫٠٠', 'EGP', 'ar-EG', 125000],
+  ])('%j %s in %s is %i minor units', (typed, currency, locale, minor) => {
+    expect(parseTypedAmount(typed, currency, locale)).toEqual({ ok: true, minor });
+  });
+
+  it.each([
+    // A decimal comma on an en page: 12,50 would be read as 1,250.00.
+    ['12,50', 'EUR', 'en'],
+    ['1,,,,5', 'USD', 'en'],
+    ['12,50,0', 'USD', 'en'],
+    ['1,2345.00', 'USD', 'en'],
+    [',125', 'USD', 'en'],
+    ['1.250,00', 'USD', 'en'],
+    ['1 250.00', 'USD', 'en'],
+    // A decimal point on a de page: 12.50 would be read as 1.250,00.
+    ['12.50', 'EUR', 'de-DE'],
+    ['12 50,00', 'EUR', 'fr'],
+    ['1 2 5 0', 'EUR', 'fr'],
+    ['125,000.00', 'INR', 'en-IN'],
+  ])('refuses %j %s in %s: not grouped as the locale groups', (typed, currency, locale) => {
+    expect(parseTypedAmount(typed, currency, locale)).toEqual({ ok: false, reason: 'misgrouped' });
+  });
+});
+
 describe('amountToPay', () => {
   const link = {
     amount: 5000,
@@ -67,6 +116,21 @@ describe('amountToPay', () => {
     expect(amountToPay({ ...link, accept_partial: false }, '12,50', 'fr-FR')).toEqual({
       ok: true,
       amount: 4000,
+    });
+  });
+
+  it('refuses an amount not grouped as the locale groups, naming the format it expects', () => {
+    const dollars = { ...link, currency: 'USD', amount: 500_000, amount_paid: 0 };
+    const range = `Enter an amount between ${formatAmount(300, 'USD', 'en')} and ${formatAmount(500_000, 'USD', 'en')}.`;
+    for (const typed of ['12,50', '1,,,,5'])
+      expect(amountToPay(dollars, typed, 'en')).toEqual({
+        ok: false,
+        message: `“${typed}” is not an amount as this page writes them: write it like 12.50 or 1,250.00. ${range}`,
+      });
+    expect(amountToPay(dollars, '1,250.00', 'en')).toEqual({ ok: true, amount: 125000 });
+    expect(amountToPay(link, '12.50', 'de-DE')).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('write it like 12,50 or 1.250,00.'),
     });
   });
 

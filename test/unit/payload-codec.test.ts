@@ -48,10 +48,27 @@ describe('payload codec', () => {
     expect(str(a?.data)).not.toBe(str(b?.data));
   });
 
-  it('passes payloads that were never encrypted through (histories from before the codec)', async () => {
+  it('refuses a payload that is not encrypted: anyone who reaches Temporal can write one', async () => {
     const codec = new AesGcmPayloadCodec(K1);
+    await expect(codec.decode([plain()])).rejects.toThrow(PayloadDecryptionError);
+    await expect(codec.decode([plain()])).rejects.toThrow(
+      /payload is not encrypted \(encoding "json\/plain"\): refused/,
+    );
+    // Nor does one plaintext payload among encrypted ones get through.
+    const [sealed] = (await codec.encode([plain()])) as [Payload];
+    await expect(codec.decode([sealed, plain()])).rejects.toThrow(/not encrypted/);
+    await expect(codec.decode([{ metadata: {}, data: Buffer.from('{}') }])).rejects.toThrow(/encoding null/);
+  });
+
+  it('passes it through only when told to (reading histories from before the codec)', async () => {
+    const legacy = new AesGcmPayloadCodec(K1, { plaintext: 'pass' });
     const p = plain();
-    expect(await codec.decode([p])).toEqual([p]);
+    expect(await legacy.decode([p])).toEqual([p]);
+    // Encrypted payloads are still checked: a tampered one is refused all the same.
+    const [sealed] = (await legacy.encode([plain()])) as [Payload];
+    const data = Buffer.from(sealed.data as Uint8Array);
+    data[20] = (data[20] as number) ^ 0x01;
+    await expect(legacy.decode([{ ...sealed, data }])).rejects.toThrow(/failed authentication/);
   });
 
   it('refuses a tampered payload', async () => {
@@ -137,6 +154,15 @@ describe('PAYLOAD_CODEC_KEYS', () => {
     expect(() =>
       loadConfig({ NODE_ENV: 'production', SECRETS_KEY: key('s'), PUBLIC_BASE_URL: 'https://pay.example' }),
     ).toThrow(/PAYLOAD_CODEC_KEYS is required when NODE_ENV=production/);
+  });
+
+  it('refuses plaintext unless PAYLOAD_CODEC_ACCEPT_PLAINTEXT=true', () => {
+    expect(loadConfig({}).payloadCodec.plaintext).toBe('refuse');
+    expect(loadConfig({ PAYLOAD_CODEC_ACCEPT_PLAINTEXT: 'false' }).payloadCodec.plaintext).toBe('refuse');
+    expect(loadConfig({ PAYLOAD_CODEC_ACCEPT_PLAINTEXT: 'true' }).payloadCodec.plaintext).toBe('pass');
+    expect(() => loadConfig({ PAYLOAD_CODEC_ACCEPT_PLAINTEXT: 'yes' })).toThrow(
+      /PAYLOAD_CODEC_ACCEPT_PLAINTEXT/,
+    );
   });
 
   it('refuses a short CODEC_AUTH_TOKEN', () => {

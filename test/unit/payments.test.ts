@@ -206,7 +206,7 @@ describe('payments against a document', () => {
     expect(documentFlags(undefined, 'USD', 900)).toEqual([]);
   });
 
-  it('an order paid by another link is over-collected by any further payment', () => {
+  it('an order is over-collected by what takes it past its amount, as an invoice is', () => {
     const order = {
       kind: 'order' as const,
       id: 'ord_1',
@@ -219,6 +219,9 @@ describe('payments against a document', () => {
     expect(documentFlags({ ...order, amountPaid: 1200, paid: true }, 'USD', 1200)).toEqual([
       'over_collected',
     ]);
+    // Partly paid, it follows what it collected as an invoice does.
+    expect(documentFlags({ ...order, amountPaid: 1000 }, 'USD', 200)).toEqual([]);
+    expect(documentFlags({ ...order, amountPaid: 1000 }, 'USD', 201)).toEqual(['over_collected']);
   });
 
   it('an over-collected payment needs a refund review and is announced as payment.flagged, not a success', () => {

@@ -44,6 +44,53 @@ const answering =
   async () =>
     addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
 
+describe('IPv6 addresses that carry an IPv4 address inside', () => {
+  // The URL parser writes [::127.0.0.1] as [::7f00:1]: both spellings reach the checks.
+  it.each([
+    '::7f00:1',
+    '::127.0.0.1',
+    '::a00:1',
+    '::10.0.0.1',
+    '::a9fe:a9fe',
+    '::c0a8:101',
+    '::808:808',
+    '::8.8.8.8',
+  ])('refuses the IPv4-compatible %s (::/96, deprecated), whatever it embeds', (address) => {
+    expect(addressProblem(address)).toBe(`${address} is an IPv4-compatible address`);
+  });
+
+  it.each([
+    ['IPv4-mapped', '::ffff:7f00:1', /is a loopback address$/],
+    ['IPv4-mapped', '::ffff:10.0.0.1', /is a private address$/],
+    ['IPv4-translated', '::ffff:0:a00:1', /is an? \w+ address$/],
+    ['6to4 of loopback', '2002:7f00:1::1', /is a 6to4 address$/],
+    ['6to4 of a private network', '2002:a00:1::1', /is a 6to4 address$/],
+    ['6to4 of cloud metadata', '2002:a9fe:a9fe::', /is a 6to4 address$/],
+    ['NAT64 of loopback', '64:ff9b::7f00:1', /is an? \w+ address$/],
+    ['NAT64 of a private network', '64:ff9b::a00:1', /is an? \w+ address$/],
+    ['NAT64 of cloud metadata', '64:ff9b::169.254.169.254', /is an? \w+ address$/],
+    ['local-use NAT64 (64:ff9b:1::/48)', '64:ff9b:1::a00:1', /is an? \w+ address$/],
+    ['Teredo', '2001:0:4136:e378:8000:63bf:3fff:fdd2', /is a teredo address$/],
+  ])('refuses %s %s', (_kind, address, problem) => {
+    expect(addressProblem(address)).toMatch(problem);
+  });
+
+  it('refuses them as webhook URLs, in the spelling a client sends', async () => {
+    for (const url of [
+      'http://[::127.0.0.1]/',
+      'http://[::7f00:1]:8080/hooks',
+      'http://[::10.0.0.1]/',
+      'http://[::169.254.169.254]/latest',
+      'http://[2002:7f00:1::1]/',
+      'http://[64:ff9b::10.0.0.1]/',
+    ]) {
+      expect(await webhookUrlProblem(url, { allowPrivate: false }), url).toMatch(
+        /resolves to a refused address/,
+      );
+    }
+  });
+});
+
 describe('webhook URLs at registration', () => {
   const production = { allowPrivate: false };
 

@@ -2,16 +2,17 @@
  * Determinism guard: every recorded history in test/fixtures/histories must replay against the
  * current workflow code. A change that would break running links fails here.
  *
- * Replays run through the payload codec as the worker does: the histories recorded before it
- * (1-…, 2-…) hold plain payloads, which pass through; 3-encrypted-payloads and later sets were
- * recorded with the codec on, under the tests' fixed key.
+ * Replays run through the payload codec as the worker does: 3-encrypted-payloads and later sets
+ * were recorded with the codec on, under the tests' fixed key. The histories recorded before it
+ * (1-…, 2-…) hold plain payloads, which the worker's codec refuses (anyone can write one): they
+ * replay through the decoder that reads plaintext, explicitly and only for them.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type ReplayResult, Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
-import { payloadDataConverter } from '../../src/temporal/payload-codec';
+import { legacyPlaintextDataConverter, payloadDataConverter } from '../../src/temporal/payload-codec';
 import { PATCHES } from '../../workflows/payment-link/workflow';
 import { installQuietRuntime, TEST_CODEC_KEYS } from '../helpers/temporal';
 
@@ -58,16 +59,41 @@ const ENCRYPTED = '3-encrypted-payloads';
 const OUTBOX = '4-outbox-deliveries';
 const LEAN = '5-lean-lifecycle';
 
+/** Recorded before the payload codec: plain payloads. */
+const PLAINTEXT_VERSIONS = ['1-initial', '2-ledger-in-postgres'];
+const isPlaintext = (workflowId: string) => PLAINTEXT_VERSIONS.some((v) => workflowId.startsWith(`${v}/`));
+
+/**
+ * `codec`: 'worker', the worker's own (plaintext refused) for the encrypted sets and the legacy
+ * reader for the plain ones; 'strict', the worker's for every set; 'none', no codec at all.
+ */
 async function replayAll(
   workflowBundle: { code: string } | { codePath: string },
-  { codec = true, only }: { codec?: boolean; only?: string } = {},
+  { codec = 'worker', only }: { codec?: 'worker' | 'strict' | 'none'; only?: string } = {},
 ): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
-  const dataConverter = codec ? payloadDataConverter(TEST_CODEC_KEYS) : undefined;
   const selected = histories().filter((h) => !only || h.workflowId.startsWith(`${only}/`));
-  for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter }, selected))
-    results.push(result);
-  return results;
+  const groups =
+    codec === 'worker'
+      ? [
+          {
+            converter: legacyPlaintextDataConverter(TEST_CODEC_KEYS),
+            of: selected.filter((h) => isPlaintext(h.workflowId)),
+          },
+          {
+            converter: payloadDataConverter(TEST_CODEC_KEYS),
+            of: selected.filter((h) => !isPlaintext(h.workflowId)),
+          },
+        ]
+      : [{ converter: codec === 'strict' ? payloadDataConverter(TEST_CODEC_KEYS) : undefined, of: selected }];
+  for (const { converter: dataConverter, of } of groups) {
+    if (of.length === 0) continue;
+    for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter }, of))
+      results.push(result);
+  }
+  // In file order, whichever decoder replayed them.
+  const order = selected.map((h) => h.workflowId);
+  return results.sort((a, b) => order.indexOf(a.workflowId) - order.indexOf(b.workflowId));
 }
 
 describe('replay', () => {
@@ -102,10 +128,24 @@ describe('replay', () => {
     }
     const withoutCodec = await replayAll(
       { codePath: inject('workflowBundlePath') },
-      { codec: false, only: ENCRYPTED },
+      { codec: 'none', only: ENCRYPTED },
     );
     expect(withoutCodec.length).toBeGreaterThan(0);
     for (const result of withoutCodec) expect(result.error, result.workflowId).toBeDefined();
+  });
+
+  it("the worker's own codec refuses the plain histories: only the legacy reader replays them", async () => {
+    for (const version of PLAINTEXT_VERSIONS) {
+      const strict = await replayAll(
+        { codePath: inject('workflowBundlePath') },
+        { codec: 'strict', only: version },
+      );
+      expect(strict.length, version).toBeGreaterThan(0);
+      // The task's failure (its message encrypted by the failure converter): the decode refused.
+      // The same histories replay with the legacy reader (above), so the codec is the difference.
+      for (const result of strict)
+        expect(result.error?.message, result.workflowId).toMatch(/Replay failed due workflow task failure/);
+    }
   });
 
   it('an old run keeps its late-payment window; a lean run ends as soon as the link closes', () => {

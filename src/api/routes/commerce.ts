@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { CHANNELS } from '../../../workflows/payment-link/contract';
 import type { DocumentLinkOptions, DocumentLinks } from '../../commerce/document-links';
-import type { CommerceStores, CustomerRow, InvoiceRow, OrderRow } from '../../commerce/stores';
+import { serializeInvoice, serializeOrder } from '../../commerce/serialize';
+import type { CommerceStores, CustomerRow } from '../../commerce/stores';
 import type { Db } from '../../db/knex';
 import { ID_PREFIX } from '../../ids';
 import { clockTime, CustomerSchema as LinkCustomerSchema, MetadataSchema } from '../../links/create-link';
@@ -82,31 +82,6 @@ const serializeCustomer = (c: CustomerRow) => ({
   metadata: c.metadata,
   created_at: iso(c.created_at),
 });
-const serializeInvoice = (i: InvoiceRow) => ({
-  id: i.id,
-  object: 'invoice' as const,
-  number: i.number,
-  customer_id: i.customer_id,
-  amount_due: i.amount_due,
-  amount_paid: i.amount_paid,
-  currency: i.currency,
-  due_date: typeof i.due_date === 'string' ? i.due_date : DateTime.fromJSDate(i.due_date as Date).toISODate(),
-  status: i.status,
-  metadata: i.metadata,
-  created_at: iso(i.created_at),
-});
-const serializeOrder = (o: OrderRow) => ({
-  id: o.id,
-  object: 'order' as const,
-  customer_id: o.customer_id,
-  amount: o.amount,
-  currency: o.currency,
-  description: o.description,
-  status: o.status,
-  metadata: o.metadata,
-  created_at: iso(o.created_at),
-});
-
 export function commerceRoutes({ db, commerce, documentLinks, publicBaseUrl }: CommerceRoutesDeps): Router {
   const router = Router();
   const list = (table: 'customers' | 'invoices' | 'orders', serialize: (row: never) => unknown) =>

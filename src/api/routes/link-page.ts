@@ -1,11 +1,12 @@
 import express, { Router } from 'express';
-import { EventTypes, isTerminal } from '../../../workflows/payment-link/contract';
+import { isTerminal } from '../../../workflows/payment-link/contract';
 import { findAccount } from '../../accounts/accounts';
 import type { Db } from '../../db/knex';
 import { isTokenShaped } from '../../ids';
-import { insertLinkEvents, type LinkStore } from '../../links/link-store';
+import type { LinkStore } from '../../links/link-store';
 import type { PageViews } from '../../links/page-views';
 import type { Logger } from '../../logger';
+import { formatAmount } from '../../money/format';
 import { escapeHtml as e } from '../../notifications/messages';
 import { amountToPay } from '../../payments/pay-amount';
 import type { Checkout, PaymentProvider } from '../../payments/provider';
@@ -95,38 +96,42 @@ export function linkPageRoutes(deps: {
     const field = body?.amount;
     // A repeated field is not an amount: refused like any other text that is not one.
     const typed = Array.isArray(field) ? field.join(' & ') : field;
-    const choice = amountToPay(link, typed, pageLocale(link));
-    if (!choice.ok) {
+    /** The page again, with what was typed and why it cannot be paid. */
+    const showForm = async (status: number, error: string) => {
       const account = await findAccount(db, link.account_id);
       res
-        .status(400)
+        .status(status)
         .type('html')
         .set('Cache-Control', 'no-store')
         .send(
           renderLinkPage(link, account?.name ?? '', payPath(link), {
             amount: typed,
-            error: choice.message,
+            error,
             offerSave: offersSave(provider, link),
           }),
         );
-      return;
-    }
-    const opened = await sessions.openFor(link, provider.name, choice.amount);
-    if (opened.kind === 'processing')
+    };
+    const choice = amountToPay(link, typed, pageLocale(link));
+    if (!choice.ok) return showForm(400, choice.message);
+    // Decided again under the link's lock, with what is captured and held counted in: the row read
+    // above may already be behind.
+    const opened = await sessions.openFor(link, provider.name, (payable) =>
+      amountToPay(payable, typed, pageLocale(link)),
+    );
+    if (opened.kind === 'closed') return refuse(409, `This payment link is ${opened.status}.`);
+    if (opened.kind === 'confirming')
       return refuse(409, 'A payment of this link is being confirmed. Check back in a moment.');
-    if (opened.kind === 'opened') {
-      const { session, voided } = opened;
-      await insertLinkEvents(db, link.account_id, link.id, [
-        {
-          key: `session:${session.id}`,
-          type: EventTypes.sessionStarted,
-          data: {
-            session_id: session.id,
-            amount: session.amount,
-            ...(voided ? { voided_session_id: voided } : {}),
-          },
-        },
-      ]);
+    if (opened.kind === 'no_uses_left')
+      return refuse(
+        409,
+        'This link has no uses left right now: each one is taken by a checkout or being paid. Try again later.',
+      );
+    if (opened.kind === 'over_balance') {
+      const confirming =
+        opened.confirming > 0
+          ? `${formatAmount(opened.confirming, link.currency, pageLocale(link))} of this link is being confirmed. `
+          : '';
+      return showForm(409, `${confirming}${opened.message}`);
     }
     // Pressing Pay again, in any tab, goes back to the same checkout: one capture per session.
     let url = opened.session.checkout_url;
@@ -138,6 +143,8 @@ export function linkPageRoutes(deps: {
         });
       } catch (err) {
         logger.warn({ err, session: opened.session.id }, 'the payment provider did not open a checkout');
+        // Nobody can pay it: what it holds of the link is free again.
+        await sessions.abandon(opened.session.id);
         return refuse(502, 'The payment provider is not answering. Try again in a moment.');
       }
       await sessions.setCheckout(opened.session.id, checkout);

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { CHANNELS, LINK_STATUSES } from '../../../workflows/payment-link/contract';
 import type { Db } from '../../db/knex';
@@ -9,7 +9,7 @@ import type { LinkRow, LinkStore, PaymentRow } from '../../links/link-store';
 import type { PageViews } from '../../links/page-views';
 import { serializeEvent, serializeLink } from '../../links/serialize';
 import { accountOf } from '../auth';
-import { withIdempotency } from '../idempotency';
+import { IDEMPOTENCY_HEADER, withIdempotency } from '../idempotency';
 import { PaginationSchema, paginate } from '../pagination';
 import { idOf, isoDateTime, MAX_REFERENCE_LENGTH, text } from '../text';
 import { parseBody, parseQuery, pathIds } from '../validation';
@@ -110,46 +110,73 @@ export function paymentLinkRoutes({
     res.json(serializeLink(row, publicBaseUrl, { views }));
   });
 
-  router.post('/:id', async (req, res) => {
-    const body = parseBody(UpdatePaymentLinkSchema, req.body);
-    const row = await linkService.update(accountOf(req), req.params.id, {
-      ...(body.description !== undefined ? { description: body.description } : {}),
-      ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-      ...(body.reminders !== undefined
-        ? {
-            reminders: {
-              afterCreated: body.reminders.after_created ?? [],
-              beforeExpiry: body.reminders.before_expiry ?? [],
-            },
-          }
-        : {}),
-      ...(body.quiet_hours !== undefined ? { quietHours: body.quiet_hours } : {}),
-      ...(body.expires_at !== undefined ? { expiresAt: body.expires_at } : {}),
-    });
-    res.json(changed(row));
-  });
+  // An Idempotency-Key makes a retry the same workflow update again (its reserved id is the
+  // update id): Temporal runs it once and answers its outcome, even after the link closed.
+  const keyedUpdateId = (req: Request, reserved: string) =>
+    req.get(IDEMPOTENCY_HEADER) === undefined ? undefined : reserved;
 
-  router.post('/:id/cancel', async (req, res) => {
-    const body = parseBody(CancelSchema, req.body ?? {});
-    const row = await linkService.cancel(accountOf(req), req.params.id, {
-      ...(body.reason ? { reason: body.reason } : {}),
-      ...(body.notify_customer ? { notifyCustomer: true } : {}),
-    });
-    res.json(changed(row));
-  });
+  router.post(
+    '/:id',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, reserved) => {
+        const body = parseBody(UpdatePaymentLinkSchema, req.body);
+        const row = await linkService.update(
+          accountOf(req),
+          req.params.id,
+          {
+            ...(body.description !== undefined ? { description: body.description } : {}),
+            ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+            ...(body.reminders !== undefined
+              ? {
+                  reminders: {
+                    afterCreated: body.reminders.after_created ?? [],
+                    beforeExpiry: body.reminders.before_expiry ?? [],
+                  },
+                }
+              : {}),
+            ...(body.quiet_hours !== undefined ? { quietHours: body.quiet_hours } : {}),
+            ...(body.expires_at !== undefined ? { expiresAt: body.expires_at } : {}),
+          },
+          keyedUpdateId(req, reserved),
+        );
+        return { status: 200, body: changed(row) };
+      },
+      { reserve: 'update' },
+    ),
+  );
+
+  router.post(
+    '/:id/cancel',
+    withIdempotency<{ id: string }>(
+      db,
+      async (req, reserved) => {
+        const body = parseBody(CancelSchema, req.body ?? {});
+        const row = await linkService.cancel(
+          accountOf(req),
+          req.params.id,
+          {
+            ...(body.reason ? { reason: body.reason } : {}),
+            ...(body.notify_customer ? { notifyCustomer: true } : {}),
+          },
+          keyedUpdateId(req, reserved),
+        );
+        return { status: 200, body: changed(row) };
+      },
+      { reserve: 'cancel' },
+    ),
+  );
 
   router.post(
     '/:id/reissue',
     withIdempotency<{ id: string }>(
       db,
-      async (req, newLinkId) => {
+      // The replacement's id is the old link's to derive (one per link), not the key's to reserve.
+      async (req) => {
         const body = parseBody(ReissueSchema, req.body ?? {});
-        const row = await linkService.reissue(accountOf(req), req.params.id, body.expires_in, {
-          newLinkId,
-        });
-        return { status: 201, body: show(row) };
+        const { link, created } = await linkService.reissue(accountOf(req), req.params.id, body.expires_in);
+        return { status: created ? 201 : 200, body: show(link) };
       },
-      { reserve: 'plink' },
     ),
   );
 

@@ -6,6 +6,7 @@ import type { ProviderDirectory } from '../../payments/provider-directory';
 import type { ProviderEvents } from '../../payments/provider-events';
 import { type ProviderEvent, ProviderEventSchema } from '../../payments/sandbox-provider';
 import { signatureProblem } from '../../payments/stripe-provider';
+import { StripeUnitsError } from '../../payments/stripe-units';
 import { ApiError } from '../errors';
 
 /** 400 `event_invalid`, naming the field when the event parsed as JSON but a field is wrong. */
@@ -56,7 +57,19 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
         `Invalid Stripe-Signature (${check})`,
       );
     }
-    const converted = await stripe.toProviderEvent(verified);
+    let converted: Awaited<ReturnType<typeof stripe.toProviderEvent>>;
+    try {
+      converted = await stripe.toProviderEvent(verified);
+    } catch (err) {
+      // An amount or currency Paylinks cannot count in: refused, naming it, never rounded.
+      if (err instanceof StripeUnitsError)
+        throw ApiError.invalid(
+          'The event is not a valid payment event',
+          `data.${err.param}`,
+          'event_invalid',
+        );
+      throw err;
+    }
     // Another event type, or a checkout still waiting for a delayed payment: nothing to apply.
     if (!converted) return void res.json({ received: true, ignored: true });
     // Signed is not the same as storable: the same checks as the sandbox's events.

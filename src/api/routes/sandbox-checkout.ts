@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { Router } from 'express';
+import { isTerminal } from '../../../workflows/payment-link/contract';
 import { ID_PREFIX, isIdShaped } from '../../ids';
 import type { LinkStore } from '../../links/link-store';
 import { formatAmount } from '../../money/format';
@@ -35,7 +36,8 @@ export function sandboxCheckoutRoutes(deps: {
       res.status(404).type('html').send(missing);
       return;
     }
-    if (session.status !== 'open' || session.expires_at <= new Date()) {
+    const link = await links.findLink(session.account_id, session.link_id);
+    if (session.status !== 'open' || session.expires_at <= new Date() || !link || isTerminal(link.status)) {
       res.status(410).type('html').send(closed);
       return;
     }
@@ -55,7 +57,8 @@ export function sandboxCheckoutRoutes(deps: {
     '/sandbox/checkout/:id',
     express.urlencoded({ extended: false, limit: '2kb' }),
     async (req, res) => {
-      // Claimed before the callback: a second submit of this page (or another tab) finds it taken.
+      // Claimed before the callback: a second submit of this page (or another tab) finds it taken,
+      // and a session of a closed link (or one replaced) is refused before anything is captured.
       const session = await sessions.claim(req.params.id);
       if (!session) {
         const known = await sessions.find(req.params.id);
@@ -97,7 +100,10 @@ export function sandboxCheckoutRoutes(deps: {
         (response) => response.ok,
         () => false,
       );
-      if (!confirmed) {
+      // Captured and stored, its recording left to the provider's retry or the reconciler: the
+      // customer is told it is being confirmed, never invited to pay it again.
+      const captured = !confirmed && (await sessions.find(session.id))?.status === 'succeeded';
+      if (!confirmed && !captured) {
         // Not stuck in processing: the customer may submit again (the callback never settled it).
         await sessions.release(session.id);
         res
