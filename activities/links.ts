@@ -1,7 +1,13 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { LinkChange, LinkStore } from '../src/links/link-store';
+import { reminderPlan } from '../src/links/reminder-schedule';
 import type { PaymentsRecorded, RecordPayments, RecordPaymentsInput } from '../src/payments/record-payment';
-import type { LinkTerms, PersistOutcome } from '../workflows/payment-link/contract';
+import type {
+  LinkTerms,
+  PersistOutcome,
+  ReminderBasis,
+  ReminderPlan,
+} from '../workflows/payment-link/contract';
 import { EventTypes, FailureTypes } from '../workflows/payment-link/contract';
 
 export interface LinkActivityDeps {
@@ -49,6 +55,14 @@ export function createLinkActivities({ links, recordPayments }: LinkActivityDeps
     /** Records payments in order, de-duplicated by Postgres, settling their invoice or order; safe to retry. */
     async recordPayments(input: RecordPaymentsInput): Promise<PaymentsRecorded> {
       return nonRetryableOnBadData(() => recordPayments(input));
+    },
+
+    /**
+     * A link's reminder instants, for a run that has none fitting its terms: computed here, with
+     * this host's zone rules, and kept in the run's history (no I/O).
+     */
+    async planReminders(basis: ReminderBasis): Promise<ReminderPlan> {
+      return reminderPlan(basis);
     },
   };
 }

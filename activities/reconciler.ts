@@ -68,6 +68,8 @@ export function createReconcilerActivities(deps: ReconcilerActivityDeps) {
       const summary = await reconcile(options);
       for (const e of summary.events) {
         if (e.outcome === 'failed') log.warn('stored provider event not applied', { ...e });
+        else if (e.outcome === 'deferred')
+          log.info('stored provider event still waits for its workflow', { ...e });
         else log.info('stored provider event reconciled', { ...e });
       }
       return summary;

@@ -29,6 +29,7 @@ const TIME_SENSITIVE = [
   'test/integration/management-api.test.ts',
   'test/integration/operator-tools.test.ts',
   'test/workflow/lifecycle.test.ts',
+  'test/workflow/precomputed-instants.test.ts',
 ];
 
 const POSITIONS = ['02:00', '12:00', '23:30'];

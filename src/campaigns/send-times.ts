@@ -17,8 +17,8 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import type { QuietHours } from '../../workflows/payment-link/contract';
-import { outsideQuietHours } from '../../workflows/payment-link/reminders';
 import { DEFAULT_QUIET_HOURS } from '../links/create-link';
+import { outsideQuietHours } from '../links/reminder-schedule';
 import type { CampaignSchedule } from './schema';
 
 /** How late a local-time send may still go out, measured from the campaign's start. */

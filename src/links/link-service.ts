@@ -24,6 +24,7 @@ import {
   linkCreatedUpdate,
   linkWorkflowId,
   type PaymentLinkWorkflowInput,
+  type ReminderBasis,
   resendUpdate,
   SearchAttributes,
   updateLinkUpdate,
@@ -44,6 +45,7 @@ import {
   toLinkTerms,
 } from './create-link';
 import type { LinkRow, LinkStore } from './link-store';
+import { reminderPlan } from './reminder-schedule';
 import { rowFromTerms } from './serialize';
 import { updateFailureToApiError } from './workflow-errors';
 import { linkStaticDetails, linkStaticSummary } from './workflow-metadata';
@@ -67,6 +69,12 @@ export interface LinkServiceDeps {
     accountId: string,
     terms: LinkTerms,
   ) => Promise<{ param: string; message: string } | undefined>;
+  /**
+   * The clock a link's creation and expiry are read from, and with them its reminder instants;
+   * default the system's. Tests fix it to compute a link's plan at a chosen instant (across a DST
+   * change) without waiting for one.
+   */
+  now?: () => Date;
 }
 
 class TimedOut extends Error {}
@@ -104,6 +112,7 @@ function refusalError(err: unknown, terms: LinkTerms): ApiError | undefined {
 
 export function createLinkService(deps: LinkServiceDeps) {
   const { temporal, links, taskQueue, settings, createWaitMs, logger, commerce } = deps;
+  const now = deps.now ?? (() => new Date());
 
   /** Runs the link workflow's validated updates; a refusal becomes the API error it means. */
   async function throughWorkflow(
@@ -264,7 +273,7 @@ export function createLinkService(deps: LinkServiceDeps) {
         token: newLinkToken(),
         accountId: account.id,
         accountTimezone: account.timezone,
-        now: DateTime.utc(),
+        now: DateTime.fromJSDate(now(), { zone: 'utc' }),
         customer,
         reissuedFrom: extras.reissuedFrom,
       });
@@ -395,18 +404,31 @@ export function createLinkService(deps: LinkServiceDeps) {
           'expires_at',
         );
       }
+      // The reminder instants of the terms as each change leaves them, computed here so that the
+      // workflow never reads a zone rule (`precomputed-instants`; older runs ignore them). Read
+      // from the row: if another change lands first the workflow finds the basis stale and plans
+      // the instants itself.
+      let basis = basisOfRow(row);
       await throughWorkflow(account, row, async (handle) => {
         if (expiresAt !== undefined) {
+          basis = { ...basis, expiresAt: new Date(expiresAt).toISOString() };
           await handle.executeUpdate(extendExpiryUpdate, {
-            args: [{ expiresAt: new Date(expiresAt).toISOString() }],
+            args: [{ expiresAt: basis.expiresAt }, reminderPlan(basis)],
             ...(updateId ? { updateId: `${updateId}-extend` } : {}),
           });
         }
-        if (Object.keys(rest).length > 0)
+        if (Object.keys(rest).length > 0) {
+          const replans = rest.reminders !== undefined || rest.quietHours !== undefined;
+          basis = {
+            ...basis,
+            ...(rest.reminders !== undefined ? { reminders: rest.reminders } : {}),
+            ...(rest.quietHours !== undefined ? { quietHours: rest.quietHours } : {}),
+          };
           await handle.executeUpdate(updateLinkUpdate, {
-            args: [rest],
+            args: replans ? [rest, reminderPlan(basis)] : [rest],
             ...(updateId ? { updateId: `${updateId}-update` } : {}),
           });
+        }
       });
       return this.get(account, linkId);
     },
@@ -530,6 +552,15 @@ export function cancelUpdateId(request: CancelRequest): string {
 /** Replacement ids tried per reissued link: each failed one was a refusal (a document's open link). */
 const MAX_REISSUE_ATTEMPTS = 20;
 
+/** What a link's reminder instants are computed from, as its row holds it. */
+const basisOfRow = (row: LinkRow): ReminderBasis => ({
+  createdAt: row.created_at.toISOString(),
+  expiresAt: row.expires_at.toISOString(),
+  reminders: row.reminders,
+  quietHours: row.quiet_hours,
+  timezone: row.timezone,
+});
+
 /** The update the API sends with a link's start; fixed, so that Temporal de-duplicates retries. */
 const LINK_CREATED_UPDATE_ID = 'link-created';
 
@@ -550,7 +581,9 @@ function startOptions(terms: LinkTerms, taskQueue: string, settings: LifecycleSe
   return {
     workflowId: linkWorkflowId(terms.id),
     taskQueue,
-    args: [{ terms, settings }],
+    // The reminder instants are computed here, with this host's zone rules, and carried by the
+    // run (`precomputed-instants`).
+    args: [{ terms, settings, reminderPlan: reminderPlan(terms) }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     staticSummary: linkStaticSummary(terms),

@@ -14,6 +14,7 @@ import {
 import { ApiError } from '../api/errors';
 import type { Db } from '../db/knex';
 import { insertLinkEvents, type LinkRow, type LinkStore } from '../links/link-store';
+import { createSignalDeferral } from './deferred-signals';
 import type { RecordLatePayment } from './late-payments';
 import { savePaymentProfile } from './payment-profiles';
 import type { ProviderEvent } from './sandbox-provider';
@@ -34,13 +35,14 @@ const APPLY_LEASE_SECONDS = 15;
 
 export function createProviderEvents(deps: ProviderEventDeps) {
   const { db, temporal, links, sessions, recordLatePayment, logger } = deps;
+  const deferSignal = createSignalDeferral({ db, temporal });
 
   async function applySuccess(
     provider: string,
     event: ProviderEvent,
     session: SessionRow,
     link: LinkRow,
-  ): Promise<void> {
+  ): Promise<'applied' | 'deferred'> {
     const { data } = event;
     // Captured: settled first, so that from now until its payment row is written the session holds
     // its part of the link (session-store.ts) and no second checkout opens for it, whatever fails
@@ -65,10 +67,16 @@ export function createProviderEvents(deps: ProviderEventDeps) {
     try {
       await temporal.workflow.getHandle(linkWorkflowId(link.id)).signal(paymentReceivedSignal, payment);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (!(err instanceof WorkflowNotFoundError)) {
+        // Temporal cannot take it now (the run's signal limit, unreachable…): kept stored and
+        // tried again later (deferred-signals.ts), never a 5xx the provider retries for ever.
+        await deferSignal({ provider, eventId: event.id, linkId: link.id }, err);
+        return 'deferred';
+      }
       // The lifecycle is over: nobody else will record it.
       await recordLatePayment(link, payment);
     }
+    return 'applied';
   }
 
   /**
@@ -97,14 +105,14 @@ export function createProviderEvents(deps: ProviderEventDeps) {
   }
 
   return {
-    /** `duplicate`: this event was applied before. */
+    /** `duplicate`: this event was applied before; `deferred`: stored, to be applied later. */
     /** `accountId`: the account the callback came for (a provider with per-account endpoints). */
     async receive(
       provider: string,
       event: ProviderEvent,
       raw: Buffer,
       accountId?: string,
-    ): Promise<{ duplicate: boolean }> {
+    ): Promise<{ duplicate: boolean; deferred?: boolean }> {
       const session = await sessions.find(event.data.session_id);
       if (!session || session.provider !== provider || (accountId && session.account_id !== accountId))
         throw ApiError.invalid(`No such payment session: '${event.data.session_id}'`, 'data.session_id');
@@ -143,8 +151,10 @@ export function createProviderEvents(deps: ProviderEventDeps) {
       }
 
       try {
-        if (event.type === 'payment.succeeded') await applySuccess(provider, event, session, link);
-        else {
+        if (event.type === 'payment.succeeded') {
+          if ((await applySuccess(provider, event, session, link)) === 'deferred')
+            return { duplicate: false, deferred: true };
+        } else {
           await sessions.settle(session.id, 'failed', event.data.failure_reason);
           await insertLinkEvents(db, link.account_id, link.id, [
             {

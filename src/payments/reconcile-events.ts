@@ -29,7 +29,8 @@ export interface ReconciledEvent {
   provider: string;
   eventId: string;
   linkId?: string;
-  outcome: 'applied' | 'already_processed' | 'ignored' | 'failed';
+  /** `deferred`: the link's workflow still could not take it (src/payments/deferred-signals.ts); due again later. */
+  outcome: 'applied' | 'already_processed' | 'ignored' | 'deferred' | 'failed';
   error?: string;
 }
 
@@ -53,7 +54,7 @@ export function createEventReconciler(deps: {
 }) {
   const { db, providerEvents, parseStored } = deps;
 
-  async function reconcileOne(row: StoredEventRow): Promise<ReconciledEvent> {
+  async function reconcileOne(row: StoredEventRow, waiting: Set<string>): Promise<ReconciledEvent> {
     const { provider, event_id: eventId } = row;
     const event = await parseStored(provider, row.account_id, row.payload);
     if (!event) {
@@ -66,13 +67,20 @@ export function createEventReconciler(deps: {
     const session = await db('payment_sessions')
       .where({ id: event.data.session_id })
       .first('link_id', 'account_id');
-    const { duplicate } = await providerEvents.receive(
+    // Its link's workflow could not take the pass's earlier one: this one waits for the next pass.
+    if (session && waiting.has(session.link_id))
+      return { provider, eventId, linkId: session.link_id, outcome: 'deferred' };
+    const { duplicate, deferred } = await providerEvents.receive(
       provider,
       event,
       Buffer.from(row.payload, 'utf8'),
       row.account_id ?? undefined,
     );
     if (duplicate) return { provider, eventId, linkId: session?.link_id, outcome: 'already_processed' };
+    if (deferred) {
+      if (session) waiting.add(session.link_id);
+      return { provider, eventId, linkId: session?.link_id, outcome: 'deferred' };
+    }
     await insertLinkEvents(db, session.account_id, session.link_id, [
       {
         key: `reconciled:${provider}:${eventId}`,
@@ -107,8 +115,21 @@ export function createEventReconciler(deps: {
   return async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
     const rows: StoredEventRow[] = await db('provider_events')
       .whereNull('processed_at')
-      .where('received_at', '<=', db.raw("now() - (? * interval '1 millisecond')", [options.graceMs]))
-      .where((q) => q.whereNull('reconcile_after').orWhere('reconcile_after', '<=', db.fn.now()))
+      // Past the grace period, or deferred by an attempt that finished (a callback whose signal
+      // Temporal refused, an earlier pass) and due again: no callback is still at those.
+      .where((q) =>
+        q
+          .where((young) =>
+            young
+              .whereNull('reconcile_after')
+              .where(
+                'received_at',
+                '<=',
+                db.raw("now() - (? * interval '1 millisecond')", [options.graceMs]),
+              ),
+          )
+          .orWhere('reconcile_after', '<=', db.fn.now()),
+      )
       // An attempt that holds the apply lease is still at it; if it died, the lease runs out.
       .where((q) => q.whereNull('applying_until').orWhere('applying_until', '<', db.fn.now()))
       .orderBy([
@@ -118,9 +139,11 @@ export function createEventReconciler(deps: {
       .limit(options.limit)
       .select('provider', 'event_id', 'account_id', 'payload', 'received_at');
     const events: ReconciledEvent[] = [];
+    /** Links whose workflow refused this pass a signal (at its signal limit, Temporal unreachable…). */
+    const waiting = new Set<string>();
     for (const row of rows) {
       try {
-        events.push(await reconcileOne(row));
+        events.push(await reconcileOne(row, waiting));
       } catch (err) {
         // One event that cannot be applied (its session gone, a provider unreachable) does not
         // hold up the others: it is tried again after a delay that doubles with each attempt.

@@ -80,8 +80,25 @@ export function createPaymentRecorder(db: Db) {
     const { linkId, accountId, now } = input;
     const decide = input.linkClosed ? decideClosedLinkPayment : decidePayment;
     return db.transaction(async (tx) => {
+      // Locked before the document, in the order a closing write takes them (link, then document).
+      const row = await tx('payment_links')
+        .where({ id: linkId, account_id: accountId })
+        .forUpdate()
+        .first('status', 'amount_paid', 'payments_count');
       const document: DocumentBalance | undefined = await lockDocumentOf(tx, accountId, linkId);
-      let ledger = input.before;
+      // A close Postgres already holds is never taken back: a closing write whose workflow task
+      // Temporal refused (a payment arrived during it) is retried with the payment first, by a
+      // run that still thinks the link open. The payment is then late, as after the run's end,
+      // and the run learns the link's status from the decision.
+      let ledger =
+        row && isTerminal(row.status) && !isTerminal(input.before.status)
+          ? {
+              ...input.before,
+              status: row.status,
+              amountPaid: row.amount_paid,
+              paymentsCount: row.payments_count,
+            }
+          : input.before;
       let patch: LinkPatch | undefined;
       const events: LinkEventInput[] = [];
       const results: PaymentOutcome[] = [];

@@ -39,6 +39,11 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   onLog?: (line: string) => void;
   /**
+   * More `--dynamic-config-value` settings, `key=value` (a test's own server with a lower limit,
+   * such as `history.maximumSignalsPerExecution=50`).
+   */
+  dynamicConfig?: string[];
+  /**
    * `npm start`: where the server's pid is recorded (in DATA_DIR). A server an earlier start left
    * running is stopped first, and a port held by anything else is refused (dev-server-owner.ts).
    */
@@ -55,6 +60,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const { binary, port, uiPort, dbFile, namespace = 'default', startTimeoutMs = 60_000, onLog } = options;
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
   args.push('--log-level', 'warn', ...searchAttributeFlags(), ...LATENCY_FLAGS);
+  for (const value of options.dynamicConfig ?? []) args.push('--dynamic-config-value', value);
   if (uiPort) args.push('--ui-port', String(uiPort));
   if (uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');

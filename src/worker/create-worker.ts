@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, type NativeConnection, Worker } from '@temporalio/worker';
 import { createCampaignActivities } from '../../activities/campaigns';
 import { createLinkActivities } from '../../activities/links';
 import { createNotificationActivities } from '../../activities/notifications';
@@ -73,6 +73,11 @@ export interface PaylinksWorkerOptions {
   outbox?: Partial<OutboxTuning> | false;
   /** Where the outbox drainer reports what it gave up on, and campaign pages their retries. */
   logger?: Logger;
+  /**
+   * More interceptors around the lifecycle worker's activities (local ones included), after the
+   * metrics: tests hold a write at a chosen moment with one, without touching the activities.
+   */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** The lifecycle worker's slots and cache (see LIFECYCLE_TUNING for the reasons). */
@@ -197,7 +202,7 @@ export async function createPaylinksWorker(options: PaylinksWorkerOptions): Prom
         stripeApiBaseUrl: options.stripeApiBaseUrl,
       }),
     },
-    interceptors: { activity: [activityMetrics] },
+    interceptors: { activity: [activityMetrics, ...(options.activityInterceptors ?? [])] },
     ...LIFECYCLE_TUNING,
     ...options.tuning,
     ...(workflowBundlePath

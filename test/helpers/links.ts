@@ -1,14 +1,21 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { DateTime } from 'luxon';
 import { createCommerceStores } from '../../src/commerce/stores';
-import { CreatePaymentLinkSchema } from '../../src/links/create-link';
+import { newId, newLinkToken } from '../../src/ids';
+import { CreatePaymentLinkSchema, toLinkTerms } from '../../src/links/create-link';
 import { createLinkService } from '../../src/links/link-service';
 import { createLinkStore, type LinkRow } from '../../src/links/link-store';
 import { createLogger } from '../../src/logger';
 import {
   DEFAULT_LIFECYCLE_SETTINGS,
   type LifecycleSettings,
+  type LinkTerms,
+  linkCreatedUpdate,
+  linkWorkflowId,
   type PaymentReceived,
   paymentReceivedSignal,
+  type ReminderPlan,
+  SearchAttributes,
 } from '../../workflows/payment-link/contract';
 import type { paymentLinkWorkflow } from '../../workflows/payment-link/workflow';
 import { TEST_ACCOUNT_ZONE } from './clock';
@@ -36,6 +43,55 @@ export function linkTools(stack: Stack) {
     });
     const row = await service.create(account, CreatePaymentLinkSchema.parse({ currency: 'USD', ...body }));
     return { id: row.id, row, handle: stack.temporal.workflow.getHandle<typeof paymentLinkWorkflow>(row.id) };
+  }
+
+  /**
+   * Starts a link's workflow straight through Temporal, with the input a test chooses; resolves
+   * once the row is stored. Without `reminderPlan` it is the start of an API from before
+   * `precomputed-instants` (terms and settings only). `taskQueue`: another worker's.
+   */
+  async function startLink(
+    body: Record<string, unknown>,
+    options: {
+      settings?: LifecycleSettings;
+      taskQueue?: string;
+      reminderPlan?: (terms: LinkTerms) => ReminderPlan;
+    } = {},
+  ) {
+    const { settings = FAST_SETTINGS, taskQueue = stack.taskQueue } = options;
+    const terms = toLinkTerms(CreatePaymentLinkSchema.parse({ currency: 'USD', ...body }), {
+      id: newId('plink'),
+      token: newLinkToken(),
+      accountId: account.id,
+      accountTimezone: account.timezone,
+      now: DateTime.utc(),
+    });
+    await stack.temporal.workflow.executeUpdateWithStart(linkCreatedUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof paymentLinkWorkflow>(
+        'paymentLinkWorkflow',
+        {
+          workflowId: linkWorkflowId(terms.id),
+          taskQueue,
+          args: [
+            {
+              terms,
+              settings,
+              ...(options.reminderPlan ? { reminderPlan: options.reminderPlan(terms) } : {}),
+            },
+          ],
+          workflowIdConflictPolicy: 'FAIL',
+          typedSearchAttributes: [
+            { key: SearchAttributes.LinkStatus, value: 'active' },
+            { key: SearchAttributes.AccountId, value: terms.accountId },
+          ],
+        },
+      ),
+    });
+    return {
+      id: terms.id,
+      terms,
+      handle: stack.temporal.workflow.getHandle<typeof paymentLinkWorkflow>(terms.id),
+    };
   }
 
   const pay = (
@@ -119,6 +175,7 @@ export function linkTools(stack: Stack) {
   return {
     account,
     create,
+    startLink,
     pay,
     row,
     events,

@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import { type ApiWiring, composeApi } from '../../src/api/compose';
 import { loadConfig } from '../../src/config';
+import type { RateLimits } from '../../src/config/rate-limits';
 import { createDb, type Db } from '../../src/db/knex';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger, type Logger } from '../../src/logger';
@@ -69,6 +71,14 @@ export interface StackOptions {
   databaseProxy?: boolean;
   /** The API's logger; default silent. Tests that check what is logged pass one they read. */
   logger?: Logger;
+  /** A Temporal server of the test file's own (src/temporal/dev-server.ts, other dynamic config). */
+  temporalAddress?: string;
+  /** The lifecycle settings of links the worker makes (a single-link campaign's); default DEFAULT_LIFECYCLE_SETTINGS. */
+  workerLinkSettings?: LifecycleSettings;
+  /** Around the worker's activities, local ones included: a test holds a write at a chosen moment. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
+  /** The API's rate limits; default DEFAULT_RATE_LIMITS. */
+  rateLimits?: RateLimits;
 }
 
 /** A pool for the API and the worker through a cuttable proxy, timed out as in production. */
@@ -130,7 +140,7 @@ export async function startStack(options: StackOptions = {}) {
   const proxied = options.databaseProxy ? await proxiedDatabase(database.url) : undefined;
   const serviceDb = proxied?.db ?? database.db;
   const taskQueue = uniqueTaskQueue('stack');
-  const temporal: Client = await testClient(options.codecKeys);
+  const temporal: Client = await testClient(options.codecKeys, options.temporalAddress);
   const peers: DevPeers = await startDevPeers();
   const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
   const testChannels = {
@@ -141,6 +151,9 @@ export async function startStack(options: StackOptions = {}) {
     ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
     ...(options.webhookEgress ? { webhookEgress: options.webhookEgress.delivery } : {}),
     ...(options.codecKeys ? { codecKeys: options.codecKeys } : {}),
+    ...(options.temporalAddress ? { temporalAddress: options.temporalAddress } : {}),
+    ...(options.workerLinkSettings ? { linkSettings: options.workerLinkSettings } : {}),
+    ...(options.activityInterceptors ? { activityInterceptors: options.activityInterceptors } : {}),
   };
   let worker: RunningWorker | undefined =
     options.worker === false ? undefined : await startTestWorker(serviceDb, taskQueue, testChannels);
@@ -157,6 +170,7 @@ export async function startStack(options: StackOptions = {}) {
     devPeers: peers,
     ...(options.logger ? { logger: options.logger } : {}),
     codec: { keys: options.codecKeys ?? TEST_CODEC_KEYS, authToken: CODEC_TOKEN, corsOrigins: [UI_ORIGIN] },
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     ...(options.webhookEgress
       ? {
           allowPrivateWebhookUrls: options.webhookEgress.registration.allowPrivate,

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import {
+  type ActivityInterceptorsFactory,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+} from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Db } from '../../src/db/knex';
 import type { EmailSender } from '../../src/notifications/email-sender';
@@ -9,6 +14,7 @@ import { type CodecKeys, parseCodecKeys, payloadDataConverter } from '../../src/
 import { requestIdInterceptor } from '../../src/temporal/request-id-interceptor';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { createPaylinksWorker, type PaylinksWorker } from '../../src/worker/create-worker';
+import type { LifecycleSettings } from '../../workflows/payment-link/contract';
 
 let runtimeInstalled = false;
 /** Workers log at INFO by default; tests keep warnings and errors only. Once per process. */
@@ -31,8 +37,11 @@ export const TEST_CODEC_KEYS: CodecKeys = parseCodecKeys(TEST_CODEC_KEYS_SPEC);
 export const uniqueTaskQueue = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
 
 /** A client as the engine builds one: with the payload codec (`null`: none, to see what Temporal stores). */
-export async function testClient(codecKeys: CodecKeys | null = TEST_CODEC_KEYS): Promise<Client> {
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+export async function testClient(
+  codecKeys: CodecKeys | null = TEST_CODEC_KEYS,
+  address: string = inject('temporalAddress'),
+): Promise<Client> {
+  const connection = await Connection.connect({ address });
   // As production wires it (src/temporal/connection.ts): requests are followed into Temporal.
   return new Client({
     connection,
@@ -57,6 +66,12 @@ export interface TestChannels {
   codecKeys?: CodecKeys;
   /** The sandbox provider's secret, when the stack's API has it on (its late payments are refunded by the worker). */
   sandboxSecret?: string;
+  /** A Temporal server of the test's own (other dynamic config) instead of the run's shared one. */
+  temporalAddress?: string;
+  /** The lifecycle settings of the links the worker makes (a single-link campaign's link). */
+  linkSettings?: LifecycleSettings;
+  /** Around the lifecycle worker's activities, local ones included (src/worker/create-worker.ts). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** The production worker wiring (real activities, Postgres, SMTP and SMS peers) on the shared bundle. */
@@ -66,7 +81,9 @@ export async function startTestWorker(
   channels: TestChannels,
 ): Promise<RunningWorker> {
   installQuietRuntime();
-  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const connection = await NativeConnection.connect({
+    address: channels.temporalAddress ?? inject('temporalAddress'),
+  });
   const worker = await createPaylinksWorker({
     connection,
     namespace: 'default',
@@ -82,6 +99,8 @@ export async function startTestWorker(
     workflowBundlePath: inject('workflowBundlePath'),
     stripeApiBaseUrl: inject('stripeMockUrl'),
     ...(channels.sandboxSecret ? { sandboxSecret: channels.sandboxSecret } : {}),
+    ...(channels.linkSettings ? { linkSettings: channels.linkSettings } : {}),
+    ...(channels.activityInterceptors ? { activityInterceptors: channels.activityInterceptors } : {}),
   });
   const running = worker.run();
   return {

@@ -11,28 +11,39 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { LinkChange } from '../../src/links/link-store';
 import { PROJECT_ROOT } from '../../src/paths';
+import type { RecordPaymentsInput } from '../../src/payments/record-payment';
 import {
   cancelUpdate,
   extendExpiryUpdate,
+  handOverUpdate,
+  isTerminal,
   resendUpdate,
   updateLinkUpdate,
 } from '../../workflows/payment-link/contract';
 import { PATCHES } from '../../workflows/payment-link/workflow';
+import { activityHolds } from '../helpers/activity-hold';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
+import { PARIS, parisDstPolicy } from '../helpers/paris-dst';
 import { type Stack, startStack } from '../helpers/stack';
+import { WAIT_MS } from '../helpers/temporal';
 import { exportHistory } from './export-history';
 
 const DIR = join(
   PROJECT_ROOT,
   'test/fixtures/histories',
-  process.env.RECORD_HISTORIES_DIR ?? `5-${PATCHES.leanLifecycle}`,
+  // The next version's folder: a recorded set is never written again.
+  process.env.RECORD_HISTORIES_DIR ?? `8-${PATCHES.finalClose}-and-${PATCHES.precomputedInstants}`,
 );
+const holds = activityHolds();
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
 beforeAll(async () => {
-  stack = await startStack();
+  // Holds are armed only by the recordings of races (a payment during a closing write…).
+  stack = await startStack({ activityInterceptors: [holds.interceptor] });
   t = linkTools(stack);
 });
 afterAll(async () => {
@@ -40,6 +51,7 @@ afterAll(async () => {
 });
 
 const customer = { name: 'Ada', email: 'ada@example.com', phone: '+14155550123', timezone: 'UTC' };
+const parisCustomer = { name: 'Ada', email: 'ada@example.com', timezone: PARIS };
 
 async function save(name: string, handle: LinkHandle, runId?: string): Promise<void> {
   const file = join(DIR, `${name}.json`);
@@ -162,11 +174,122 @@ describe.concurrent('record', () => {
     await save('document-settled-closed', newer.handle);
   });
 
+  // `precomputed-instants`: the plan comes with the start, with the API's update, or from the
+  // planReminders activity when a start or an update brings none.
+  it('Paris: a reminder across a DST change, moved out of quiet hours, planned at create', async () => {
+    const policy = parisDstPolicy(Date.now());
+    const { id, handle } = await t.create({
+      amount: 2000,
+      customer: parisCustomer,
+      channels: ['email'],
+      ...policy.body,
+    });
+    await t.untilEvent(id, 'payment_link.reminded', 1, policy.windowEnd - Date.now() + WAIT_MS);
+    await t.pay(handle, { paymentId: 'pi_rec_paris', amount: 2000 });
+    await save('paris-dst-quiet-hours', handle);
+  });
+
+  it('Paris: the same reminder planned by the API update that sets it (and the extension)', async () => {
+    const policy = parisDstPolicy(Date.now());
+    const expiresAt = DateTime.fromISO(policy.body.expires_at, { zone: PARIS });
+    const { id, handle } = await t.create({
+      amount: 2000,
+      customer: parisCustomer,
+      channels: ['email'],
+      quiet_hours: null,
+      expires_at: expiresAt.minus({ days: 1 }).toUTC().toISO(),
+    });
+    // Through the API: the extension and the change each carry the plan the API computed.
+    const changed = await stack.request('POST', `/v1/payment_links/${id}`, { json: policy.body });
+    if (changed.status !== 200) throw new Error(`update answered ${changed.status}`);
+    await t.untilEvent(id, 'payment_link.reminded', 1, policy.windowEnd - Date.now() + WAIT_MS);
+    await t.pay(handle, { paymentId: 'pi_rec_paris_upd', amount: 2000 });
+    await save('paris-dst-updated', handle);
+  });
+
+  it('started with no plan (an older API): the run asks planReminders', async () => {
+    const { id, handle } = await t.startLink({
+      amount: 2000,
+      customer,
+      channels: ['email'],
+      quiet_hours: null,
+      reminders: { after_created: ['PT1S'] },
+    });
+    await t.untilEvent(id, 'payment_link.reminded');
+    await t.pay(handle, { paymentId: 'pi_rec_noplan', amount: 2000 });
+    await save('planned-by-activity', handle);
+  });
+
   it('data Postgres refuses: a payment kept, a change refused', async () => {
     const { handle } = await t.create({ amount: 2000, accept_partial: true });
     await t.pay(handle, { paymentId: 'pi_rec_bad\u0000', amount: 500 });
     await handle.executeUpdate(updateLinkUpdate, { args: [{ metadata: { '\ud800': 'x' } }] }).catch(() => {});
     await t.pay(handle, { paymentId: 'pi_rec_rest', amount: 1500 });
     await save('data-errors', handle);
+  });
+
+  // Since `final-close`.
+  it('a payment while the expiry is being written: expired, the payment late', async () => {
+    const { id, handle } = await t.create(
+      {
+        amount: 2000,
+        customer,
+        channels: ['email'],
+        quiet_hours: null,
+        notify_on_expiry: true,
+        expires_in: 'PT4S',
+      },
+      FAST_SETTINGS,
+    );
+    const held = holds.hold((type, args) => {
+      const change = args[0] as LinkChange;
+      return type === 'recordChange' && change.linkId === id && isTerminal(change.patch?.status ?? 'active');
+    });
+    await t.untilEvent(id, 'payment_link.sent');
+    await held.reached;
+    await t.pay(handle, { paymentId: 'pi_rec_race', amount: 2000 });
+    held.release();
+    await save('payment-during-expiry', handle);
+  });
+
+  it('a cancel while payments arrive: cancelled, the payment late', async () => {
+    const { id, handle } = await t.create({ amount: 2000, expires_in: 'PT5M' }, FAST_SETTINGS);
+    const held = holds.hold((type, args) => {
+      const change = args[0] as LinkChange;
+      return type === 'recordChange' && change.linkId === id && isTerminal(change.patch?.status ?? 'active');
+    });
+    const cancelled = handle.executeUpdate(cancelUpdate, { args: [{ reason: 'recorded' }] });
+    await held.reached;
+    await t.pay(handle, { paymentId: 'pi_rec_race_cancel', amount: 2000 });
+    held.release();
+    await cancelled;
+    await save('payment-during-cancel', handle);
+  });
+
+  it('a busy link hands over with payments queued; the next run takes them and completes', async () => {
+    const { id, handle } = await t.create(
+      { amount: 500, max_payments: 8 },
+      { ...FAST_SETTINGS, continueAsNewAfterSignals: 3 },
+    );
+    const { runId: firstRunId } = await handle.describe();
+    const held = holds.hold(
+      (type, args) => type === 'recordPayments' && (args[0] as RecordPaymentsInput).linkId === id,
+      'before',
+    );
+    await t.pay(handle, { paymentId: 'pi_rec_busy_0', amount: 500 });
+    await held.reached;
+    for (let n = 1; n < 8; n++) await t.pay(handle, { paymentId: `pi_rec_busy_${n}`, amount: 500 });
+    held.release();
+    await save('busy-handed-over-first-run', handle, firstRunId);
+    await save('busy-handed-over-last-run', handle);
+  });
+
+  it('asked to hand over, then paid', async () => {
+    const { handle } = await t.create({ amount: 2000 });
+    const { runId: firstRunId } = await handle.describe();
+    await handle.executeUpdate(handOverUpdate);
+    await t.pay(handle, { paymentId: 'pi_rec_asked', amount: 2000 });
+    await save('hand-over-asked-first-run', handle, firstRunId);
+    await save('hand-over-asked-last-run', handle);
   });
 });

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { nextReminder, outsideQuietHours, reminderSchedule } from '../../workflows/payment-link/reminders';
+import { outsideQuietHours, reminderSchedule } from '../../src/links/reminder-schedule';
+import { nextReminder } from '../../workflows/payment-link/reminder-plan';
 
 const NIGHT = { start: '21:00', end: '08:00' };
 const at = (list: { at: string }[]) => list.map((r) => r.at);

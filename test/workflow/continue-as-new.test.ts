@@ -2,16 +2,27 @@
  * A long-lived link hands over to a fresh run before its history grows large; its state,
  * including the reminders still to come, survives the hand-over.
  */
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { linkStateQuery, updateLinkUpdate } from '../../workflows/payment-link/contract';
-import { FAST_SETTINGS, linkTools } from '../helpers/links';
+import type { RecordPaymentsInput } from '../../src/payments/record-payment';
+import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
+import {
+  type CarriedSignal,
+  handOverUpdate,
+  linkStateQuery,
+  type PaymentLinkWorkflowInput,
+  updateLinkUpdate,
+} from '../../workflows/payment-link/contract';
+import { activityHolds } from '../helpers/activity-hold';
+import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
 import { type Stack, startStack } from '../helpers/stack';
-import { eventually, WAIT_MS } from '../helpers/temporal';
+import { eventually, TEST_CODEC_KEYS, WAIT_MS, within } from '../helpers/temporal';
 
+const holds = activityHolds();
 let stack: Stack;
 let t: ReturnType<typeof linkTools>;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ activityInterceptors: [holds.interceptor] });
   t = linkTools(stack);
 });
 afterAll(async () => {
@@ -72,4 +83,76 @@ it('continues as new with pending reminders, payments and changes carried over',
   await t.pay(handle, { paymentId: 'pi_after', amount: 2000 });
   expect(await t.untilStatus(id, 'paid')).toMatchObject({ amount_paid: 3000, payments_count: 2 });
   expect((await t.events(id)).filter((e) => e.type === 'payment_link.reminded')).toHaveLength(2);
+});
+
+/** The inputs each hand-over of the link gave its next run, oldest first. */
+async function handOvers(handle: LinkHandle): Promise<PaymentLinkWorkflowInput[]> {
+  const codec = new AesGcmPayloadCodec(TEST_CODEC_KEYS);
+  const runs = [];
+  for await (const w of stack.temporal.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+    if (w.status.name === 'CONTINUED_AS_NEW') runs.push(w);
+  runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  const inputs: PaymentLinkWorkflowInput[] = [];
+  for (const w of runs) {
+    const history = await stack.temporal.workflow.getHandle(handle.workflowId, w.runId).fetchHistory();
+    const event = history.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes);
+    const payloads = event?.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads ?? [];
+    const [input] = await codec.decode(payloads as Payload[]);
+    inputs.push(defaultPayloadConverter.fromPayload(input as Payload));
+  }
+  return inputs;
+}
+
+it('a busy link hands over after a number of signals, with the payments still queued carried to the next run', async () => {
+  const { id, handle } = await t.create(
+    { amount: 500, max_payments: null, expires_in: 'PT5M' },
+    { ...FAST_SETTINGS, continueAsNewAfterSignals: 3 },
+  );
+  const firstRunId = (await handle.describe()).runId;
+  // The first payment's recording is held while nine more arrive: the run has then received
+  // ten signals, past its three, with nine of them queued.
+  const held = holds.hold(
+    (type, args) => type === 'recordPayments' && (args[0] as RecordPaymentsInput).linkId === id,
+    'before',
+  );
+  await t.pay(handle, { paymentId: `pi_busy_0_${id}`, amount: 500 });
+  await within(held.reached, WAIT_MS, 'the first recording');
+  for (let n = 1; n < 10; n++) await t.pay(handle, { paymentId: `pi_busy_${n}_${id}`, amount: 500 });
+  held.release();
+
+  expect(await t.untilStatus(id, 'active')).toBeDefined();
+  await eventually(
+    async () => ((await t.row(id)).payments_count === 10 ? true : undefined),
+    WAIT_MS,
+    'ten payments counted',
+  );
+  const [first] = await handOvers(handle);
+  expect(first?.resumeFrom).toMatchObject({ paymentsCount: 1, amountPaid: 500 });
+  // Handed over before the next command: the nine queued payments went along, in order.
+  const carried: CarriedSignal[] = first?.carried ?? [];
+  expect(carried.map((c) => c.kind === 'payment' && c.payment.paymentId)).toEqual(
+    Array.from({ length: 9 }, (_, n) => `pi_busy_${n + 1}_${id}`),
+  );
+  expect((await handle.describe()).runId).not.toBe(firstRunId);
+  expect(await handle.query(linkStateQuery)).toMatchObject({ paymentsCount: 10, amountPaid: 5000 });
+  expect(await t.payments(id)).toHaveLength(10);
+  expect((await t.payments(id)).filter((p) => p.flags.length > 0)).toEqual([]);
+});
+
+it('a run asked to hand over (a callback Temporal refused a signal) continues as new; a closed one refuses', async () => {
+  const { id, handle } = await t.create({ amount: 500, max_payments: 2, expires_in: 'PT5M' }, FAST_SETTINGS);
+  const firstRunId = (await handle.describe()).runId;
+  await handle.executeUpdate(handOverUpdate);
+  await eventually(
+    async () => ((await handle.describe()).runId !== firstRunId ? true : undefined),
+    WAIT_MS,
+    'a new run',
+  );
+  expect((await stack.temporal.workflow.getHandle(id, firstRunId).describe()).status.name).toBe(
+    'CONTINUED_AS_NEW',
+  );
+  await t.pay(handle, { paymentId: `pi_ho_1_${id}`, amount: 500 });
+  await t.pay(handle, { paymentId: `pi_ho_2_${id}`, amount: 500 });
+  await t.untilStatus(id, 'completed');
+  await expect(handle.executeUpdate(handOverUpdate)).rejects.toThrow();
 });

@@ -9,10 +9,14 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeOptionalSinglePayload, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, type ReplayResult, Worker } from '@temporalio/worker';
+import { DateTime } from 'luxon';
 import { describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths';
 import { legacyPlaintextDataConverter, payloadDataConverter } from '../../src/temporal/payload-codec';
+import type { PaymentLinkWorkflowInput, ReminderPlan } from '../../workflows/payment-link/contract';
 import { PATCHES } from '../../workflows/payment-link/workflow';
 import { installQuietRuntime, TEST_CODEC_KEYS } from '../helpers/temporal';
 
@@ -42,8 +46,17 @@ interface RecordedEvent {
     details?: Record<string, { payloads?: { data?: string }[] }>;
   };
 }
+interface ScheduledEvent extends RecordedEvent {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+}
 const historyEvents = (version: string, file: string): RecordedEvent[] =>
   (JSON.parse(readFileSync(join(ROOT, version, file), 'utf8')) as { events: RecordedEvent[] }).events;
+
+const patchesOf = (version: string, file: string) =>
+  historyEvents(version, file)
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
+    .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
 
 const MAIN_PATHS = [
   'continued-as-new-first-run.json',
@@ -58,6 +71,19 @@ const MAIN_PATHS = [
 const ENCRYPTED = '3-encrypted-payloads';
 const OUTBOX = '4-outbox-deliveries';
 const LEAN = '5-lean-lifecycle';
+const FINAL = '6-final-close';
+/** Versions without the late-payment window, with the patch marker a run of each records. */
+const LEAN_VERSIONS: Record<string, string> = {
+  [LEAN]: PATCHES.leanLifecycle,
+  [FINAL]: PATCHES.finalClose,
+};
+const INSTANTS = '7-precomputed-instants';
+/** In INSTANTS, recorded on the workflow code from before its patch (test/record/pre-patch-histories.record.ts). */
+const PRE_PATCH_PARIS = 'pre-patch-paris-dst-quiet-hours.json';
+/** What INSTANTS added: Paris across a DST change (planned at create, by update), a start with no plan. */
+const INSTANTS_PATHS = ['paris-dst-quiet-hours.json', 'paris-dst-updated.json', 'planned-by-activity.json'];
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 /** Recorded before the payload codec: plain payloads. */
 const PLAINTEXT_VERSIONS = ['1-initial', '2-ledger-in-postgres'];
@@ -98,11 +124,11 @@ async function replayAll(
 
 describe('replay', () => {
   it('has recorded histories of the main paths for every version, and of what each version added', () => {
-    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN]);
+    expect(versions).toEqual(['1-initial', '2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, FINAL, INSTANTS]);
     for (const version of versions) {
       expect(readdirSync(join(ROOT, version))).toEqual(expect.arrayContaining(MAIN_PATHS));
     }
-    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN])
+    for (const version of ['2-ledger-in-postgres', ENCRYPTED, OUTBOX, LEAN, FINAL, INSTANTS])
       expect(readdirSync(join(ROOT, version))).toEqual(
         expect.arrayContaining([
           'batched-payments.json',
@@ -111,6 +137,19 @@ describe('replay', () => {
           'document-settled-payer.json',
         ]),
       );
+    expect(readdirSync(join(ROOT, INSTANTS))).toEqual(
+      expect.arrayContaining([...INSTANTS_PATHS, PRE_PATCH_PARIS]),
+    );
+    expect(readdirSync(join(ROOT, FINAL))).toEqual(
+      expect.arrayContaining([
+        'payment-during-expiry.json',
+        'payment-during-cancel.json',
+        'busy-handed-over-first-run.json',
+        'busy-handed-over-last-run.json',
+        'hand-over-asked-first-run.json',
+        'hand-over-asked-last-run.json',
+      ]),
+    );
   });
 
   it('replays every recorded history with the current workflow code', async () => {
@@ -163,32 +202,178 @@ describe('replay', () => {
         .map((e) => e.eventType)
         .filter((type) => type.startsWith('EVENT_TYPE_TIMER_'));
     };
-    const patchesOf = (version: string, file: string) =>
-      historyEvents(version, file)
-        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
-        .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '')
-        .map((data) => JSON.parse(Buffer.from(data, 'base64').toString()).id as string);
+    const lean = versions.filter((v) => v >= LEAN);
     for (const file of ['paid.json', 'multi-use-completed.json']) {
-      for (const version of versions.filter((v) => v !== LEAN)) {
+      for (const version of versions.filter((v) => !lean.includes(v))) {
         expect(patchesOf(version, file), `${version}/${file}`).not.toContain(PATCHES.leanLifecycle);
         expect(afterClosingPayment(version, file), `${version}/${file}`).toEqual(
           expect.arrayContaining(['EVENT_TYPE_TIMER_STARTED', 'EVENT_TYPE_TIMER_FIRED']),
         );
       }
+      for (const version of lean) {
+        expect(patchesOf(version, file), `${version}/${file}`).toContain(
+          LEAN_VERSIONS[version] ?? PATCHES.leanLifecycle,
+        );
+        expect(afterClosingPayment(version, file), `${version}/${file}`).not.toContain(
+          'EVENT_TYPE_TIMER_STARTED',
+        );
+      }
       expect(patchesOf(LEAN, file)).toEqual([PATCHES.leanLifecycle]);
-      expect(afterClosingPayment(LEAN, file)).not.toContain('EVENT_TYPE_TIMER_STARTED');
+      expect(patchesOf(FINAL, file)).toEqual([PATCHES.finalClose]);
     }
+  });
+
+  it('a lean run writes its close in the task that completes it; a final-close run schedules it first', () => {
+    // Replayed green with the current code, the histories prove which commands each version
+    // issues for a close: a local activity's marker (lean-lifecycle), or an activity whose
+    // completion comes before the run's (final-close), so a payment can no longer undo it.
+    const closingWrite = (version: string, file: string) => {
+      const events = historyEvents(version, file);
+      const scheduled = events.filter(
+        (e) =>
+          (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name === 'recordChange',
+      );
+      return { activities: scheduled.length, last: events.at(-1)?.eventType };
+    };
+    for (const file of ['expired-late-payment.json', 'updated-cancelled.json']) {
+      expect(closingWrite(LEAN, file), `${LEAN}/${file}`).toEqual({
+        activities: 0,
+        last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+      });
+      expect(closingWrite(FINAL, file), `${FINAL}/${file}`).toEqual({
+        activities: 1,
+        last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+      });
+    }
+    // The payment that came while the close was being written is recorded after it, by the same run.
+    for (const file of ['payment-during-expiry.json', 'payment-during-cancel.json']) {
+      const types = historyEvents(FINAL, file).map(
+        (e) => (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name ?? e.eventType,
+      );
+      expect(types.indexOf('recordChange'), file).toBeGreaterThan(0);
+      expect(types.indexOf('recordPayments'), file).toBeGreaterThan(types.indexOf('recordChange'));
+      expect(types.indexOf('recordChange'), file).toBeLessThan(
+        types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED'),
+      );
+    }
+  });
+
+  it('a final-close run hands over with its queued payments, and when asked to', () => {
+    const first = historyEvents(FINAL, 'busy-handed-over-first-run.json');
+    const signals = first.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length;
+    const recordings = first.filter(
+      (e) =>
+        (e as ScheduledEvent).activityTaskScheduledEventAttributes?.activityType?.name === 'recordPayments',
+    ).length;
+    // More payments came than the run recorded: the rest went to the next run, which records them.
+    expect(signals).toBeGreaterThan(recordings);
+    expect(first.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    const last = historyEvents(FINAL, 'busy-handed-over-last-run.json');
+    expect(last.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED')).toEqual([]);
+    expect(last.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const asked = historyEvents(FINAL, 'hand-over-asked-first-run.json');
+    expect(asked.at(-1)?.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
   });
 
   it('fails for a nondeterministic change (the guard is real)', async () => {
     const drifted = await bundleWorkflowCode({
       workflowsPath: join(PROJECT_ROOT, 'test/fixtures/drifted-workflow/index.ts'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+      logger: quietLogger,
     });
     const results = await replayAll(drifted);
     expect(results).toHaveLength(files.length);
     for (const result of results) {
       expect(result.error?.name, result.workflowId).toBe('DeterminismViolationError');
+    }
+  });
+});
+
+/**
+ * `precomputed-instants`: a run's reminder instants are computed outside it and carried in its
+ * history, so a change of zone rules on the host that replays it (a Node image with new ICU data,
+ * a luxon release) cannot change what it decides. Runs from before the patch compute them in the
+ * workflow (with the rules frozen in legacy/): on such a host their replay fails, here in a test.
+ */
+describe('replay across a change of zone rules', () => {
+  const codec = loadDataConverter(payloadDataConverter(TEST_CODEC_KEYS));
+  const events = (file: string) =>
+    historyFromJSON(JSON.parse(readFileSync(join(ROOT, INSTANTS, file), 'utf8'))).events ?? [];
+  const startInput = (file: string) =>
+    decodeOptionalSinglePayload<PaymentLinkWorkflowInput>(
+      codec,
+      events(file)[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0],
+    );
+
+  it('new runs record the marker and carry a plan; the pre-patch run computes its own', async () => {
+    for (const file of readdirSync(join(ROOT, INSTANTS)).filter((f) => f !== PRE_PATCH_PARIS))
+      expect(patchesOf(INSTANTS, file), file).toEqual([PATCHES.leanLifecycle, PATCHES.precomputedInstants]);
+    expect(patchesOf(INSTANTS, PRE_PATCH_PARIS)).toEqual([PATCHES.leanLifecycle]);
+    expect((await startInput(PRE_PATCH_PARIS))?.reminderPlan).toBeUndefined();
+    expect((await startInput('paris-dst-quiet-hours.json'))?.reminderPlan?.reminders).toHaveLength(1);
+    // Planned by the API update and extension that set the reminder: each came with its plan.
+    const updates = events('paris-dst-updated.json')
+      .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input)
+      .filter((input) => input && input.name !== 'linkCreated');
+    expect(updates.map((u) => [u?.name, u?.args?.payloads?.length])).toEqual([
+      ['extendExpiry', 2],
+      ['updateLink', 2],
+    ]);
+  });
+
+  /** The plan the API sent with the update that set the reminder in paris-dst-updated. */
+  const updatePlan = (file: string) =>
+    decodeOptionalSinglePayload<ReminderPlan>(
+      codec,
+      events(file)
+        .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input)
+        .find((input) => input?.name === 'updateLink')?.args?.payloads?.[1],
+    );
+
+  it('the Paris histories hold a reminder across a DST change, moved by quiet hours', async () => {
+    const paris = 'Europe/Paris';
+    const plans = {
+      'paris-dst-quiet-hours.json': (await startInput('paris-dst-quiet-hours.json'))?.reminderPlan,
+      'paris-dst-updated.json': await updatePlan('paris-dst-updated.json'),
+    };
+    const bases = {
+      ...Object.fromEntries(Object.entries(plans).map(([file, plan]) => [file, plan?.basis])),
+      [PRE_PATCH_PARIS]: (await startInput(PRE_PATCH_PARIS))?.terms,
+    };
+    for (const [file, basis] of Object.entries(bases)) {
+      expect(basis?.timezone, file).toBe(paris);
+      expect(basis?.quietHours, file).not.toBeNull();
+      // The reminder (an offset in days back from the expiry) and the expiry straddle a change of
+      // Paris's offset: counted in exact days, the reminder would fall an hour off.
+      const expires = DateTime.fromISO(basis?.expiresAt ?? '', { zone: paris });
+      const days = Number(basis?.reminders.beforeExpiry[0]?.slice(1, -1));
+      const due = expires.minus({ days });
+      expect(expires.offset, file).not.toBe(due.offset);
+      expect(Math.abs(expires.toMillis() - days * 86_400_000 - due.toMillis()), file).toBe(3_600_000);
+      const plan = plans[file as keyof typeof plans];
+      if (!plan) continue; // the pre-patch run computed it in the workflow
+      // Quiet hours moved it from its due time to the end of the window, a minute boundary.
+      const [reminder] = plan.reminders;
+      expect(Date.parse(reminder?.at ?? ''), file).toBeGreaterThan(due.toMillis());
+      expect(DateTime.fromISO(reminder?.at ?? '', { zone: paris }).toFormat('HH:mm'), file).toBe(
+        basis?.quietHours?.end,
+      );
+    }
+  });
+
+  it('with Europe/Paris rules drifted, new runs replay unchanged and the pre-patch run fails', async () => {
+    // The same workflow on a host where Paris keeps UTC+01:00 all year (test/fixtures/drifted-zone-rules).
+    const drifted = await bundleWorkflowCode({
+      workflowsPath: join(PROJECT_ROOT, 'test/fixtures/drifted-zone-rules/index.ts'),
+      failureConverterPath: payloadDataConverter(TEST_CODEC_KEYS).failureConverterPath,
+      logger: quietLogger,
+    });
+    const results = await replayAll(drifted, { only: INSTANTS });
+    const inInstants = files.filter((f) => f.startsWith(`${INSTANTS}/`));
+    expect(results.map((r) => r.workflowId).sort()).toEqual(inInstants.map(idOf).sort());
+    for (const result of results) {
+      if (result.workflowId === idOf(join(INSTANTS, PRE_PATCH_PARIS)))
+        expect(result.error?.name, result.workflowId).toBe('DeterminismViolationError');
+      else expect(result.error, result.workflowId).toBeUndefined();
     }
   });
 });

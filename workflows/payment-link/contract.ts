@@ -56,6 +56,37 @@ export interface QuietHours {
   end: string; // HH:MM
 }
 
+/** One reminder of a link's schedule. */
+export interface ScheduledReminder {
+  /** UTC instant, ISO 8601. */
+  at: string;
+  /** The offset it came from, for the timeline: "after_created:P1D", "before_expiry:PT24H". */
+  source: string;
+}
+
+/** Everything a link's reminder instants are computed from. */
+export interface ReminderBasis {
+  createdAt: string;
+  expiresAt: string;
+  reminders: ReminderPolicy;
+  quietHours: QuietHours | null;
+  /** IANA zone the offsets and quiet hours are read in. */
+  timezone: string;
+}
+
+/**
+ * A link's reminder instants, computed outside the workflow (`precomputed-instants`): at create
+ * and by the update that changes them, in the API, or by the `planReminders` activity. The zone
+ * rules (luxon, the host's time-zone data) run there, once, and the instants are carried in
+ * history, so a new zone rule never changes what a running link's replay decides.
+ */
+export interface ReminderPlan {
+  /** What the instants were computed from: a run takes a plan only for terms that match it. */
+  basis: ReminderBasis;
+  /** After quiet-hour deferral, in order, one per instant; none at or after expiry. */
+  reminders: ScheduledReminder[];
+}
+
 export interface Customer {
   name?: string;
   email?: string;
@@ -119,12 +150,20 @@ export interface LifecycleSettings {
   latePaymentWindowMs: number;
   /** Continue-as-new once history passes this many events (Temporal suggests it far later). */
   continueAsNewAfterEvents: number;
+  /**
+   * Continue-as-new once a run has received this many signals (`final-close` runs): Temporal
+   * refuses a run's signals past `history.maximumSignalsPerExecution` (10,000 by default), which
+   * a cluster may set lower; keep this well below it. Absent from links created before it: the
+   * default applies.
+   */
+  continueAsNewAfterSignals?: number;
 }
 
-export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
+export const DEFAULT_LIFECYCLE_SETTINGS = {
   latePaymentWindowMs: 60 * 60 * 1000,
   continueAsNewAfterEvents: 2000,
-};
+  continueAsNewAfterSignals: 1000,
+} satisfies Required<LifecycleSettings>;
 
 /** The live state of a link; carried across continue-as-new. */
 export interface LinkState {
@@ -139,6 +178,11 @@ export interface LinkState {
   seenPaymentIds?: string[];
   /** Reminders scheduled at or before this instant have been handled. */
   reminderCursor: string;
+  /**
+   * The instants of the current terms' reminders (`precomputed-instants` runs): carried across
+   * continue-as-new, so the next run does not compute them again.
+   */
+  reminderPlan?: ReminderPlan;
   closedAt: string | null;
 }
 
@@ -153,7 +197,19 @@ export interface PaymentLinkWorkflowInput {
   settings: LifecycleSettings;
   /** Present when continuing as new. */
   resumeFrom?: LinkState;
+  /**
+   * The reminder instants of `terms`, computed by the API at create. Absent from a start by an
+   * older API (the run then asks `planReminders`); ignored by runs from before `precomputed-instants`.
+   */
+  reminderPlan?: ReminderPlan;
+  /** Signals the previous run had received but not applied when it handed over: applied first, in order. */
+  carried?: CarriedSignal[];
 }
+
+/** A signal received by one run and applied by the next (`final-close` hand-overs). */
+export type CarriedSignal =
+  | { kind: 'payment'; payment: PaymentReceived }
+  | { kind: 'documentSettled'; settled: DocumentSettled };
 
 export type PaymentLinkOutcome =
   | { status: LinkStatus; amountPaid: number; paymentsCount: number }
@@ -215,9 +271,22 @@ export const documentSettledSignal = defineSignal<[DocumentSettled]>('documentSe
 /** Resolves once the link row exists, so the API can answer with read-your-writes. */
 export const linkCreatedUpdate = defineUpdate<LinkView>('linkCreated');
 export const cancelUpdate = defineUpdate<LinkView, [CancelRequest]>('cancel');
-export const extendExpiryUpdate = defineUpdate<LinkView, [ExtendExpiryRequest]>('extendExpiry');
-export const updateLinkUpdate = defineUpdate<LinkView, [LinkChanges]>('updateLink');
+/**
+ * The optional second argument of `extendExpiry` and `updateLink`: the reminder instants of the
+ * terms as the change leaves them, computed by the caller (`precomputed-instants`). A plan whose
+ * basis no longer matches (another change got there first) is replaced by `planReminders`'.
+ */
+export const extendExpiryUpdate = defineUpdate<LinkView, [ExtendExpiryRequest, ReminderPlan?]>(
+  'extendExpiry',
+);
+export const updateLinkUpdate = defineUpdate<LinkView, [LinkChanges, ReminderPlan?]>('updateLink');
 export const resendUpdate = defineUpdate<LinkView, [ResendRequest]>('resend');
+/**
+ * Asks a running link to continue as new at its next quiet moment: sent by a callback whose
+ * signal Temporal refused for the run's signal limit (an update is not a signal). Refused when
+ * the link is closed or a hand-over is already due; runs before `final-close` have no handler.
+ */
+export const handOverUpdate = defineUpdate<void>('handOver');
 export const linkStateQuery = defineQuery<LinkView>('linkState');
 
 /** ApplicationFailure types the workflow raises; the API maps them to HTTP statuses. */

@@ -5,8 +5,7 @@
  * them, so changing their wording needs no `patched()` (test/workflow/replay.test.ts proves it).
  */
 import { maskContact } from '../../src/observability/mask';
-import type { Channel, LinkTerms } from './contract';
-import { reminderSchedule, type ScheduledReminder } from './reminders';
+import type { Channel, LinkTerms, ScheduledReminder } from './contract';
 
 const MESSAGE_NAMES = {
   link: 'link',
@@ -17,8 +16,7 @@ const MESSAGE_NAMES = {
 } as const;
 
 /** "reminder 2 of 3": the reminder's place in the link's current schedule. */
-export function reminderOrdinal(terms: LinkTerms, at: string): string {
-  const schedule = reminderSchedule(terms);
+export function reminderOrdinal(schedule: ScheduledReminder[], at: string): string {
   const index = schedule.findIndex((r) => r.at === at);
   return index < 0 ? 'reminder' : `reminder ${index + 1} of ${schedule.length}`;
 }
@@ -26,22 +24,23 @@ export function reminderOrdinal(terms: LinkTerms, at: string): string {
 /** "email link to a•••@example.com", "sms reminder 2 of 3 to +4•••89". */
 export function messageSummary(
   terms: LinkTerms,
+  schedule: ScheduledReminder[],
   channel: Channel,
   kind: keyof typeof MESSAGE_NAMES,
   scheduledFor?: string,
 ): string {
   const contact = channel === 'email' ? terms.customer?.email : terms.customer?.phone;
   const what =
-    kind === 'reminder' && scheduledFor ? reminderOrdinal(terms, scheduledFor) : MESSAGE_NAMES[kind];
+    kind === 'reminder' && scheduledFor ? reminderOrdinal(schedule, scheduledFor) : MESSAGE_NAMES[kind];
   return `${channel} ${what}${contact ? ` to ${maskContact(contact)}` : ''}`;
 }
 
 /** What the lifecycle's timer waits for: whichever comes first. */
 export function wakeSummary(
-  terms: LinkTerms,
+  schedule: ScheduledReminder[],
   expiresAt: number,
   reminder: ScheduledReminder | undefined,
 ): string {
-  if (reminder && Date.parse(reminder.at) < expiresAt) return reminderOrdinal(terms, reminder.at);
+  if (reminder && Date.parse(reminder.at) < expiresAt) return reminderOrdinal(schedule, reminder.at);
   return 'expiry';
 }

@@ -30,16 +30,19 @@ import type { LinkChange } from '../../src/links/link-store';
 import type { PaymentsRecorded } from '../../src/payments/record-payment';
 import {
   type CancelRequest,
+  type CarriedSignal,
   type Channel,
   cancelUpdate,
   channelTaskQueue,
   contactFor,
+  DEFAULT_LIFECYCLE_SETTINGS,
   type DocumentSettled,
   documentSettledSignal,
   EventTypes,
   type ExtendExpiryRequest,
   extendExpiryUpdate,
   FailureTypes,
+  handOverUpdate,
   isTerminal,
   type LinkChanges,
   type LinkState,
@@ -53,8 +56,10 @@ import {
   type PaymentReceived,
   type PersistOutcome,
   paymentReceivedSignal,
+  type ReminderPlan,
   type ResendRequest,
   resendUpdate,
+  type ScheduledReminder,
   SearchAttributes,
   STATUS_EVENTS,
   updateLinkUpdate,
@@ -69,6 +74,7 @@ import {
   terminalFailure,
   type WriteFailure,
 } from './failures';
+import * as rulesV1 from './legacy/reminders-v1';
 import { applyPaymentV1 } from './legacy-v1';
 import {
   type ClosingMessageKind,
@@ -78,7 +84,7 @@ import {
   webhookItem,
 } from './outbox-items';
 import { decidePayment, type Ledger, paymentAnnouncements, paymentWrites } from './payments';
-import { nextReminder, reminderSchedule } from './reminders';
+import { basisOf, nextReminder, planFor } from './reminder-plan';
 import { initialState, ledgerOf, resumedState } from './state';
 import { messageSummary, wakeSummary } from './summaries';
 import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
@@ -102,16 +108,38 @@ import { type LinkSnapshot, linkWebhookEvent } from './webhook-event';
  *   payment for a finished workflow is recorded by the callback path,
  *   src/payments/late-payments.ts). It implies `ledger-in-postgres` and `outbox-deliveries`, so a
  *   new run records one marker, not three.
+ * - `precomputed-instants`: the run no longer computes its reminder instants (luxon, the host's
+ *   zone rules): it carries a `ReminderPlan` computed outside, by the API at create (the input's
+ *   `reminderPlan`) and at the update that changes the terms (the second argument of `updateLink`
+ *   and `extendExpiry`), or, when it has none that fits its terms, by the `planReminders` local
+ *   activity, whose result history keeps. The plan rides in `LinkState` across continue-as-new.
+ *   Before it: the schedule recomputed in the workflow on every wake-up, from the rules frozen in
+ *   legacy/reminders-v1.ts, which those runs keep to their end.
+ * - `final-close`: the write that closes a link (expired, cancelled) is an activity, not a local
+ *   one, so the close is in the history before anything is written, and the run completes in a
+ *   later task: a payment that arrives meanwhile finds the link closed and is recorded as late,
+ *   never undoing a close already announced. A busy link hands over to a fresh run with the
+ *   signals it has not applied yet in the next run's input, after a number of signals as well as
+ *   of events, and when asked to (`handOver`, by a callback Temporal refused a signal). It implies
+ *   `lean-lifecycle`.
  * How to add one: docs/WORKFLOW-VERSIONS.md.
  */
 export const PATCHES = {
   ledgerInPostgres: 'ledger-in-postgres',
   outboxDeliveries: 'outbox-deliveries',
   leanLifecycle: 'lean-lifecycle',
+  precomputedInstants: 'precomputed-instants',
+  finalClose: 'final-close',
 } as const;
 
 /** Payments recorded by one activity at most: its input stays small. */
 const PAYMENT_BATCH = 100;
+
+/**
+ * Signals handed to the next run at most (`final-close`): one batch. A longer queue records a batch
+ * first, so the next run's input stays a few dozen kilobytes whatever the load.
+ */
+const MAX_CARRIED = PAYMENT_BATCH;
 
 /**
  * Postgres writes take milliseconds: an attempt still running after a few seconds is on a worker
@@ -139,6 +167,16 @@ const remoteWrites = proxyActivities<Activities>({
 const localWrites = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5 seconds',
   localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * A link's reminder instants when its run has no plan that fits its terms (`precomputed-instants`):
+ * pure computation in the worker, recorded once as a marker, so the zone rules of whichever host
+ * replays it later never enter the decision.
+ */
+const { planReminders } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
@@ -173,9 +211,13 @@ type Command =
   | { kind: 'payment'; payment: PaymentReceived }
   | { kind: 'documentSettled'; settled: DocumentSettled }
   | { kind: 'cancel'; id: number; request: CancelRequest }
-  | { kind: 'extend'; id: number; request: ExtendExpiryRequest }
-  | { kind: 'update'; id: number; changes: LinkChanges }
+  | { kind: 'extend'; id: number; request: ExtendExpiryRequest; plan?: ReminderPlan }
+  | { kind: 'update'; id: number; changes: LinkChanges; plan?: ReminderPlan }
   | { kind: 'resend'; id: number; request: ResendRequest };
+
+/** Signals the next run takes over (`final-close`): updates are answered by the run they came to. */
+const isCarriable = (command: Command): command is CarriedSignal =>
+  command.kind === 'payment' || command.kind === 'documentSettled';
 
 /** A command as an update handler submits it, before the loop numbers it. */
 type Request = Command extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
@@ -203,10 +245,15 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   // Decided once per run, at its first workflow task (see PATCHES). A lean run is always on the
   // ledger in Postgres and the outbox: it does not record those older markers at all. (Older runs
   // call `patched` in the order their markers were recorded.)
-  const leanLifecycle = patched(PATCHES.leanLifecycle);
+  const finalClose = patched(PATCHES.finalClose);
+  const leanLifecycle = finalClose || patched(PATCHES.leanLifecycle);
   const ledgerInPostgres = leanLifecycle || patched(PATCHES.ledgerInPostgres);
   const outboxDeliveries = leanLifecycle || patched(PATCHES.outboxDeliveries);
+  const precomputedInstants = patched(PATCHES.precomputedInstants);
   const { persistLink, recordChange } = leanLifecycle ? localWrites : remoteWrites;
+  // `final-close`: the close is decided in a task that only schedules its write, so no payment
+  // can make Temporal refuse that task and undo a close already written and announced.
+  const closingWrite = finalClose ? remoteWrites.recordChange : recordChange;
   // Payments stay an activity: a burst of them is recorded in batches of up to 100 (with their
   // outbox rows), long enough under load to hold a workflow task open past its timeout as a local
   // activity, and the measured result was lost tasks and a nondeterministic replay of the batching
@@ -218,16 +265,44 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const { id: linkId, accountId } = state.terms;
 
   // ---- messages in ----
-  const queue: Command[] = [];
+  // What the previous run had received and not applied comes first (`final-close` hand-overs).
+  const queue: Command[] = [...(input.carried ?? [])];
+  /** Signals this run has received: Temporal refuses them past `history.maximumSignalsPerExecution`. */
+  let signalsReceived = 0;
+  /** A callback whose signal Temporal refused asked this run to hand over (`final-close`). */
+  let handOverRequested = false;
+  const signalsBeforeHandOver =
+    settings.continueAsNewAfterSignals ?? DEFAULT_LIFECYCLE_SETTINGS.continueAsNewAfterSignals;
   const settled = new Map<number, Settlement>();
   let nextCommandId = 0;
   let persisted: PersistOutcome | undefined = input.resumeFrom ? { outcome: 'created' } : undefined;
 
+  // ---- reminders ----
+  /**
+   * The current terms' reminders, in order. A `precomputed-instants` run reads the plan it
+   * carries; an older run recomputes them, as it always did, with the rules it was recorded with.
+   */
+  const schedule = (): ScheduledReminder[] =>
+    precomputedInstants ? (state.reminderPlan?.reminders ?? []) : rulesV1.reminderSchedule(state.terms);
+  const upcomingReminder = (): ScheduledReminder | undefined =>
+    precomputedInstants
+      ? nextReminder(schedule(), state.reminderCursor)
+      : rulesV1.nextReminder(schedule(), state.reminderCursor);
+
+  /**
+   * Gives the state the plan of its current terms: `offered` (the input's, an update's) if it was
+   * computed for them, else the one already carried if it still fits, else `planReminders`'.
+   */
+  async function adoptPlan(offered: ReminderPlan | undefined): Promise<void> {
+    const fitting = planFor(state.terms, offered) ?? planFor(state.terms, state.reminderPlan);
+    state.reminderPlan =
+      fitting ??
+      (await planReminders.executeWithOptions({ summary: 'plan reminders' }, [basisOf(state.terms)]));
+  }
+
   const view = (): LinkView => ({
     ...state,
-    nextReminderAt: isTerminal(state.status)
-      ? null
-      : (nextReminder(reminderSchedule(state.terms), state.reminderCursor)?.at ?? null),
+    nextReminderAt: isTerminal(state.status) ? null : (upcomingReminder()?.at ?? null),
   });
 
   async function submit(command: Request): Promise<LinkView> {
@@ -246,11 +321,28 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
 
   setHandler(linkStateQuery, view);
   setHandler(paymentReceivedSignal, (payment) => {
+    signalsReceived++;
     queue.push({ kind: 'payment', payment });
   });
   setHandler(documentSettledSignal, (documentSettled) => {
+    signalsReceived++;
     queue.push({ kind: 'documentSettled', settled: documentSettled });
   });
+  if (finalClose) {
+    setHandler(
+      handOverUpdate,
+      () => {
+        handOverRequested = true;
+      },
+      {
+        // Refused updates leave no event: a burst of refused callbacks adds nothing to the history.
+        validator: () => {
+          rejectWhenTerminal();
+          if (handOverRequested) throw invalidChange('a hand-over is already due');
+        },
+      },
+    );
+  }
   setHandler(linkCreatedUpdate, async () => {
     await condition(() => persisted !== undefined);
     if (persisted && persisted.outcome !== 'created') throw refusal(persisted, state.terms.reference);
@@ -259,18 +351,24 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   setHandler(cancelUpdate, (request) => submit({ kind: 'cancel', request }), {
     validator: (_request) => rejectWhenTerminal(),
   });
-  setHandler(extendExpiryUpdate, (request) => submit({ kind: 'extend', request }), {
-    validator: (request) => {
-      rejectWhenTerminal();
-      const next = Date.parse(request.expiresAt);
-      if (Number.isNaN(next)) throw invalidChange('expires_at is not a valid date', 'expires_at');
-      if (next <= Date.parse(state.terms.expiresAt))
-        throw invalidChange('expires_at must be later than the current expiry', 'expires_at');
+  setHandler(
+    extendExpiryUpdate,
+    (request: ExtendExpiryRequest, plan?: ReminderPlan) => submit({ kind: 'extend', request, plan }),
+    {
+      validator: (request: ExtendExpiryRequest, _plan?: ReminderPlan) => {
+        rejectWhenTerminal();
+        const next = Date.parse(request.expiresAt);
+        if (Number.isNaN(next)) throw invalidChange('expires_at is not a valid date', 'expires_at');
+        if (next <= Date.parse(state.terms.expiresAt))
+          throw invalidChange('expires_at must be later than the current expiry', 'expires_at');
+      },
     },
-  });
-  setHandler(updateLinkUpdate, (changes) => submit({ kind: 'update', changes }), {
-    validator: (_request) => rejectWhenTerminal(),
-  });
+  );
+  setHandler(
+    updateLinkUpdate,
+    (changes: LinkChanges, plan?: ReminderPlan) => submit({ kind: 'update', changes, plan }),
+    { validator: (_changes: LinkChanges, _plan?: ReminderPlan) => rejectWhenTerminal() },
+  );
   setHandler(resendUpdate, (request) => submit({ kind: 'resend', request }), {
     validator: (request) => {
       rejectWhenTerminal();
@@ -290,7 +388,15 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   const deliver = (message: Message) =>
     notify[message.channel]
       .executeWithOptions(
-        { summary: messageSummary(state.terms, message.channel, message.kind, message.scheduledFor) },
+        {
+          summary: messageSummary(
+            state.terms,
+            schedule(),
+            message.channel,
+            message.kind,
+            message.scheduledFor,
+          ),
+        },
         [{ ...message, linkId, accountId }],
       )
       .then(
@@ -323,15 +429,18 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
    * Writes a transition. A change Postgres refuses as data is put on the timeline as `link.error`
    * (false is returned) rather than failing the workflow and stranding the link.
    */
-  async function record(change: Omit<LinkChange, 'linkId' | 'accountId'>): Promise<boolean> {
+  async function record(
+    change: Omit<LinkChange, 'linkId' | 'accountId'>,
+    write: typeof recordChange = recordChange,
+  ): Promise<boolean> {
     try {
-      await recordChange.executeWithOptions({ summary: `record ${changeName(change)}` }, [
+      await write.executeWithOptions({ summary: `record ${changeName(change)}` }, [
         { ...change, linkId, accountId },
       ]);
       return true;
     } catch (err) {
       if (!ledgerInPostgres || !isInvalidData(err)) throw err;
-      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox);
+      await recordError(change.events[0]?.type ?? 'change', err, change.patch, {}, change.outbox, write);
       return false;
     }
   }
@@ -346,6 +455,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     keep?: LinkChange['patch'],
     data: Record<string, unknown> = {},
     outbox?: OutboxItem[],
+    write: typeof recordChange = recordChange,
   ): Promise<void> {
     log.error('the link could not store a change', { linkId, during, err });
     const events = [
@@ -357,10 +467,10 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     ];
     try {
       // What the kept change announces goes with it (`outbox-deliveries` runs only).
-      await recordChange({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
+      await write({ linkId, accountId, patch: keep, events, ...(outbox?.length ? { outbox } : {}) });
     } catch (again) {
       if ((!keep && !outbox?.length) || !isInvalidData(again)) throw again;
-      await recordChange({ linkId, accountId, events });
+      await write({ linkId, accountId, events });
     }
   }
 
@@ -418,13 +528,16 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     // Upserted in the same workflow task that schedules the write: the search attribute never
     // lags behind the row.
     upsertSearchAttributes([{ key: SearchAttributes.LinkStatus, value: status }]);
-    await record({
-      patch: { status, closedAt: state.closedAt },
-      events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
-      ...(outboxDeliveries
-        ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
-        : {}),
-    });
+    await record(
+      {
+        patch: { status, closedAt: state.closedAt },
+        events: [{ key: `status:${status}`, type: STATUS_EVENTS[status], data }],
+        ...(outboxDeliveries
+          ? { outbox: [announce(`payment_link.${status}`, `status:${status}`), ...closingItems(message)] }
+          : {}),
+      },
+      closingWrite,
+    );
     if (!outboxDeliveries) {
       emit(`payment_link.${status}`, `status:${status}`);
       if (message) sendClosingMessage(message);
@@ -599,6 +712,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         state.terms = { ...state.terms, expiresAt };
         // Offsets before expiry move with it; any that now fall in the past are not sent late.
         state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
+        if (precomputedInstants) await adoptPlan(command.plan);
         await record({
           patch: { expiresAt },
           events: [
@@ -614,6 +728,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
       case 'update': {
         const { changes } = command;
         const previous = state.terms;
+        const previousPlan = state.reminderPlan;
         state.terms = {
           ...state.terms,
           ...(changes.description !== undefined ? { description: changes.description } : {}),
@@ -624,6 +739,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         // A new schedule (or quiet window) applies from now on: nothing already past is sent late.
         if (changes.reminders !== undefined || changes.quietHours !== undefined) {
           state.reminderCursor = iso(Math.max(Date.parse(state.reminderCursor), now()));
+          if (precomputedInstants) await adoptPlan(command.plan);
         }
         const stored = await record({
           patch: changes,
@@ -633,6 +749,7 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
         });
         if (!stored) {
           state.terms = previous;
+          if (precomputedInstants) state.reminderPlan = previousPlan;
           settled.set(command.id, {
             ok: false,
             failure: invalidChange('the change contains data that cannot be stored'),
@@ -648,17 +765,39 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
     settled.set(command.id, { ok: true });
   }
 
+  const historyLong = () =>
+    workflowInfo().continueAsNewSuggested ||
+    workflowInfo().historyLength >= settings.continueAsNewAfterEvents;
   // Hand over to a fresh run once history is long, at a quiet moment: nothing queued, no message
   // in flight, no handler mid-way. Everything the next run needs is in `state`.
+  // `final-close`: a steady stream of payments never leaves the queue empty, so what is queued
+  // goes along in the next run's input (only signals: an update waiting for its answer keeps the
+  // run), and signals count as well as events: Temporal refuses a run's signals past its limit
+  // whatever the length of its history.
   const handOverDue = () =>
-    (workflowInfo().continueAsNewSuggested ||
-      workflowInfo().historyLength >= settings.continueAsNewAfterEvents) &&
-    queue.length === 0 &&
-    inFlight.size === 0 &&
-    webhooks.size === 0 &&
-    allHandlersFinished();
+    finalClose
+      ? (historyLong() || signalsReceived >= signalsBeforeHandOver || handOverRequested) &&
+        queue.length <= MAX_CARRIED &&
+        queue.every(isCarriable) &&
+        inFlight.size === 0 &&
+        allHandlersFinished()
+      : historyLong() &&
+        queue.length === 0 &&
+        inFlight.size === 0 &&
+        webhooks.size === 0 &&
+        allHandlersFinished();
+  const handOver = () =>
+    continueAsNew<typeof paymentLinkWorkflow>({
+      terms: state.terms,
+      settings,
+      resumeFrom: state,
+      ...(finalClose ? { carried: queue.filter(isCarriable) } : {}),
+    });
 
   // ---- the lifecycle ----
+  // The plan the API computed at create, or the one a previous run carried; computed by the
+  // activity only when neither fits (a start by an older API, a run resumed from a legacy one).
+  if (precomputedInstants) await adoptPlan(input.reminderPlan);
   if (!input.resumeFrom) {
     try {
       persisted = persistOutcome(
@@ -679,20 +818,20 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   }
 
   while (!isTerminal(state.status)) {
+    // `final-close`: before the next command, or a busy link would never get to it.
+    if (finalClose && handOverDue()) await handOver();
     const command = queue.shift();
     if (command) {
       await apply(command);
       continue;
     }
-    if (handOverDue()) {
-      await continueAsNew<typeof paymentLinkWorkflow>({ terms: state.terms, settings, resumeFrom: state });
-    }
+    if (handOverDue()) await handOver();
     const expiresAt = Date.parse(state.terms.expiresAt);
-    const reminder = nextReminder(reminderSchedule(state.terms), state.reminderCursor);
+    const reminder = upcomingReminder();
     const wakeAt = Math.min(expiresAt, reminder ? Date.parse(reminder.at) : Number.POSITIVE_INFINITY);
     if (wakeAt > now()) {
       await condition(() => queue.length > 0 || handOverDue(), wakeAt - now(), {
-        summary: wakeSummary(state.terms, expiresAt, reminder),
+        summary: wakeSummary(schedule(), expiresAt, reminder),
       });
     }
     // Commands first (a payment that raced the expiry wins), then a due hand-over.
@@ -738,7 +877,9 @@ export async function paymentLinkWorkflow(input: PaymentLinkWorkflowInput): Prom
   await Promise.all([...inFlight, ...closingMessages, ...webhooks]);
   // Payments that arrived while the last messages went out are recorded too: none is dropped.
   // A lean run also takes a signal that came with the very task that found its handlers finished
-  // (older runs ended there; their histories keep that).
+  // (older runs ended there; their histories keep that). On `final-close` runs this is also where
+  // a payment that came while the close was being written lands: the state is closed, so it is
+  // recorded as late and the close stands.
   do {
     for (let command = queue.shift(); command; command = queue.shift()) await apply(command);
     await condition(allHandlersFinished);

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { type Response, Router } from 'express';
 import { ZodError } from 'zod';
 import { ID_PREFIX, isIdShaped } from '../../ids';
 import type { ProviderRegistry } from '../../payments/provider';
@@ -16,6 +16,12 @@ const invalidEvent = (err: unknown) =>
     err instanceof ZodError ? err.issues[0]?.path.join('.') || undefined : undefined,
     'event_invalid',
   );
+
+/** 202 `deferred`: stored, and applied once the link's workflow takes it (src/payments/deferred-signals.ts). */
+function answer(res: Response, received: { duplicate: boolean; deferred?: boolean }): void {
+  if (received.deferred) res.status(202).json({ received: true, deferred: true });
+  else res.json(received.duplicate ? { received: true, duplicate: true } : { received: true });
+}
 
 export interface ProviderCallbackDeps {
   providers: ProviderRegistry;
@@ -76,8 +82,7 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     const parsed = ProviderEventSchema.safeParse(converted);
     if (!parsed.success) throw invalidEvent(parsed.error);
     const event = parsed.data;
-    const { duplicate } = await providerEvents.receive('stripe', event, raw, accountId);
-    res.json(duplicate ? { received: true, duplicate: true } : { received: true });
+    answer(res, await providerEvents.receive('stripe', event, raw, accountId));
   });
 
   router.post('/:provider', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
@@ -101,8 +106,7 @@ export function providerCallbackRoutes(deps: ProviderCallbackDeps): Router {
     } catch (err) {
       throw invalidEvent(err);
     }
-    const { duplicate } = await providerEvents.receive(provider, event, raw);
-    res.json(duplicate ? { received: true, duplicate: true } : { received: true });
+    answer(res, await providerEvents.receive(provider, event, raw));
   });
 
   return router;

@@ -1,5 +1,9 @@
 /**
- * When reminders go out: pure policy maths, shared by the workflow and unit tests.
+ * FROZEN: the reminder rules exactly as runs started before `precomputed-instants` computed them
+ * inside the workflow (workflows/payment-link/reminders.ts at 395c489). Those runs replay on these
+ * rules to their end, so this file never changes: a rule change goes into
+ * src/links/reminder-schedule.ts, which only new runs' instants come from. Delete it with the
+ * legacy path once no run without the marker is open (docs/WORKFLOW-VERSIONS.md).
  *
  * Offsets are ISO 8601 durations applied in the customer's zone, so calendar units keep the
  * wall-clock time across DST ("P1D" after 09:00 is 09:00 the next day) while clock units are
@@ -7,7 +11,7 @@
  * one that would then land at or after expiry is dropped.
  */
 import { DateTime, Duration } from 'luxon';
-import type { QuietHours, ReminderPolicy } from './contract';
+import type { QuietHours, ReminderPolicy } from '../contract';
 
 export interface ReminderScheduleInput {
   createdAt: string;
