@@ -10,7 +10,7 @@ export default defineConfig({
     // three files at once take the suite from ~600 s to ~250 s on 2 cores (Vitest's default
     // there is one), and each file has its own databases and task queues.
     maxWorkers: 3,
-    // Several times the tests' own waits (WAIT_MS in test/helpers/temporal.ts): a slow run
+    // Several times the tests' own waits (WAIT_MS in test/helpers/wait.ts): a slow run
     // fails on the condition it waited for, not on a bare timeout. Tests that wait longer on
     // purpose set their own, again above their waits.
     testTimeout: 150_000,

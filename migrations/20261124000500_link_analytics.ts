@@ -174,7 +174,7 @@ export async function up(knex: Knex): Promise<void> {
 
 /**
  * Links that exist already: the same figures as the triggers keep, computed once from their
- * timelines and summed set-wise (bench/analytics.ts fills its generated links the same way).
+ * timelines and summed set-wise (tools/bench/analytics.ts fills its generated links the same way).
  */
 export async function backfillLinkAnalytics(knex: Knex): Promise<void> {
   await knex.raw('ALTER TABLE link_analytics DISABLE TRIGGER link_analytics_rollup');

@@ -86,7 +86,7 @@ export async function up(knex: Knex): Promise<void> {
       FOR EACH ROW EXECUTE FUNCTION link_pay_time_on_change()`);
 }
 
-/** The histogram of the links there are, from scratch (also bench/analytics.ts's fill). */
+/** The histogram of the links there are, from scratch (also tools/bench/analytics.ts's fill). */
 export async function backfillPayTimeHistogram(knex: Knex): Promise<void> {
   await knex.raw('TRUNCATE link_pay_time_histogram');
   await knex.raw(`

@@ -89,7 +89,7 @@ export async function up(knex: Knex): Promise<void> {
   await backfillCampaignMessageCounts(knex);
 }
 
-/** The counts of messages that exist already, set-wise (bench/campaign-data.ts fills its own the same way). */
+/** The counts of messages that exist already, set-wise (tools/bench/campaign-data.ts fills its own the same way). */
 export async function backfillCampaignMessageCounts(knex: Knex): Promise<void> {
   const [sent, delivered, failed] = contribution('n');
   await knex.raw('TRUNCATE campaign_message_counts');

@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type { CampaignEngine } from '../campaigns/engine';
+import { campaignImportRoutes, campaignRoutes, campaignRunRoutes } from '../campaigns/http';
+import type { CampaignStore } from '../campaigns/store';
 import type { DocumentLinks } from '../commerce/document-links';
 import type { CommerceStores } from '../commerce/stores';
 import { DEFAULT_RATE_LIMITS, type RateLimits, type TrustProxy } from '../config/rate-limits';
@@ -29,8 +31,6 @@ import { limiters, linkCustomerLocale, type RateLimitStoreFactory } from './rate
 import { countCallbackFailures, requestLog } from './request-log';
 import { accountRoutes } from './routes/account';
 import { analyticsRoutes } from './routes/analytics';
-import { campaignRunRoutes } from './routes/campaign-runs';
-import { campaignImportRoutes, campaignRoutes } from './routes/campaigns';
 import { type CodecRoutesDeps, codecRoutes } from './routes/codec';
 import { commerceRoutes } from './routes/commerce';
 import { dashboardRoutes } from './routes/dashboard';
@@ -76,6 +76,8 @@ export interface AppDeps {
   pageViews: PageViews;
   linkService: LinkService;
   documentLinks: DocumentLinks;
+  /** Campaigns and their recipients (the one campaign store). */
+  campaigns: CampaignStore;
   /** Starts, pauses, resumes and cancels campaigns (their workflows). */
   campaignEngine: CampaignEngine;
   recordLatePayment: RecordLatePayment;

@@ -2,8 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
 import type { CampaignSettings } from '../../workflows/campaign/contract';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
-import { createCampaignStore } from '../campaigns/campaign-store';
 import { createCampaignEngine } from '../campaigns/engine';
+import { createCampaignStore } from '../campaigns/store';
 import { createDocumentLinks } from '../commerce/document-links';
 import { createCommerceStores } from '../commerce/stores';
 import type { RateLimits, TrustProxy } from '../config/rate-limits';
@@ -80,6 +80,7 @@ export function composeApi(w: ApiWiring): PaylinksApi {
     stripe: { apiBaseUrl: w.stripeApiBaseUrl, publicBaseUrl: w.publicBaseUrl },
   });
   const commerce = createCommerceStores(w.db);
+  const campaigns = createCampaignStore(w.db);
   const linkService = createLinkService({
     temporal: w.temporal,
     links,
@@ -99,9 +100,10 @@ export function composeApi(w: ApiWiring): PaylinksApi {
     pageViews,
     linkService,
     documentLinks: createDocumentLinks({ commerce, links, linkService }),
+    campaigns,
     campaignEngine: createCampaignEngine({
       temporal: w.temporal,
-      campaigns: createCampaignStore(w.db),
+      campaigns,
       taskQueue: w.taskQueue,
       ...(w.campaignSettings ? { settings: w.campaignSettings } : {}),
       ...(w.temporalRpcTimeoutMs ? { rpcTimeoutMs: w.temporalRpcTimeoutMs } : {}),

@@ -1,11 +1,12 @@
 /** The campaign data endpoints' part of the OpenAPI document, from the schemas the routes validate with. */
 import type { z } from 'zod';
 import { DEFAULT_IMPORT_LIMITS } from '../campaigns/csv-import';
+import { CampaignListQuerySchema, ImportQuerySchema } from '../campaigns/http';
+import { MAX_LISTED_REJECTIONS } from '../campaigns/import';
 import { PLACEHOLDER_FIELDS } from '../campaigns/placeholders';
 import { RECIPIENT_COLUMNS } from '../campaigns/recipients';
 import { RecipientsQuerySchema } from '../campaigns/results';
 import { CreateCampaignSchema } from '../campaigns/schema';
-import { CampaignListQuerySchema, ImportQuerySchema, MAX_LISTED_REJECTIONS } from './routes/campaigns';
 
 type Json = Record<string, unknown>;
 

@@ -5,12 +5,12 @@
 import { z } from 'zod';
 import { AnalyticsParamsSchema } from '../analytics/link-analytics';
 import { analyticsPath } from '../analytics/openapi';
+import { CampaignRunSchema, CancelCampaignSchema } from '../campaigns/http';
 import { DOCUMENT_STATUSES } from '../commerce/stores';
 import { CreatePaymentLinkSchema, UpdatePaymentLinkSchema } from '../links/create-link';
 import { campaignPaths } from './openapi-campaigns';
 import { PaginationSchema } from './pagination';
 import { AccountSettingsSchema } from './routes/account';
-import { CampaignRunSchema, CancelCampaignSchema } from './routes/campaign-runs';
 import {
   CustomerSchema,
   DocumentLinkSchema,

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  CAMPAIGN_WORKFLOW_TYPE,
   CampaignFailureTypes,
   type CampaignSettings,
   type CampaignWorkflowInput,
@@ -25,9 +26,10 @@ import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 import { SearchAttributes } from '../../workflows/payment-link/contract';
 import type { AuthenticatedAccount } from '../accounts/accounts';
 import { ApiError } from '../api/errors';
-import type { CampaignRow, CampaignStore } from './campaign-store';
 import { sendTimeFor, singleLinkStartAt, templateQuietHours, zoneOr } from './send-times';
+import type { CampaignStore } from './store';
 import { creationRate } from './throttle';
+import type { CampaignRow } from './types';
 
 export interface CampaignEngineDeps {
   temporal: Client;
@@ -125,7 +127,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
       };
       try {
         await bounded(() =>
-          temporal.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
+          temporal.workflow.start<typeof campaignWorkflow>(CAMPAIGN_WORKFLOW_TYPE, {
             workflowId: campaignWorkflowId(row.id),
             taskQueue,
             args: [input],

@@ -8,7 +8,7 @@
  * - its recipients from campaign_recipients.
  */
 import type { Db } from '../db/knex';
-import type { CampaignRow } from './store';
+import type { CampaignRow, RecipientStatus } from './types';
 
 export interface ChannelFigures {
   sent: number;
@@ -16,9 +16,10 @@ export interface ChannelFigures {
   failed: number;
 }
 
+/** Where a campaign stands, as the API answers it (GET /v1/campaigns/:id `progress`). */
 export interface CampaignProgress {
   recipients: number;
-  recipients_by_status: Record<'pending' | 'created' | 'failed' | 'cancelled', number>;
+  recipients_by_status: Record<RecipientStatus, number>;
   links_created: number;
   /** Links with at least one message handed to a provider: the denominator of conversion_rate. */
   links_sent: number;
@@ -101,8 +102,8 @@ export async function campaignProgress(db: Db, campaign: CampaignRow): Promise<C
   for (const { channel, sent, delivered, failed } of messages.rows)
     byChannel[channel] = { sent, delivered, failed };
   const total = (key: keyof ChannelFigures) => messages.rows.reduce((n, row) => n + row[key], 0);
-  const byStatus = { pending: 0, created: 0, failed: 0, cancelled: 0 };
-  for (const row of recipients) byStatus[row.status as keyof typeof byStatus] = Number(row.count);
+  const byStatus: Record<RecipientStatus, number> = { pending: 0, created: 0, failed: 0, cancelled: 0 };
+  for (const row of recipients) byStatus[row.status as RecipientStatus] = Number(row.count);
   return {
     recipients: campaign.recipients_count,
     recipients_by_status: byStatus,

@@ -8,8 +8,9 @@ import type { Channel, Customer } from '../../workflows/payment-link/contract';
 import { contactFor } from '../../workflows/payment-link/contract';
 import { fromZodError } from '../api/errors';
 import { type CreatePaymentLinkBody, CreatePaymentLinkSchema } from '../links/create-link';
-import type { LinkTemplate, RecipientRow } from './campaign-store';
 import { renderDescription } from './placeholders';
+import type { LinkTemplate } from './schema';
+import type { RecipientRow } from './types';
 
 /** `plink_` + 22 base64url characters of sha256(campaign:seq); seq 0 is a single-link campaign's link. */
 export function campaignLinkId(campaignId: string, seq: number): string {

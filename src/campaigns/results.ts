@@ -14,7 +14,7 @@ import type { Db } from '../db/knex';
 import { linkUrl } from '../links/serialize';
 import { inertCell } from './inert-cell';
 import type { Recipient } from './recipients';
-import type { CampaignRow } from './store';
+import type { CampaignRow } from './types';
 
 export const RECIPIENT_STATUSES = ['pending', 'created', 'failed', 'cancelled'] as const;
 

@@ -6,23 +6,11 @@
  */
 import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { CAMPAIGN_MODES, type CampaignStatus } from '../../workflows/campaign/contract';
 import { isoDate, isoDateTime, text } from '../api/text';
 import { CreatePaymentLinkSchema, clockTime, RemindersSchema } from '../links/create-link';
 import { AmountSchema } from '../money/amount';
 import { parsePlaceholders } from './placeholders';
-
-export const CAMPAIGN_MODES = ['per_recipient', 'single_link'] as const;
-export type CampaignMode = (typeof CAMPAIGN_MODES)[number];
-
-export const CAMPAIGN_STATUSES = [
-  'draft',
-  'scheduled',
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-] as const;
-export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 /** Recipients may be added (and the campaign changed) only before it runs. */
 export const EDITABLE_STATUSES: readonly CampaignStatus[] = ['draft', 'scheduled'];
@@ -107,7 +95,16 @@ export const CreateCampaignSchema = z
   });
 
 export type CreateCampaignBody = z.output<typeof CreateCampaignSchema>;
-export type LinkTemplate = z.output<typeof LinkTemplateSchema>;
+/**
+ * A campaign's link template as stored, what every recipient's link is made from. The API stores
+ * it as validated; a row written another way may carry other fields, which pass through to the
+ * links unchanged, and `metadata`, which the links get beneath each recipient's own.
+ */
+export type LinkTemplate = z.output<typeof LinkTemplateSchema> & {
+  metadata?: Record<string, string>;
+  [field: string]: unknown;
+};
+/** The schedule as stored (resolveSchedule): a UTC moment, or a local date and time per recipient. */
 export type CampaignSchedule = { start_at: string } | { send_at_local: { date: string; time: string } };
 export type CampaignThrottle = NonNullable<CreateCampaignBody['throttle']>;
 

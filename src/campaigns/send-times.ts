@@ -19,11 +19,7 @@ import { DateTime, IANAZone } from 'luxon';
 import type { QuietHours } from '../../workflows/payment-link/contract';
 import { DEFAULT_QUIET_HOURS } from '../links/create-link';
 import { outsideQuietHours } from '../links/reminder-schedule';
-
-export type CampaignSchedule =
-  | null
-  | { start_at: string }
-  | { send_at_local: { date: string; time: string } };
+import type { CampaignSchedule } from './schema';
 
 /** How late a local-time send may still go out, measured from the campaign's start. */
 export const LATE_SEND_GRACE_MS = 15 * 60_000;
@@ -34,7 +30,7 @@ export type SendTime =
   | { skipped: 'send_time_passed'; dueAt: string };
 
 export interface SendTimeInput {
-  schedule: CampaignSchedule;
+  schedule: CampaignSchedule | null;
   /** When the campaign was started (UTC ISO). */
   startedAt: string;
   /** The recipient's IANA zone (already falling back to the account's). */
@@ -122,7 +118,7 @@ export function quietUntil(now: DateTime, zone: string, quietHours: QuietHours |
 
 /** When a single-link campaign creates its link: the schedule read in the account's zone, no quiet hours. */
 export function singleLinkStartAt(
-  schedule: CampaignSchedule,
+  schedule: CampaignSchedule | null,
   startedAt: string,
   accountZone: string,
 ): string {

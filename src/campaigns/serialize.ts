@@ -1,5 +1,5 @@
 import type { CampaignProgress } from './progress';
-import type { CampaignRow } from './store';
+import type { CampaignRow } from './types';
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 

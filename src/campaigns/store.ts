@@ -1,61 +1,34 @@
 /**
- * Campaigns and their recipients in Postgres. Every query is scoped to an account. Recipients
- * are added set-wise, a batch per statement, under a lock on the campaign row: concurrent
- * imports into one campaign take turns, so seq numbers continue without collision or gap.
+ * Campaigns and their recipients in Postgres: the one store of the campaigns feature, used by the
+ * API (create, list, import) and by the run's activities (status, send times, links). Every
+ * statement is scoped to the account. Adding an import's recipients is in recipient-insert.ts.
  */
-import type { Knex } from 'knex';
+import type { CampaignMode, CampaignStatus } from '../../workflows/campaign/contract';
+import { paginate } from '../api/pagination';
 import type { Db } from '../db/knex';
+import { insertRecipients } from './recipient-insert';
 import type { Recipient } from './recipients';
-import type {
-  CampaignMode,
-  CampaignSchedule,
-  CampaignStatus,
-  CampaignThrottle,
-  LinkTemplate,
-} from './schema';
-
-export interface CampaignRow {
-  id: string;
-  account_id: string;
-  name: string;
-  status: CampaignStatus;
-  mode: CampaignMode;
-  link: LinkTemplate;
-  schedule: CampaignSchedule | null;
-  throttle: CampaignThrottle;
-  single_link_id: string | null;
-  recipients_count: number;
-  created_at: Date;
-  updated_at: Date;
-  started_at: Date | null;
-  completed_at: Date | null;
-  cancelled_at: Date | null;
-}
-
-export interface NewCampaign {
-  id: string;
-  accountId: string;
-  name: string;
-  mode: CampaignMode;
-  link: LinkTemplate;
-  schedule: CampaignSchedule | null;
-  throttle: CampaignThrottle;
-}
-
-/** Rows per INSERT: ten arrays of this many elements stay well inside one statement's limits. */
-export const INSERT_BATCH = 10_000;
+import type { CampaignRow, NewCampaign, RecipientRow, ZoneSendTime } from './types';
 
 const json = (value: unknown) => JSON.stringify(value);
 
-export class CampaignStateError extends Error {
-  constructor(readonly campaign: CampaignRow) {
-    super(`campaign ${campaign.id} is ${campaign.status}`);
-    this.name = 'CampaignStateError';
-  }
+/** What a recipient whose zone's send time had passed at the start is marked failed with. */
+export const SKIPPED_ERROR = 'send_time_passed';
+
+export interface CampaignListQuery {
+  limit: number;
+  starting_after?: string;
+  status?: CampaignStatus;
+  mode?: CampaignMode;
 }
 
 export function createCampaignStore(db: Db) {
+  const recipients = (accountId: string, campaignId: string) =>
+    db('campaign_recipients').where({ account_id: accountId, campaign_id: campaignId });
+
   return {
+    // ---- the campaign row ----
+
     async insert(c: NewCampaign): Promise<CampaignRow> {
       const [row] = await db('campaigns')
         .insert({
@@ -75,105 +48,209 @@ export function createCampaignStore(db: Db) {
       return (row as CampaignRow | undefined) ?? ((await this.find(c.accountId, c.id)) as CampaignRow);
     },
 
-    async find(accountId: string, id: string): Promise<CampaignRow | undefined> {
-      return db('campaigns').where({ id, account_id: accountId }).first();
+    async find(accountId: string, campaignId: string): Promise<CampaignRow | undefined> {
+      return db('campaigns').where({ account_id: accountId, id: campaignId }).first();
+    },
+
+    /** The account's campaigns, newest first, a page at a time. */
+    async list(accountId: string, q: CampaignListQuery) {
+      return paginate<CampaignRow>(db, 'campaigns', accountId, q, (query) => {
+        if (q.status) query.where('campaigns.status', q.status);
+        if (q.mode) query.where('campaigns.mode', q.mode);
+      });
+    },
+
+    async statusOf(accountId: string, campaignId: string): Promise<CampaignStatus | undefined> {
+      const row = await db('campaigns').where({ account_id: accountId, id: campaignId }).first('status');
+      return row?.status;
     },
 
     /**
-     * Adds recipients after those already there, skipping anyone the campaign already has (same
-     * email, phone or reference); `editable` decides, under the lock, whether the campaign still
-     * takes recipients (else CampaignStateError, nothing written). Returns how many were added.
+     * Moves the campaign to `status`. A finished campaign never changes again, and the timestamps
+     * of a step are written once (a retried write keeps the first).
      */
-    async addRecipients(
+    async setStatus(accountId: string, campaignId: string, status: CampaignStatus): Promise<void> {
+      await db('campaigns')
+        .where({ account_id: accountId, id: campaignId })
+        .whereNotIn('status', ['completed', 'cancelled'])
+        .update({
+          status,
+          updated_at: db.fn.now(),
+          ...(status === 'scheduled' || status === 'running'
+            ? { started_at: db.raw('coalesce(started_at, now())') }
+            : {}),
+          ...(status === 'completed' ? { completed_at: db.raw('coalesce(completed_at, now())') } : {}),
+          ...(status === 'cancelled' ? { cancelled_at: db.raw('coalesce(cancelled_at, now())') } : {}),
+        });
+    },
+
+    /** A draft nobody started: cancelled in place (no workflow exists to ask). */
+    async cancelDraft(accountId: string, campaignId: string): Promise<boolean> {
+      const n = await db('campaigns')
+        .where({ account_id: accountId, id: campaignId, status: 'draft' })
+        .update({ status: 'cancelled', updated_at: db.fn.now(), cancelled_at: db.fn.now() });
+      return n > 0;
+    },
+
+    async setSingleLink(accountId: string, campaignId: string, linkId: string): Promise<void> {
+      await db('campaigns')
+        .where({ account_id: accountId, id: campaignId })
+        .update({ single_link_id: linkId, updated_at: db.fn.now() });
+    },
+
+    // ---- recipients: the import ----
+
+    /** See insertRecipients: adds a batch under the campaign's lock, if `editable` still says so. */
+    addRecipients: (
       accountId: string,
       campaignId: string,
-      recipients: Recipient[],
+      batch: Recipient[],
       editable: (c: CampaignRow) => boolean,
-    ): Promise<{ added: number; campaign: CampaignRow }> {
-      return db.transaction(async (trx) => {
-        const campaign: CampaignRow | undefined = await trx('campaigns')
-          .where({ id: campaignId, account_id: accountId })
-          .forUpdate()
-          .first();
-        if (!campaign) throw new Error(`campaign ${campaignId} vanished`);
-        if (!editable(campaign)) throw new CampaignStateError(campaign);
-        // A batch's cost estimate passes the JIT threshold; compiling it took longer than running it.
-        await trx.raw('SET LOCAL jit = off');
-        const max = await trx('campaign_recipients')
-          .where({ campaign_id: campaignId })
-          .max('seq as seq')
-          .first();
-        let last = Number(max?.seq ?? 0);
-        let added = 0;
-        for (let i = 0; i < recipients.length; i += INSERT_BATCH) {
-          const inserted = await insertBatch(trx, campaign, recipients.slice(i, i + INSERT_BATCH), last);
-          added += inserted.count;
-          last = inserted.last ?? last;
-        }
-        const [updated] = await trx('campaigns')
-          .where({ id: campaignId })
-          .update({ recipients_count: trx.raw('recipients_count + ?', [added]), updated_at: trx.fn.now() })
-          .returning('*');
-        return { added, campaign: updated as CampaignRow };
-      });
+    ) => insertRecipients(db, accountId, campaignId, batch, editable),
+
+    async countRecipients(accountId: string, campaignId: string): Promise<number> {
+      const row = await recipients(accountId, campaignId).count<{ count: string }[]>('* as count').first();
+      return Number(row?.count ?? 0);
+    },
+
+    // ---- recipients: the run ----
+
+    /** Every distinct zone of the campaign's recipients ('' for none): a few hundred at most. */
+    async distinctZones(accountId: string, campaignId: string): Promise<string[]> {
+      const rows: { zone: string }[] = await recipients(accountId, campaignId).distinct(
+        db.raw(`coalesce(timezone, '') AS zone`),
+      );
+      return rows.map((r) => r.zone);
+    },
+
+    /** The distinct zones of the pending recipients ('' for none), in order, after `afterZone` (null: from the first). */
+    async pendingZones(accountId: string, campaignId: string, afterZone: string | null, limit: number) {
+      const query = recipients(accountId, campaignId).where('status', 'pending');
+      if (afterZone !== null) query.whereRaw(`coalesce(timezone, '') > ?`, [afterZone]);
+      const rows: { zone: string }[] = await query
+        .distinct(db.raw(`coalesce(timezone, '') AS zone`))
+        .orderBy('zone')
+        .limit(limit);
+      return rows.map((r) => r.zone);
+    },
+
+    /**
+     * Sets the send time of every pending recipient of the given zones in one statement; the
+     * recipients of a skipped zone are marked failed with SKIPPED_ERROR.
+     */
+    async applyZoneSendTimes(accountId: string, campaignId: string, times: ZoneSendTime[]): Promise<void> {
+      if (times.length === 0) return;
+      await db.raw(
+        `UPDATE campaign_recipients r
+            SET send_at = v.at,
+                status = CASE WHEN v.skipped THEN 'failed' ELSE r.status END,
+                error = CASE WHEN v.skipped THEN ? ELSE r.error END
+           FROM unnest(?::text[], ?::timestamptz[], ?::boolean[]) AS v(zone, at, skipped)
+          WHERE r.account_id = ? AND r.campaign_id = ? AND r.status = 'pending'
+            AND coalesce(r.timezone, '') = v.zone`,
+        [
+          SKIPPED_ERROR,
+          times.map((t) => t.zone),
+          times.map((t) => t.at),
+          times.map((t) => t.skipped),
+          accountId,
+          campaignId,
+        ],
+      );
+    },
+
+    /** Pending recipients due at `now`, soonest first, but those in `exclude` (pages still running). */
+    async duePage(
+      accountId: string,
+      campaignId: string,
+      now: Date,
+      limit: number,
+      exclude: number[] = [],
+    ): Promise<number[]> {
+      const query = recipients(accountId, campaignId).where('status', 'pending').where('send_at', '<=', now);
+      if (exclude.length > 0) query.whereNotIn('seq', exclude);
+      const rows: { seq: number }[] = await query
+        .orderBy([{ column: 'send_at' }, { column: 'seq' }])
+        .limit(limit)
+        .select('seq');
+      return rows.map((r) => r.seq);
+    },
+
+    /** The pending recipients of `seqs`, in that order. */
+    async pendingBySeq(accountId: string, campaignId: string, seqs: number[]): Promise<RecipientRow[]> {
+      if (seqs.length === 0) return [];
+      const rows: RecipientRow[] = await recipients(accountId, campaignId)
+        .where('status', 'pending')
+        .whereIn('seq', seqs);
+      const bySeq = new Map(rows.map((r) => [r.seq, r]));
+      return seqs.flatMap((seq) => bySeq.get(seq) ?? []);
+    },
+
+    /** When the next pending recipient (not in `exclude`) is due; null when none is left. */
+    async nextDueAt(accountId: string, campaignId: string, exclude: number[] = []): Promise<string | null> {
+      const query = recipients(accountId, campaignId).where('status', 'pending');
+      if (exclude.length > 0) query.whereNotIn('seq', exclude);
+      const row = await query.min<{ at: Date | null }>('send_at as at').first();
+      return row?.at ? row.at.toISOString() : null;
+    },
+
+    /**
+     * Many recipients' links at once (one statement, however many): pages record the links they
+     * started in batches rather than one write per link, so the pool is not the bottleneck.
+     */
+    async markCreatedMany(
+      accountId: string,
+      campaignId: string,
+      made: readonly { seq: number; linkId: string }[],
+    ): Promise<void> {
+      if (made.length === 0) return;
+      await db.raw(
+        `UPDATE campaign_recipients r
+            SET status = 'created', link_id = v.link_id, error = NULL
+           FROM (VALUES ${made.map(() => '(?::int, ?::text)').join(', ')}) AS v(seq, link_id)
+          WHERE r.account_id = ? AND r.campaign_id = ? AND r.seq = v.seq AND r.status = 'pending'`,
+        [...made.flatMap((m) => [m.seq, m.linkId]), accountId, campaignId],
+      );
+    },
+
+    /** Which of these links' rows their workflows have stored. */
+    async storedLinkIds(accountId: string, linkIds: readonly string[]): Promise<Set<string>> {
+      if (linkIds.length === 0) return new Set();
+      const rows: { id: string }[] = await db('payment_links')
+        .where({ account_id: accountId })
+        .whereIn('id', linkIds)
+        .select('id');
+      return new Set(rows.map((r) => r.id));
+    },
+
+    /** A recipient who may not be sent to yet (their quiet hours began): due again at `sendAt`. */
+    async reschedule(accountId: string, campaignId: string, seq: number, sendAt: string): Promise<void> {
+      await recipients(accountId, campaignId).where({ seq, status: 'pending' }).update({ send_at: sendAt });
+    },
+
+    async markFailed(accountId: string, campaignId: string, seq: number, error: string): Promise<void> {
+      await recipients(accountId, campaignId)
+        .where({ seq, status: 'pending' })
+        .update({ status: 'failed', error });
+    },
+
+    /** A cancelled campaign sends nothing more: every recipient still waiting is cancelled. */
+    async cancelPending(accountId: string, campaignId: string): Promise<number> {
+      return recipients(accountId, campaignId).where('status', 'pending').update({ status: 'cancelled' });
+    },
+
+    /** Links made for recipients, by seq, after `afterSeq`. */
+    async createdLinks(accountId: string, campaignId: string, afterSeq: number, limit: number) {
+      const rows: { seq: number; link_id: string }[] = await recipients(accountId, campaignId)
+        .where('status', 'created')
+        .whereNotNull('link_id')
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .select('seq', 'link_id');
+      return rows;
     },
   };
-}
-
-/**
- * One statement per batch: the rows as arrays (unnest), numbered after `after` in import order,
- * without those the campaign already has. The campaign row is locked, so no other import runs
- * beside this one; ON CONFLICT is the unique indexes' last word all the same.
- *
- * The three look-ups are OR-ed under one NOT on purpose: Postgres then runs them per row on the
- * unique indexes (campaign, key), a few index probes a row whatever the campaign's size. As
- * three NOT EXISTS it may plan anti-joins from statistics a fresh import has made stale, and a
- * nested loop over the campaign's rows for each imported row took a 100,000-row re-import from
- * 3 to 17 seconds.
- */
-async function insertBatch(
-  trx: Knex.Transaction,
-  campaign: CampaignRow,
-  batch: Recipient[],
-  after: number,
-): Promise<{ count: number; last: number | undefined }> {
-  const column = <K extends keyof Recipient>(key: K) => batch.map((r) => r[key]);
-  const { rows } = await trx.raw<{ rows: { seq: number }[] }>(
-    `
-    INSERT INTO campaign_recipients
-      (campaign_id, account_id, seq, name, email, phone, locale, timezone, amount, reference, metadata)
-    SELECT ?, ?, ? + row_number() OVER (ORDER BY t.ord), t.name, t.email, t.phone, t.locale, t.timezone,
-           t.amount, t.reference, t.metadata::jsonb
-      FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[])
-           AS t(ord, name, email, phone, locale, timezone, amount, reference, metadata)
-     WHERE NOT (EXISTS (SELECT 1 FROM campaign_recipients r
-                         WHERE r.campaign_id = ? AND r.email IS NOT NULL AND lower(r.email) = lower(t.email))
-                OR EXISTS (SELECT 1 FROM campaign_recipients r
-                            WHERE r.campaign_id = ? AND r.phone IS NOT NULL AND r.phone = t.phone)
-                OR EXISTS (SELECT 1 FROM campaign_recipients r
-                            WHERE r.campaign_id = ? AND r.reference IS NOT NULL AND r.reference = t.reference))
-    ON CONFLICT DO NOTHING
-    RETURNING seq`,
-    [
-      campaign.id,
-      campaign.account_id,
-      after,
-      batch.map((_, i) => i),
-      column('name'),
-      column('email'),
-      column('phone'),
-      column('locale'),
-      column('timezone'),
-      column('amount'),
-      column('reference'),
-      batch.map((r) => json(r.metadata)),
-      campaign.id,
-      campaign.id,
-      campaign.id,
-      // Arrays with NULLs: pg sends them as Postgres arrays; knex's types know only plain ones.
-    ] as unknown as Knex.RawBinding[],
-  );
-  return { count: rows.length, last: rows.length > 0 ? Math.max(...rows.map((r) => r.seq)) : undefined };
 }
 
 export type CampaignStore = ReturnType<typeof createCampaignStore>;

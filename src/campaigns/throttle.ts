@@ -1,5 +1,5 @@
 import type { Channel } from '../../workflows/payment-link/contract';
-import type { CampaignThrottle } from './campaign-store';
+import type { CampaignThrottle } from './schema';
 
 /**
  * How many links per second a campaign creates. Each link sends its first message the moment it

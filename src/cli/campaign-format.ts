@@ -3,34 +3,36 @@
  * reads them without a stack): the import report, the progress block of `show`, the one-line
  * progress of a non-terminal, and when a scheduled campaign sends.
  */
+import type { CampaignStatus } from '../../workflows/campaign/contract';
+import type { CampaignProgress } from '../campaigns/progress';
+import type { CampaignSchedule } from '../campaigns/schema';
 import { currencyExponent } from '../money/currencies';
 
-export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
-
-export interface CampaignProgress {
-  recipients: number;
-  links_created: number;
-  messages_sent: number;
-  messages_delivered: number;
-  messages_failed: number;
-  links_viewed: number;
-  links_paid: number;
-  amount_collected: Record<string, number>;
-  conversion_rate: number | null;
-  median_time_to_pay_seconds: number | null;
-  /** Beyond the contract, when the API gives them. */
-  recipients_by_status?: Partial<Record<'pending' | 'created' | 'failed' | 'cancelled', number>>;
-  by_channel?: Record<string, { sent: number; delivered: number; failed: number }>;
-}
-
-export type CampaignSchedule = { start_at: string } | { send_at_local: { date: string; time: string } };
+/**
+ * `progress` as the CLI reads it: the fields the API's contract names, and those it adds beyond
+ * them when the API gives them.
+ */
+export type ProgressJson = Pick<
+  CampaignProgress,
+  | 'recipients'
+  | 'links_created'
+  | 'messages_sent'
+  | 'messages_delivered'
+  | 'messages_failed'
+  | 'links_viewed'
+  | 'links_paid'
+  | 'amount_collected'
+  | 'conversion_rate'
+  | 'median_time_to_pay_seconds'
+> &
+  Partial<Pick<CampaignProgress, 'recipients_by_status' | 'by_channel'>>;
 
 /** GET /v1/campaigns/:id: the contract's fields, and what else the API may add (name, schedule…). */
 export interface CampaignJson {
   id: string;
   object: 'campaign';
   status: CampaignStatus;
-  progress: CampaignProgress;
+  progress: ProgressJson;
   name?: string;
   mode?: string;
   schedule?: CampaignSchedule | null;
@@ -110,7 +112,7 @@ export function describeSchedule(schedule: CampaignSchedule | null | undefined):
 }
 
 /** Recipients who will get no link: refused by the link's rules, or cancelled with the campaign. */
-function notCreated(p: CampaignProgress): string {
+function notCreated(p: ProgressJson): string {
   const failed = p.recipients_by_status?.failed ?? 0;
   const cancelled = p.recipients_by_status?.cancelled ?? 0;
   const parts = [failed ? `${failed} failed` : '', cancelled ? `${cancelled} cancelled` : ''].filter(Boolean);
@@ -118,7 +120,7 @@ function notCreated(p: CampaignProgress): string {
 }
 
 /** `show`'s links line: what is made, what failed, who still waits for their send time. */
-function linksLine(p: CampaignProgress): string {
+function linksLine(p: ProgressJson): string {
   const waiting = p.recipients_by_status?.pending ?? 0;
   const made = `${p.links_created.toLocaleString('en')} created of ${p.recipients.toLocaleString('en')}`;
   return `${made}${notCreated(p)}${waiting ? `, ${waiting.toLocaleString('en')} waiting for their send time` : ''}`;

@@ -11,13 +11,13 @@ import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
+import type { CampaignSchedule } from '../campaigns/schema';
 import { type Config, loadConfig } from '../config';
 import { currencyExponent } from '../money/currencies';
 import { parseTypedAmount } from '../money/parse';
 import { ApiError, action, CliError, callApi, print } from './api-client';
 import {
   type CampaignJson,
-  type CampaignSchedule,
   formatCampaign,
   formatImport,
   formatMinor,

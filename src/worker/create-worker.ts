@@ -15,7 +15,7 @@ import {
   type LifecycleSettings,
 } from '../../workflows/payment-link/contract';
 import { findAccount } from '../accounts/accounts';
-import { createCampaignStore } from '../campaigns/campaign-store';
+import { createCampaignStore } from '../campaigns/store';
 import { createCommerceStores } from '../commerce/stores';
 import type { Db } from '../db/knex';
 import { createLinkService } from '../links/link-service';

@@ -3,8 +3,7 @@
  * lives elsewhere): a draft with its template, schedule and throttle, and numbered recipients.
  */
 import { afterAll, beforeAll } from 'vitest';
-import type { LinkTemplate } from '../../src/campaigns/campaign-store';
-import type { CampaignSchedule } from '../../src/campaigns/send-times';
+import type { CampaignSchedule, LinkTemplate } from '../../src/campaigns/schema';
 import type { Db } from '../../src/db/knex';
 import { newId } from '../../src/ids';
 import { type Stack, startStack } from './stack';

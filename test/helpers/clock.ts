@@ -6,7 +6,7 @@
  * (`quietHoursAround`, `quietHoursAwayFrom`), and a test of dates derives them from now in the
  * zone it uses.
  *
- * `npm run test:clock` (scripts/test-clock.ts) checks that the rules hold: it runs the
+ * `npm run test:clock` (tools/test-clock.ts) checks that the rules hold: it runs the
  * time-sensitive files with the tests' accounts in a zone where local now is 02:00, 12:00 and
  * 23:30 (`PAYLINKS_TEST_ZONE`). Every customer and recipient without a zone of its own lives in
  * its account's zone, so a test that leans on a default meets the night or midnight there.

@@ -10,13 +10,13 @@ import type { RateLimits } from '../../src/config/rate-limits';
 import { createDb, type Db } from '../../src/db/knex';
 import { type DevPeers, startDevPeers } from '../../src/dev/peers';
 import { createLogger, type Logger } from '../../src/logger';
-import { createChannels } from '../../src/notifications/channels';
 import { SIGNATURE_HEADER, signPayload } from '../../src/signing';
 import type { CodecKeys } from '../../src/temporal/payload-codec';
 import type { EgressPolicy } from '../../src/webhooks/egress';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../workflows/payment-link/contract';
 import { TEST_ACCOUNT_ZONE } from './clock';
 import { createTestDatabase, type TestDatabase } from './database';
+import { localChannels } from './local-worker';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 import {
   eventually,
@@ -42,14 +42,7 @@ export const UI_ORIGIN = 'http://127.0.0.1:8233';
  */
 export const CREATE_WAIT_MS = 30_000;
 
-/** No real providers: the worker sends to the stack's own local SMTP server and SMS endpoint. */
-export const TEST_NOTIFICATION_CONFIG = {
-  smtpUrl: undefined,
-  mailFrom: 'Test shop <billing@shop.test>',
-  twilio: undefined,
-  emailPerSecond: 100,
-  smsPerSecond: 100,
-};
+export { TEST_NOTIFICATION_CONFIG } from './local-worker';
 
 export interface StackOptions {
   worker?: boolean;
@@ -142,7 +135,7 @@ export async function startStack(options: StackOptions = {}) {
   const taskQueue = uniqueTaskQueue('stack');
   const temporal: Client = await testClient(options.codecKeys, options.temporalAddress);
   const peers: DevPeers = await startDevPeers();
-  const channels = createChannels(TEST_NOTIFICATION_CONFIG, PUBLIC_BASE_URL, peers);
+  const channels = localChannels(peers, PUBLIC_BASE_URL);
   const testChannels = {
     email: channels.email,
     sms: channels.sms,

@@ -1,6 +1,6 @@
 /**
  * Issue 12: "a worker killed mid-campaign and restarted creates no duplicate link and no duplicate
- * message", with a real kill. The engine runs as production runs it (scripts/chaos/engine.ts: the
+ * message", with a real kill. The engine runs as production runs it (tools/chaos/engine.ts: the
  * dev server, `npm run api` and `npm run worker` as separate processes); the worker is killed
  * with SIGKILL twice while a page of links is being made, and restarted each time. The campaign
  * goes in through the API as a merchant sends it (create, CSV import, start).
@@ -18,9 +18,9 @@
  * Plus the new worker's start (it bundles the workflows), which is slow on a loaded machine.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Engine, startEngine } from '../../scripts/chaos/engine';
-import { type Answer, api, send } from '../../scripts/chaos/target';
 import { campaignLinkId } from '../../src/campaigns/recipient-link';
+import { type Engine, startEngine } from '../../tools/chaos/engine';
+import { type Answer, api, send } from '../../tools/chaos/target';
 import { campaignWorkflowId } from '../../workflows/campaign/contract';
 import { eventually, WAIT_MS } from '../helpers/temporal';
 

@@ -3,9 +3,9 @@
  * through the API, continue-as-new over many pages, single-link campaigns and the start rules.
  */
 import { describe, expect, it } from 'vitest';
-import { createCampaignStore } from '../../src/campaigns/campaign-store';
 import { createCampaignEngine } from '../../src/campaigns/engine';
 import { campaignLinkId } from '../../src/campaigns/recipient-link';
+import { createCampaignStore } from '../../src/campaigns/store';
 import { campaignWorkflowId } from '../../workflows/campaign/contract';
 import { linkWorkflowId, SearchAttributes } from '../../workflows/payment-link/contract';
 import {

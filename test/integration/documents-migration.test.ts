@@ -1,7 +1,7 @@
 /**
  * Migration 20261204190522_documents_and_provider_ids on a database with money in it: rolled back
- * and applied again, it finds what each payment added to its link, and each invoice's and order's
- * collected, refunded and status, from the rows alone.
+ * (with the migrations after it) and applied again, it finds what each payment added to its link,
+ * and each invoice's and order's collected, refunded and status, from the rows alone.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrationSource } from '../../migrations/index';
@@ -91,12 +91,17 @@ it('rolls back and forward with payments, refunds and late money in place', asyn
   expect(before.invoice).toEqual({ status: 'partially_refunded', amount_paid: 5000, amount_refunded: 2000 });
   expect(before.order).toEqual({ status: 'paid', amount_paid: 1800, amount_refunded: 0 });
 
-  const [, down] = (await stack.db.migrate.down({ migrationSource })) as [number, string[]];
-  expect(down).toEqual([MIGRATION]);
+  // Back to before it (and the migrations that came after it), then forward again.
+  const undone: string[] = [];
+  while (!undone.includes(MIGRATION)) {
+    const [, names] = (await stack.db.migrate.down({ migrationSource })) as [number, string[]];
+    expect(names.length).toBeGreaterThan(0);
+    undone.push(...names);
+  }
   expect(await stack.db('invoices').where({ id: invoice.id }).first('status')).toEqual({
     status: 'partially_paid',
   });
   const [, up] = (await stack.db.migrate.latest({ migrationSource })) as [number, string[]];
-  expect(up).toEqual([MIGRATION]);
+  expect(up).toEqual([...undone].reverse());
   expect(await figures()).toEqual(before);
 });

@@ -4,8 +4,8 @@
  * the full sizes run under `npm run chaos`; the Postgres cut has its own test.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { callbackStorm } from '../../scripts/chaos/callback-storm';
-import { type FuzzTarget, fuzz } from '../../scripts/chaos/fuzz';
+import { callbackStorm } from '../../tools/chaos/callback-storm';
+import { type FuzzTarget, fuzz } from '../../tools/chaos/fuzz';
 import { PUBLIC_BASE_URL, SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
 import { WAIT_MS } from '../helpers/temporal';
 

@@ -2,7 +2,7 @@
  * The model-based concurrency test of issue 21 at the size `npm test` affords: a few interleavings
  * of open, submit, decline, cancel, expire, refund, reissue and replayed callbacks against the
  * real stack (API, worker, Temporal dev server, Postgres, the sandbox provider), each checked from
- * Postgres once it has settled (scripts/chaos/money-model/). `npm run chaos -- --part money` runs
+ * Postgres once it has settled (tools/chaos/money-model/). `npm run chaos -- --part money` runs
  * 200 with a new seed each time.
  *
  * A failure prints its seed, path and shrunk interleaving; it is replayed with
@@ -10,8 +10,8 @@
  * and FC_RUNS / FC_SEED run more or other interleavings here.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { checkMoneyModel, modelSettingsFromEnv } from '../../scripts/chaos/money-model/check';
-import type { Target } from '../../scripts/chaos/target';
+import { checkMoneyModel, modelSettingsFromEnv } from '../../tools/chaos/money-model/check';
+import type { Target } from '../../tools/chaos/target';
 import { SANDBOX_SECRET, type Stack, startStack } from '../helpers/stack';
 import { WAIT_MS } from '../helpers/temporal';
 

@@ -4,11 +4,11 @@ import { CliError } from '../../src/cli/api-client';
 import {
   allLinksCreated,
   type CampaignJson,
-  type CampaignProgress,
   formatCampaign,
   formatImport,
   formatMinor,
   formatProgressLine,
+  type ProgressJson,
 } from '../../src/cli/campaign-format';
 import { campaignRequest } from '../../src/cli/campaigns';
 
@@ -102,7 +102,7 @@ describe('campaignRequest', () => {
   });
 });
 
-const progress = (over: Partial<CampaignProgress> = {}): CampaignProgress => ({
+const progress = (over: Partial<ProgressJson> = {}): ProgressJson => ({
   recipients: 1200,
   links_created: 1000,
   messages_sent: 990,

@@ -2,12 +2,15 @@
  * A long-lived link hands over to a fresh run before its history grows large; its state,
  * including the reminders still to come, survives the hand-over.
  */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { LinkChange } from '../../src/links/link-store';
 import type { RecordPaymentsInput } from '../../src/payments/record-payment';
 import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
 import {
   type CarriedSignal,
+  cancelUpdate,
   handOverUpdate,
   linkStateQuery,
   type PaymentLinkWorkflowInput,
@@ -120,7 +123,6 @@ it('a busy link hands over after a number of signals, with the payments still qu
   for (let n = 1; n < 10; n++) await t.pay(handle, { paymentId: `pi_busy_${n}_${id}`, amount: 500 });
   held.release();
 
-  expect(await t.untilStatus(id, 'active')).toBeDefined();
   await eventually(
     async () => ((await t.row(id)).payments_count === 10 ? true : undefined),
     WAIT_MS,
@@ -152,7 +154,26 @@ it('a run asked to hand over (a callback Temporal refused a signal) continues as
     'CONTINUED_AS_NEW',
   );
   await t.pay(handle, { paymentId: `pi_ho_1_${id}`, amount: 500 });
-  await t.pay(handle, { paymentId: `pi_ho_2_${id}`, amount: 500 });
-  await t.untilStatus(id, 'completed');
-  await expect(handle.executeUpdate(handOverUpdate)).rejects.toThrow();
+  await eventually(
+    async () => ((await t.row(id)).payments_count === 1 ? true : undefined),
+    WAIT_MS,
+    'the payment to the new run',
+  );
+
+  // Closed (its closing write held, so the run is still there): the request is refused.
+  const held = holds.hold((type, args) => {
+    const change = args[0] as LinkChange;
+    return type === 'recordChange' && change.linkId === id && change.patch?.status === 'cancelled';
+  });
+  const cancelled = handle.executeUpdate(cancelUpdate, { args: [{}] });
+  await within(held.reached, WAIT_MS, 'the cancel write');
+  const refused = await handle.executeUpdate(handOverUpdate).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  held.release();
+  expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/cancelled/);
+  await cancelled;
+  expect(await t.row(id)).toMatchObject({ status: 'cancelled', payments_count: 1 });
 });

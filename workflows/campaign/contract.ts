@@ -1,13 +1,32 @@
 /**
- * The contract of the campaign workflow: what the API, the worker and the workflow agree on.
- * Imports only Temporal's sandbox-safe packages, like the payment link's contract.
+ * The contract of the campaign workflow: what the API, the worker and the workflow agree on (its
+ * id, type, statuses, input, the state one run hands to the next, and its updates and query).
+ * Imports only Temporal's sandbox-safe packages, nothing from Node or src/, like the payment
+ * link's contract. The activities it calls are typed in ./activities.ts.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * The workflow type, as the worker registers it (workflows/index.ts). Campaign runs share the
+ * payment links' task queue (DEFAULT_TASK_QUEUE in ../payment-link/contract, TEMPORAL_TASK_QUEUE).
+ */
+export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
 
 /** One workflow per campaign: its id is the campaign id. */
 export const campaignWorkflowId = (campaignId: string): string => campaignId;
 
-export type CampaignRunStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
+export const CAMPAIGN_MODES = ['per_recipient', 'single_link'] as const;
+export type CampaignMode = (typeof CAMPAIGN_MODES)[number];
+
+export const CAMPAIGN_STATUSES = [
+  'draft',
+  'scheduled',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 /** Knobs the API passes at start; tests shrink them to see pages and continue-as-new. */
 export interface CampaignSettings {
@@ -34,7 +53,7 @@ export const DEFAULT_CAMPAIGN_SETTINGS: CampaignSettings = {
 export interface CampaignWorkflowInput {
   campaignId: string;
   accountId: string;
-  mode: 'per_recipient' | 'single_link';
+  mode: CampaignMode;
   /** When the campaign was started (UTC ISO): local send times already past are judged against it. */
   startedAt: string;
   /** single_link: when its link is made (the schedule read in the account's zone). */
@@ -48,7 +67,7 @@ export interface CampaignWorkflowInput {
 
 /** Everything a run hands to the next; new fields optional. */
 export interface CampaignRunState {
-  status: CampaignRunStatus;
+  status: CampaignStatus;
   /** Send times are set zone by zone ('' is the account's): the last zone done (null: none yet), and whether all are. */
   zoneCursor: string | null;
   scheduled: boolean;
@@ -72,7 +91,7 @@ export interface CampaignRunState {
 }
 
 export interface CampaignView {
-  status: CampaignRunStatus;
+  status: CampaignStatus;
   paused: boolean;
   cancelling: boolean;
   run: number;
@@ -80,6 +99,11 @@ export interface CampaignView {
 
 export interface CancelCampaignRequest {
   cancelLinks: boolean;
+}
+
+/** What the run answers when it ends. */
+export interface CampaignOutcome {
+  status: CampaignStatus;
 }
 
 /** Resolves once the workflow has written the campaign's first status. */
@@ -94,45 +118,3 @@ export const CampaignFailureTypes = {
   /** The campaign's state does not allow the request (pause a finished campaign…). */
   CampaignState: 'CampaignState',
 } as const;
-
-/** What the activities answer. */
-export interface ZonesScheduled {
-  lastZone: string | null;
-  done: boolean;
-}
-
-export interface ClaimInput {
-  campaignId: string;
-  accountId: string;
-  limit: number;
-  /** Recipients of pages still running: not claimed twice. */
-  exclude: number[];
-}
-
-export interface Claimed {
-  /** The recipients due now, soonest first. */
-  seqs: number[];
-  /** When the next one after them is due; null when nobody else is pending. */
-  nextDueAt: string | null;
-}
-
-export interface PageInput {
-  campaignId: string;
-  accountId: string;
-  seqs: number[];
-  /** The first link's slot (ms since epoch); each next one `intervalMs` later. */
-  firstSlotAt: number;
-  intervalMs: number;
-}
-
-export interface PageResult {
-  created: number;
-  failed: number;
-  /** Put off to the end of their quiet hours (still pending). */
-  deferred: number;
-}
-
-export interface CancelLinksResult {
-  lastSeq: number;
-  done: boolean;
-}
