@@ -45,6 +45,7 @@ export async function run(): Promise<PartResult> {
       interleavings: result.runs,
       executions: result.executions,
       shrinks: result.shrinks,
+      happened: result.tally,
       ...(result.path ? { path: result.path } : {}),
     };
   } finally {
