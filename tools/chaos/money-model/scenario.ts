@@ -57,12 +57,31 @@ export const LONG_EXPIRY = 'PT1H';
 
 const pick = fc.nat({ max: 3 });
 
-const linkSpec: fc.Arbitrary<LinkSpec> = fc.record({
-  kind: fc.constantFrom<LinkKind>('single', 'partial', 'multi'),
-  uses: fc.constantFrom<2 | 3>(2, 3),
-  document: fc.constantFrom<DocumentKind>('none', 'invoice', 'order'),
-  shortExpiry: fc.boolean(),
-});
+const documents = fc.constantFrom<DocumentKind>('none', 'invoice', 'order');
+/**
+ * A multi-use link for a document is a case of its own (issue 21: collected once per use, the
+ * document many times over) that a checked create refuses: rarer, so that most multi-use links
+ * are made and paid.
+ */
+const multiUseDocuments = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<DocumentKind>('none') },
+  { weight: 1, arbitrary: fc.constantFrom<DocumentKind>('order', 'invoice') },
+);
+
+const linkSpec: fc.Arbitrary<LinkSpec> = fc.oneof(
+  fc.record({
+    kind: fc.constantFrom<LinkKind>('single', 'partial'),
+    uses: fc.constant<2 | 3>(2),
+    document: documents,
+    shortExpiry: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant<LinkKind>('multi'),
+    uses: fc.constantFrom<2 | 3>(2, 3),
+    document: multiUseDocuments,
+    shortExpiry: fc.boolean(),
+  }),
+);
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('open' as const), link: pick, part: pick }) },
