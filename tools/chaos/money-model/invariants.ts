@@ -50,7 +50,7 @@ const INFORMATIONAL_FLAGS = new Set(['below_minimum']);
 /** What a payment that reached a closed link is flagged as (workflows/payment-link/payments.ts). */
 const LATE_FLAGS = new Set(['late']);
 
-export const isFlagged = (p: PaymentRow): boolean =>
+const isFlagged = (p: PaymentRow): boolean =>
   p.refund_review || p.flags.some((f) => !INFORMATIONAL_FLAGS.has(f));
 const flaggedLate = (p: PaymentRow): boolean =>
   p.flags.some((f) => LATE_FLAGS.has(f)) && (p.refund_review || p.amount_refunded > 0);
