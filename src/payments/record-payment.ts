@@ -89,9 +89,18 @@ export function createPaymentRecorder(db: Db) {
       // A close Postgres already holds is never taken back: a closing write whose workflow task
       // Temporal refused (a payment arrived during it) is retried with the payment first, by a
       // run that still thinks the link open. The payment is then late, as after the run's end,
-      // and the run learns the link's status from the decision.
+      // and the run learns the link's status from the decision. Not so for a retry of this very
+      // batch whose commit outlived its answer: the close it finds is its own, judged as before.
+      const retried =
+        (await tx('payments')
+          .where({ account_id: accountId })
+          .whereIn(
+            'id',
+            input.payments.map((p) => p.rowId),
+          )
+          .first('id')) !== undefined;
       let ledger =
-        row && isTerminal(row.status) && !isTerminal(input.before.status)
+        !retried && row && isTerminal(row.status) && !isTerminal(input.before.status)
           ? {
               ...input.before,
               status: row.status,
