@@ -288,7 +288,7 @@ describe('paylinks links', () => {
     // Stored by a local activity inside the first workflow task: one marker, no activity task.
     expect(stdout).not.toContain('Scheduled persistLink');
     expect(stdout).toContain('persistLink (store the link) completed in the workflow task: created');
-    expect(stdout).toContain('Runs workflow version lean-lifecycle');
+    expect(stdout).toContain('Runs workflow version final-close');
     expect(stdout).toMatch(/Update linkCreated accepted \[request req_[0-9a-f]{32}\]/);
     expect(stdout).toContain('Scheduled notifyCustomer: email link to h•••@example.com');
     expect(stdout).toContain('notifyCustomer (email link to h•••@example.com) completed: sent');
