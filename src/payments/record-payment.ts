@@ -1,13 +1,11 @@
 /**
  * Recording payments against a link: one transaction that, with the invoice or order locked,
- * decides for each payment in order whether it is new (Postgres's provider payment id, unique per
- * account, not a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
+ * decides for each payment in order whether it is new (Postgres's unique provider payment id, not
+ * a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
  * it collects a document twice, and writes the payments, the link's new figures, the document's
- * settlement and the timeline together. A payment that arrived after the link closed is put up
- * for refund review (its flags), and, when the account has `auto_refund_late_payments` on, its
- * refund is enqueued in the same transaction (src/payments/provider-outbox.ts).
+ * settlement and the timeline together.
  */
-import { isTerminal, type PaymentReceived } from '../../workflows/payment-link/contract';
+import { isTerminal, type LinkStatus, type PaymentReceived } from '../../workflows/payment-link/contract';
 import {
   type OutboxItem,
   type PaymentAnnouncing,
@@ -24,7 +22,6 @@ import {
   paymentWrites,
   withDocumentFlags,
 } from '../../workflows/payment-link/payments';
-import { refundsLatePayments } from '../accounts/settings';
 import {
   type DocumentBalance,
   documentFlags,
@@ -33,9 +30,8 @@ import {
   settleDocuments,
 } from '../commerce/settlement';
 import type { Db } from '../db/knex';
-import { insertLinkEvents, type LinkEventInput, type LinkPatch, writeLinkPatch } from '../links/link-store';
+import { insertLinkEvents, type LinkEventInput, type LinkPatch, patchColumns } from '../links/link-store';
 import { enqueueOutbox } from '../outbox/outbox-store';
-import { latePaymentRefundItem } from './provider-outbox';
 
 export interface RecordPaymentsInput {
   linkId: string;
@@ -69,11 +65,45 @@ export interface PaymentsRecorded {
 }
 
 const DOCUMENT_FLAGS: readonly PaymentFlag[] = ['over_collected'];
-
-/** Taken after the link closed (expired, cancelled, or paid and completed already): not the link's money. */
-const arrivedAfterClose = (d: PaymentDecision): boolean =>
-  d.recordAs === 'succeeded' && d.flags.some((f) => f === 'late' || f === 'already_paid');
 const json = (value: unknown) => JSON.stringify(value);
+
+const SET_ASIDE: readonly PaymentFlag[] = ['late', 'already_paid'];
+
+/**
+ * The link the payments are decided against: `before`, as the run knows it, unless Postgres
+ * already holds a close the run does not know of. A close is never taken back: in a run started
+ * before `final-close`, a closing write whose workflow task Temporal refused (a payment arrived
+ * during it) has committed, and the retried task records the payment first, still thinking the
+ * link open. The payment is then decided against the close (late), as after the run's end, and
+ * the run learns the link's status from the decision. A retry of an attempt that committed (its
+ * rows are there) decides as that attempt did: against the close if the first of its payments was
+ * set aside (late, already paid: never the decision for an open link), else against `before`.
+ */
+async function ledgerToDecideOn(
+  tx: Db,
+  input: RecordPaymentsInput,
+  row: { status: LinkStatus; amount_paid: number; payments_count: number } | undefined,
+): Promise<Ledger> {
+  const { before } = input;
+  if (!row || !isTerminal(row.status) || isTerminal(before.status)) return before;
+  const closed = {
+    ...before,
+    status: row.status,
+    amountPaid: row.amount_paid,
+    paymentsCount: row.payments_count,
+  };
+  const committed: { id: string; flags: PaymentFlag[] }[] = await tx('payments')
+    .where({ account_id: input.accountId, link_id: input.linkId })
+    .whereIn(
+      'id',
+      input.payments.map((p) => p.rowId),
+    )
+    .select('id', 'flags');
+  if (committed.length === 0) return closed;
+  const first = input.payments.find((p) => committed.some((c) => c.id === p.rowId));
+  const flags = committed.find((c) => c.id === first?.rowId)?.flags ?? [];
+  return flags.some((f) => SET_ASIDE.includes(f)) ? closed : before;
+}
 
 export function createPaymentRecorder(db: Db) {
   return function recordPayments(input: RecordPaymentsInput): Promise<PaymentsRecorded> {
@@ -86,34 +116,11 @@ export function createPaymentRecorder(db: Db) {
         .forUpdate()
         .first('status', 'amount_paid', 'payments_count');
       const document: DocumentBalance | undefined = await lockDocumentOf(tx, accountId, linkId);
-      // A close Postgres already holds is never taken back: a closing write whose workflow task
-      // Temporal refused (a payment arrived during it) is retried with the payment first, by a
-      // run that still thinks the link open. The payment is then late, as after the run's end,
-      // and the run learns the link's status from the decision. Not so for a retry of this very
-      // batch whose commit outlived its answer: the close it finds is its own, judged as before.
-      const retried =
-        (await tx('payments')
-          .where({ account_id: accountId })
-          .whereIn(
-            'id',
-            input.payments.map((p) => p.rowId),
-          )
-          .first('id')) !== undefined;
-      let ledger =
-        !retried && row && isTerminal(row.status) && !isTerminal(input.before.status)
-          ? {
-              ...input.before,
-              status: row.status,
-              amountPaid: row.amount_paid,
-              paymentsCount: row.payments_count,
-            }
-          : input.before;
+      let ledger = await ledgerToDecideOn(tx, input, row);
       let patch: LinkPatch | undefined;
       const events: LinkEventInput[] = [];
       const results: PaymentOutcome[] = [];
       const outbox: OutboxItem[] = [];
-      /** Payments that reached the link after it closed: refunded at once if the account says so. */
-      const late: string[] = [];
       for (const { rowId, payment } of input.payments) {
         const own = decide(ledger, payment);
         const collected = countsTowardsLink(own) ? own.amountPaid - ledger.amountPaid : 0;
@@ -132,20 +139,13 @@ export function createPaymentRecorder(db: Db) {
             refund_review: decision.refundReview,
             session_id: payment.sessionId ?? null,
             payment_profile_id: payment.paymentProfileId ?? null,
-            // What a refund of it may take back from the link's invoice or order.
-            amount_collected: collected,
           })
-          // Unique per account: another account's record of the same id never blocks this one.
-          .onConflict(['account_id', 'provider', 'provider_payment_id'])
+          .onConflict(['provider', 'provider_payment_id'])
           .ignore()
           .returning('id');
         if (inserted.length === 0) {
           const existing = await tx('payments')
-            .where({
-              account_id: accountId,
-              provider: payment.provider,
-              provider_payment_id: payment.paymentId,
-            })
+            .where({ provider: payment.provider, provider_payment_id: payment.paymentId })
             .first('id', 'flags');
           if (existing?.id !== rowId) {
             results.push({ outcome: 'duplicate' });
@@ -163,18 +163,17 @@ export function createPaymentRecorder(db: Db) {
         events.push(...writes.events);
         if (document && collected > 0) document.amountPaid += collected;
         results.push({ outcome: 'recorded', decision });
-        if (arrivedAfterClose(decision)) late.push(rowId);
         if (input.announce) outbox.push(...paymentItems(input.announce, ledger, payment, decision, now));
         ledger = applyDecision(ledger, decision);
       }
       if (patch) {
-        await writeLinkPatch(tx, accountId, linkId, patch);
+        await tx('payment_links')
+          .where({ id: linkId, account_id: accountId })
+          .update({ ...patchColumns(patch), updated_at: tx.fn.now() });
         await settleDocuments(tx, accountId, linkId);
       }
       await insertLinkEvents(tx, accountId, linkId, events);
       await enqueueOutbox(tx, accountId, linkId, outbox);
-      if (late.length > 0 && (await refundsLatePayments(tx, accountId)))
-        await enqueueOutbox(tx, accountId, linkId, late.map(latePaymentRefundItem));
       return {
         results,
         linksToClose: document ? await linksLeftOpenBySettlement(tx, accountId, linkId) : [],
