@@ -160,6 +160,12 @@ export async function executeScenario(target: Target, scenario: Scenario): Promi
     record.tally[what] = (record.tally[what] ?? 0) + times;
   };
   const linkAt = (n: number) => record.links[n % Math.max(record.links.length, 1)];
+  /** Commands on a session pick among the links that have one: a checkout is on a link paid at. */
+  const linkWithSessionsAt = (n: number) => {
+    const candidates = record.links.filter((l) => l.sessions.length > 0);
+    return candidates[n % Math.max(candidates.length, 1)];
+  };
+  const ON_SESSIONS = new Set<Command['kind']>(['submit', 'decline', 'refund', 'replay']);
   const sessionAt = (link: RunLink, n: number) => link.sessions[n % Math.max(link.sessions.length, 1)];
 
   async function checkout(sessionId: string, outcome: 'succeed' | 'decline') {
@@ -176,8 +182,8 @@ export async function executeScenario(target: Target, scenario: Scenario): Promi
 
   async function run(c: Command): Promise<Outcome> {
     const name = describeCommand(c);
-    const link = linkAt(c.link);
-    if (!link) return { line: `${name}: no link` };
+    const link = ON_SESSIONS.has(c.kind) ? linkWithSessionsAt(c.link) : linkAt(c.link);
+    if (!link) return { line: `${name}: no ${ON_SESSIONS.has(c.kind) ? 'session' : 'link'}` };
     switch (c.kind) {
       case 'open': {
         const page = noted(

@@ -21,8 +21,9 @@ export interface LinkSpec {
 
 /**
  * `link` and `session` pick among what the run knows when the command is sent (modulo their
- * number): the links made so far (reissues add some), and the sessions opened on that link in
- * earlier steps, in the order their commands were listed.
+ * number): the links made so far (reissues add some), for submit, decline, refund and replay only
+ * those with a session, and the sessions opened on that link in earlier steps, in the order
+ * their commands were listed.
  */
 export type Command =
   /** The customer opens the link page and presses Pay (`part`: which partial amount). */
@@ -65,7 +66,7 @@ const linkSpec: fc.Arbitrary<LinkSpec> = fc.record({
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('open' as const), link: pick, part: pick }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('submit' as const), link: pick, session: pick }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('submit' as const), link: pick, session: pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('decline' as const), link: pick, session: pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), link: pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), link: pick }) },
@@ -122,6 +123,6 @@ export function describeScenario(s: Scenario): string[] {
   return [
     ...s.links.map((l, i) => `link L${i}: ${describeLink(l)}`),
     ...s.steps.map((step, i) => `step ${i + 1}: ${step.map(describeCommand).join('  ∥  ')}`),
-    '(Ln: the n-th link made so far, modulo their number; Sn: its n-th session opened in an earlier step, modulo)',
+    '(Ln: the n-th link made so far, of those with a session for submit/decline/refund/replay, modulo their number; Sn: its n-th session opened in an earlier step, modulo)',
   ];
 }
