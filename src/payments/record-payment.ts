@@ -1,9 +1,11 @@
 /**
  * Recording payments against a link: one transaction that, with the invoice or order locked,
- * decides for each payment in order whether it is new (Postgres's unique provider payment id, not
- * a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
+ * decides for each payment in order whether it is new (Postgres's provider payment id, unique per
+ * account, not a list kept by the workflow), what it does to the link (the pure rules of payments.ts), whether
  * it collects a document twice, and writes the payments, the link's new figures, the document's
- * settlement and the timeline together.
+ * settlement and the timeline together. A payment that arrived after the link closed is put up
+ * for refund review (its flags), and, when the account has `auto_refund_late_payments` on, its
+ * refund is enqueued in the same transaction (src/payments/provider-outbox.ts).
  */
 import { isTerminal, type LinkStatus, type PaymentReceived } from '../../workflows/payment-link/contract';
 import {
@@ -22,6 +24,7 @@ import {
   paymentWrites,
   withDocumentFlags,
 } from '../../workflows/payment-link/payments';
+import { refundsLatePayments } from '../accounts/settings';
 import {
   type DocumentBalance,
   documentFlags,
@@ -30,8 +33,9 @@ import {
   settleDocuments,
 } from '../commerce/settlement';
 import type { Db } from '../db/knex';
-import { insertLinkEvents, type LinkEventInput, type LinkPatch, patchColumns } from '../links/link-store';
+import { insertLinkEvents, type LinkEventInput, type LinkPatch, writeLinkPatch } from '../links/link-store';
 import { enqueueOutbox } from '../outbox/outbox-store';
+import { latePaymentRefundItem } from './provider-outbox';
 
 export interface RecordPaymentsInput {
   linkId: string;
@@ -65,6 +69,10 @@ export interface PaymentsRecorded {
 }
 
 const DOCUMENT_FLAGS: readonly PaymentFlag[] = ['over_collected'];
+
+/** Taken after the link closed (expired, cancelled, or paid and completed already): not the link's money. */
+const arrivedAfterClose = (d: PaymentDecision): boolean =>
+  d.recordAs === 'succeeded' && d.flags.some((f) => f === 'late' || f === 'already_paid');
 const json = (value: unknown) => JSON.stringify(value);
 
 const SET_ASIDE: readonly PaymentFlag[] = ['late', 'already_paid'];
@@ -121,6 +129,8 @@ export function createPaymentRecorder(db: Db) {
       const events: LinkEventInput[] = [];
       const results: PaymentOutcome[] = [];
       const outbox: OutboxItem[] = [];
+      /** Payments that reached the link after it closed: refunded at once if the account says so. */
+      const late: string[] = [];
       for (const { rowId, payment } of input.payments) {
         const own = decide(ledger, payment);
         const collected = countsTowardsLink(own) ? own.amountPaid - ledger.amountPaid : 0;
@@ -139,13 +149,20 @@ export function createPaymentRecorder(db: Db) {
             refund_review: decision.refundReview,
             session_id: payment.sessionId ?? null,
             payment_profile_id: payment.paymentProfileId ?? null,
+            // What a refund of it may take back from the link's invoice or order.
+            amount_collected: collected,
           })
-          .onConflict(['provider', 'provider_payment_id'])
+          // Unique per account: another account's record of the same id never blocks this one.
+          .onConflict(['account_id', 'provider', 'provider_payment_id'])
           .ignore()
           .returning('id');
         if (inserted.length === 0) {
           const existing = await tx('payments')
-            .where({ provider: payment.provider, provider_payment_id: payment.paymentId })
+            .where({
+              account_id: accountId,
+              provider: payment.provider,
+              provider_payment_id: payment.paymentId,
+            })
             .first('id', 'flags');
           if (existing?.id !== rowId) {
             results.push({ outcome: 'duplicate' });
@@ -163,17 +180,18 @@ export function createPaymentRecorder(db: Db) {
         events.push(...writes.events);
         if (document && collected > 0) document.amountPaid += collected;
         results.push({ outcome: 'recorded', decision });
+        if (arrivedAfterClose(decision)) late.push(rowId);
         if (input.announce) outbox.push(...paymentItems(input.announce, ledger, payment, decision, now));
         ledger = applyDecision(ledger, decision);
       }
       if (patch) {
-        await tx('payment_links')
-          .where({ id: linkId, account_id: accountId })
-          .update({ ...patchColumns(patch), updated_at: tx.fn.now() });
+        await writeLinkPatch(tx, accountId, linkId, patch);
         await settleDocuments(tx, accountId, linkId);
       }
       await insertLinkEvents(tx, accountId, linkId, events);
       await enqueueOutbox(tx, accountId, linkId, outbox);
+      if (late.length > 0 && (await refundsLatePayments(tx, accountId)))
+        await enqueueOutbox(tx, accountId, linkId, late.map(latePaymentRefundItem));
       return {
         results,
         linksToClose: document ? await linksLeftOpenBySettlement(tx, accountId, linkId) : [],
