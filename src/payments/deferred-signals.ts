@@ -11,8 +11,11 @@ import { type Client, WorkflowUpdateStage } from '@temporalio/client';
 import { handOverUpdate, linkWorkflowId } from '../../workflows/payment-link/contract';
 import type { Db } from '../db/knex';
 
-/** Due again after 1, 2, 4… seconds, at most 5 minutes: a hand-over takes well under a second. */
-const RETRY_SQL = "now() + least(power(2, reconcile_attempts) * interval '1 second', interval '5 minutes')";
+/**
+ * Due again after 1, 2, 4… seconds, at most 30: a hand-over takes well under a second, and a link
+ * busy enough to be refused may be refused several times before its turn comes.
+ */
+const RETRY_SQL = "now() + least(power(2, reconcile_attempts) * interval '1 second', interval '30 seconds')";
 
 const HAND_OVER_WAIT_MS = 2000;
 

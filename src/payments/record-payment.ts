@@ -7,7 +7,7 @@
  * for refund review (its flags), and, when the account has `auto_refund_late_payments` on, its
  * refund is enqueued in the same transaction (src/payments/provider-outbox.ts).
  */
-import { isTerminal, type PaymentReceived } from '../../workflows/payment-link/contract';
+import { isTerminal, type LinkStatus, type PaymentReceived } from '../../workflows/payment-link/contract';
 import {
   type OutboxItem,
   type PaymentAnnouncing,
@@ -75,6 +75,44 @@ const arrivedAfterClose = (d: PaymentDecision): boolean =>
   d.recordAs === 'succeeded' && d.flags.some((f) => f === 'late' || f === 'already_paid');
 const json = (value: unknown) => JSON.stringify(value);
 
+const SET_ASIDE: readonly PaymentFlag[] = ['late', 'already_paid'];
+
+/**
+ * The link the payments are decided against: `before`, as the run knows it, unless Postgres
+ * already holds a close the run does not know of. A close is never taken back: in a run started
+ * before `final-close`, a closing write whose workflow task Temporal refused (a payment arrived
+ * during it) has committed, and the retried task records the payment first, still thinking the
+ * link open. The payment is then decided against the close (late), as after the run's end, and
+ * the run learns the link's status from the decision. A retry of an attempt that committed (its
+ * rows are there) decides as that attempt did: against the close if the first of its payments was
+ * set aside (late, already paid: never the decision for an open link), else against `before`.
+ */
+async function ledgerToDecideOn(
+  tx: Db,
+  input: RecordPaymentsInput,
+  row: { status: LinkStatus; amount_paid: number; payments_count: number } | undefined,
+): Promise<Ledger> {
+  const { before } = input;
+  if (!row || !isTerminal(row.status) || isTerminal(before.status)) return before;
+  const closed = {
+    ...before,
+    status: row.status,
+    amountPaid: row.amount_paid,
+    paymentsCount: row.payments_count,
+  };
+  const committed: { id: string; flags: PaymentFlag[] }[] = await tx('payments')
+    .where({ account_id: input.accountId, link_id: input.linkId })
+    .whereIn(
+      'id',
+      input.payments.map((p) => p.rowId),
+    )
+    .select('id', 'flags');
+  if (committed.length === 0) return closed;
+  const first = input.payments.find((p) => committed.some((c) => c.id === p.rowId));
+  const flags = committed.find((c) => c.id === first?.rowId)?.flags ?? [];
+  return flags.some((f) => SET_ASIDE.includes(f)) ? closed : before;
+}
+
 export function createPaymentRecorder(db: Db) {
   return function recordPayments(input: RecordPaymentsInput): Promise<PaymentsRecorded> {
     const { linkId, accountId, now } = input;
@@ -86,19 +124,7 @@ export function createPaymentRecorder(db: Db) {
         .forUpdate()
         .first('status', 'amount_paid', 'payments_count');
       const document: DocumentBalance | undefined = await lockDocumentOf(tx, accountId, linkId);
-      // A close Postgres already holds is never taken back: a closing write whose workflow task
-      // Temporal refused (a payment arrived during it) is retried with the payment first, by a
-      // run that still thinks the link open. The payment is then late, as after the run's end,
-      // and the run learns the link's status from the decision.
-      let ledger =
-        row && isTerminal(row.status) && !isTerminal(input.before.status)
-          ? {
-              ...input.before,
-              status: row.status,
-              amountPaid: row.amount_paid,
-              paymentsCount: row.payments_count,
-            }
-          : input.before;
+      let ledger = await ledgerToDecideOn(tx, input, row);
       let patch: LinkPatch | undefined;
       const events: LinkEventInput[] = [];
       const results: PaymentOutcome[] = [];

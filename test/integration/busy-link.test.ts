@@ -34,7 +34,7 @@ const PAYMENTS = SECONDS * PER_SECOND;
 const SIGNAL_LIMIT = Number(process.env.BUSY_LINK_SIGNAL_LIMIT ?? 60);
 const AMOUNT = 500;
 /** The work after the load: the last hand-overs and the reconciler's passes. */
-const SETTLE_MS = 90_000;
+const SETTLE_MS = 120_000;
 
 let server: DevServer;
 let stack: Stack;

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logger';
 import { PROJECT_ROOT } from '../../src/paths';
 import { requestIdOfHeader } from '../../src/temporal/request-id-interceptor';
 import { DEFAULT_LIFECYCLE_SETTINGS, SearchAttributes } from '../../workflows/payment-link/contract';
+import { PATCHES } from '../../workflows/payment-link/workflow';
 import { listenTestApi, type Stack, startStack } from '../helpers/stack';
 import { eventually, TEST_CODEC_KEYS_SPEC } from '../helpers/temporal';
 
@@ -290,7 +291,9 @@ describe('paylinks links', () => {
     // Stored by a local activity inside the first workflow task: one marker, no activity task.
     expect(stdout).not.toContain('Scheduled persistLink');
     expect(stdout).toContain('persistLink (store the link) completed in the workflow task: created');
-    expect(stdout).toContain('Runs workflow version lean-lifecycle');
+    // A new run records the markers of the newest versions (each implies the ones before it).
+    expect(stdout).toContain(`Runs workflow version ${PATCHES.finalClose}`);
+    expect(stdout).toContain(`Runs workflow version ${PATCHES.precomputedInstants}`);
     expect(stdout).toMatch(/Update linkCreated accepted \[request req_[0-9a-f]{32}\]/);
     expect(stdout).toContain('Scheduled notifyCustomer: email link to h•••@example.com');
     expect(stdout).toContain('notifyCustomer (email link to h•••@example.com) completed: sent');

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkChange } from '../../src/links/link-store';
-import { createPaymentRecorder } from '../../src/payments/record-payment';
+import { createPaymentRecorder, type RecordPaymentsInput } from '../../src/payments/record-payment';
 import { cancelUpdate, isTerminal } from '../../workflows/payment-link/contract';
 import { activityHolds } from '../helpers/activity-hold';
 import { FAST_SETTINGS, type LinkHandle, linkTools } from '../helpers/links';
@@ -140,7 +140,7 @@ it('a payment for a link Postgres holds closed is late, whatever the run recordi
     acceptPartial: false,
     minPartialAmount: null,
   };
-  const recorded = await createPaymentRecorder(stack.db)({
+  const input: RecordPaymentsInput = {
     linkId: id,
     accountId: t.account.id,
     before: { status: 'active', amountPaid: 0, paymentsCount: 0, terms },
@@ -151,7 +151,11 @@ it('a payment for a link Postgres holds closed is late, whatever the run recordi
       },
     ],
     now: new Date().toISOString(),
-  });
+  };
+  const recordPayments = createPaymentRecorder(stack.db);
+  const recorded = await recordPayments(input);
+  // An attempt whose answer was lost is retried: it answers as the attempt that committed did.
+  expect(await recordPayments(input)).toEqual(recorded);
   expect(recorded.results).toMatchObject([
     {
       outcome: 'recorded',
